@@ -1,0 +1,155 @@
+"""Recurrent layers: Elman sRNN (Henaff eq. 1), LT-RNN (eq. 2) and LSTM (eqs. 3-5).
+
+Every layer maps inputs ``x`` of shape (T, B, n_inputs) to all hidden states (T, B, hidden),
+so analyses can look at every step. The recurrent matrix is ``layer.V`` (hidden × hidden, in
+PyTorch's (out, in) layout) for the sRNN and LT-RNN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .. import init as rinit
+from .scan import ACTIVATIONS, scan, scan_reference
+
+INPUT_ACTIVATIONS = ("none", "relu", "tanh", "elu")
+
+
+class _ScanRNN(nn.Module):
+    """``h_t = clip(φ(σ(U x_t + b) + V h_{t-1}))``; the sRNN and LT-RNN set σ and φ."""
+
+    input_activation = "none"
+    activation = "identity"
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: int,
+        *,
+        init: str | Callable = "orthogonal",
+        gain: float = 1.0,
+        feedback: float | None = None,
+        input_init: str | Callable = "gaussian",
+        input_gain: float = 1.0,
+        clip: float | None = None,
+        fused: bool = True,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        if clip is not None and not clip > 0:
+            raise ValueError(f"activation clip must be positive, got {clip!r}")
+        self.n_inputs, self.hidden, self.clip, self.fused = n_inputs, hidden, clip, fused
+        self.init = rinit.get_initializer(init, rinit.RECURRENT_INITS)
+        self.input_init = rinit.get_initializer(input_init, rinit.INPUT_INITS)
+        self.gain, self.feedback, self.input_gain = gain, feedback, input_gain
+        self.U = nn.Linear(n_inputs, hidden)
+        self.V = nn.Parameter(torch.empty(hidden, hidden))
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        extra = {} if self.feedback is None else {"feedback": self.feedback}
+        self.init(self.V, gain=self.gain, generator=generator, **extra)
+        self.input_init(self.U.weight, gain=self.input_gain, generator=generator)
+        nn.init.zeros_(self.U.bias)
+
+    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
+        """σ(U x_t + b) for all steps at once: (T, B, n_inputs) -> (T, B, hidden)."""
+        z = self.U(x)
+        if self.input_activation == "relu":
+            z = torch.relu(z)
+        elif self.input_activation == "tanh":
+            z = torch.tanh(z)
+        elif self.input_activation == "elu":
+            z = nn.functional.elu(z)
+        return z
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        run = scan if self.fused else scan_reference
+        return run(self.input_drive(x), self.V, h0, activation=self.activation, clip=self.clip)
+
+    def extra_repr(self) -> str:
+        return (f"{self.n_inputs}, {self.hidden}, input_activation={self.input_activation}, "
+                f"activation={self.activation}, clip={self.clip}")
+
+
+class SRNN(_ScanRNN):
+    """Elman RNN, Henaff eq. 1: ``h_t = φ(U x_t + V h_{t-1} + b)``, φ ∈ tanh/relu/elu.
+
+    Example:
+        >>> SRNN(2, 8, activation="relu", init="identity")(torch.randn(5, 3, 2)).shape
+        torch.Size([5, 3, 8])
+    """
+
+    def __init__(self, n_inputs: int, hidden: int, *, activation: str = "tanh", **kwargs):
+        if activation not in ACTIVATIONS[1:]:
+            raise ValueError(f"sRNN activation must be one of tanh, relu, elu; got {activation!r}")
+        self.activation = activation
+        super().__init__(n_inputs, hidden, **kwargs)
+
+
+class LTRNN(_ScanRNN):
+    """Linear-transition RNN, Henaff eq. 2: ``h_t = σ(U x_t + b) + V h_{t-1}``.
+
+    ``input_activation`` is σ; Henaff uses none for categorical inputs (copy) and ReLU for the
+    adding task's real-valued inputs (§3.2.1).
+    """
+
+    def __init__(self, n_inputs: int, hidden: int, *, input_activation: str = "none", **kwargs):
+        if input_activation not in INPUT_ACTIVATIONS:
+            raise ValueError(f"input_activation must be one of {', '.join(INPUT_ACTIVATIONS)}; "
+                             f"got {input_activation!r}")
+        self.input_activation = input_activation
+        super().__init__(n_inputs, hidden, **kwargs)
+
+
+LSTM_INITS = ("plain", "orthogonal", "chain", "mixed")
+
+
+class LSTM(nn.Module):
+    """LSTM without peepholes (Henaff eqs. 3-5), run by ``torch.nn.LSTM``'s fused loop.
+
+    ``init`` sets the recurrent weights: ``plain`` (PyTorch's default uniform), ``orthogonal``
+    or ``chain`` (each gate's block), or Orhan & Pitkow's ``mixed`` (§2.5). PyTorch adds input
+    and recurrent biases, which eqs. 3-5 leave out; they start at 0 except the default init.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: int,
+        *,
+        init: str = "plain",
+        gain: float | None = None,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        if init not in LSTM_INITS:
+            raise ValueError(f"unknown LSTM initializer {init!r}; valid names: "
+                             f"{', '.join(LSTM_INITS)}")
+        self.n_inputs, self.hidden, self.init, self.gain = n_inputs, hidden, init, gain
+        self.lstm = nn.LSTM(n_inputs, hidden)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        bound = 1 / math.sqrt(self.hidden)
+        with torch.no_grad():
+            for p in self.lstm.parameters():
+                p.uniform_(-bound, bound, generator=generator)
+            if self.init == "plain":
+                return
+            for b in (self.lstm.bias_ih_l0, self.lstm.bias_hh_l0):
+                b.zero_()
+            w = self.lstm.weight_hh_l0
+            if self.init == "mixed":
+                rinit.mixed_lstm_(w, gain=1.02 if self.gain is None else self.gain)
+                return
+            fill = rinit.orthogonal_ if self.init == "orthogonal" else rinit.chain_
+            for block in w.chunk(4, dim=0):
+                fill(block, gain=1.0 if self.gain is None else self.gain, generator=generator)
+
+    def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor:
+        return self.lstm(x, h0)[0]

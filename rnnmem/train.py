@@ -1,0 +1,311 @@
+"""Training with Henaff et al.'s protocol: ``train(config, run_dir)``.
+
+Protocol (Henaff §4.1, §4.2):
+- RMSProp with a fixed learning rate and decay 0.9, batch 50, fresh batches every step.
+- The copy losses are averaged over all time steps. That mean is the paper's "1/T gradient
+  normalization": every step's gradient w.r.t. the hidden activations carries a factor 1/L.
+  (The adding loss sits on the last step only; a constant factor on the loss changes RMSProp's
+  updates only through its ε.)
+- Activation clipping at norm l = 1000 (``clip``) inside the recurrence.
+- Optionally the soft orthogonality penalty of §4.2: after each update, one SGD step on
+  ``mean_i ‖(VᵀV − I) x_i‖²`` at m random unit vectors x_i.
+- Learning rate by :func:`find_learning_rate`: the largest in a grid that does not diverge.
+
+A run directory holds ``config.json`` (the resolved config), ``metrics.csv`` (one row per
+evaluation) and ``summary.json``; each is written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import tasks
+from .init import INPUT_INITS, RECURRENT_INITS
+from .io import write_json_atomic, write_text_atomic
+from .nn import MODELS, build_model
+from .nn.cells import INPUT_ACTIVATIONS, LSTM_INITS
+
+VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
+LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
+METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
+
+
+def _opt(help: str, **kw):
+    return field(metadata={"help": help}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Invalid values raise ValueError."""
+
+    task: str = _opt("copy, varcopy or adding", default="copy")
+    T: int = _opt("delay (copy, varcopy) or sequence length (adding)", default=100)
+    S: int = _opt("symbols to remember (copy, varcopy)", default=10)
+    K: int = _opt("dictionary size (copy, varcopy)", default=8)
+    convention: str = _opt("what T counts in copy: henaff, total or exprnn", default="henaff")
+    placement: str = _opt("adding marks: anywhere or halves", default="anywhere")
+    channels: str = _opt("adding input order: value-mark or mark-value", default="value-mark")
+    model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
+    init: str = _opt("recurrent init: orthogonal, identity, gaussian, chain, feedback-chain "
+                     "(LSTM: plain, orthogonal, chain, mixed)", default="orthogonal")
+    gain: float = _opt("scale of the recurrent init (λ, or the chain's α)", default=1.0)
+    feedback: float | None = _opt("feedback weight β of feedback-chain", default=None)
+    input_init: str = _opt("input weights: gaussian or source (0.9·I onto the chain's source)",
+                           default="gaussian")
+    input_gain: float = _opt("scale of the input init", default=1.0)
+    activation: str | None = _opt("LT-RNN input non-linearity (none, relu, tanh, elu; default "
+                                  "none) or sRNN non-linearity (tanh, relu, elu; default tanh)",
+                                  default=None)
+    hidden: int = _opt("hidden units", default=80)
+    pool: int = _opt("l2 pool size and stride of lt-rnn-pool", default=2)
+    clip: float | None = _opt("activation clipping norm l (none to disable)", default=1000.0)
+    lr: float = _opt("RMSProp learning rate", default=1e-4)
+    rms_decay: float = _opt("RMSProp decay", default=0.9)
+    rms_eps: float = _opt("RMSProp epsilon", default=1e-8)
+    grad_clip: float | None = _opt("gradient-norm clipping (none to disable)", default=None)
+    ortho_lr: float = _opt("SGD step size of the soft orthogonality penalty (0: off)",
+                           default=0.0)
+    ortho_points: int = _opt("random unit vectors m of the orthogonality penalty", default=50)
+    batch: int = _opt("sequences per step", default=50)
+    steps: int = _opt("training steps", default=2000)
+    eval_every: int = _opt("steps between evaluations", default=100)
+    val_size: int = _opt("held-out sequences per evaluation", default=500)
+    stop_ratio: float | None = _opt("stop once val loss < stop_ratio × chance baseline",
+                                    default=None)
+    seed: int = _opt("seed of the initialization and the training batches", default=0)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
+                         "eval_every", "val_size")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lr", "rms_eps", "input_gain"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("clip", "grad_clip", "stop_ratio"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 or none, got {value!r}")
+        if not 0 <= self.rms_decay < 1:
+            raise ValueError(f"rms_decay must be in [0, 1), got {self.rms_decay!r}")
+        if not (self.ortho_lr >= 0 and math.isfinite(self.gain)):
+            raise ValueError(f"ortho_lr must be >= 0 and gain finite; got {self.ortho_lr!r}, "
+                             f"{self.gain!r}")
+        if self.task not in tasks.TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(tasks.TASKS)}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
+        inits = LSTM_INITS if self.model == "lstm" else tuple(RECURRENT_INITS)
+        if self.init not in inits:
+            raise ValueError(f"unknown init {self.init!r} for {self.model}; valid: "
+                             f"{', '.join(inits)}")
+        if self.input_init not in INPUT_INITS:
+            raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
+                             f"{', '.join(INPUT_INITS)}")
+        activations = {"srnn": ("tanh", "relu", "elu"), "lstm": (None,)}.get(
+            self.model, INPUT_ACTIVATIONS)
+        if self.activation is not None and self.activation not in activations:
+            raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
+                             f"valid: {', '.join(map(str, activations))}")
+        if self.model == "lt-rnn-pool" and self.hidden % self.pool:
+            raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
+        make_task(self)  # the task checks its own sizes
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+def make_task(config: TrainConfig):
+    """The task a config describes."""
+    if config.task == "adding":
+        return tasks.AddingTask(config.T, placement=config.placement, channels=config.channels)
+    if config.task == "varcopy":
+        if config.S > config.T:
+            raise ValueError(f"variable copy needs S <= T, got S={config.S}, T={config.T}")
+        return tasks.VariableCopyTask(config.T, S=config.S, K=config.K)
+    return tasks.CopyTask(config.T, S=config.S, K=config.K, convention=config.convention)
+
+
+def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
+    """The model a config describes, sized for ``task``."""
+    return build_model(
+        config.model, task.n_inputs, task.n_outputs, config.hidden, init=config.init,
+        gain=config.gain, feedback=config.feedback, input_init=config.input_init,
+        input_gain=config.input_gain, activation=config.activation, clip=config.clip,
+        pool=config.pool, generator=generator)
+
+
+def orthogonality_penalty(V: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Henaff §4.2: ``mean_i ‖(VᵀV − I) x_i‖²`` at the unit vectors ``points`` (m, H)."""
+    residual = (points @ V.t()) @ V - points  # rows: (VᵀV − I) x_i
+    return residual.pow(2).sum(1).mean()
+
+
+def _random_unit_vectors(m: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    x = torch.randn(m, n, generator=generator)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+@torch.no_grad()
+def evaluate(model, task, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(loss, metric) of ``model`` on a held-out batch."""
+    output, _ = model(x)
+    return task.loss(output, y).item(), task.metric(output, y)
+
+
+def _metrics_csv(rows: list[dict]) -> str:
+    lines = [",".join(METRIC_COLUMNS)]
+    lines += [",".join(f"{row[c]:.6g}" for c in METRIC_COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False) -> dict:
+    """Train one model as ``config`` says; write the run directory; return the summary.
+
+    The summary's ``status`` is ``completed``, ``early-stopped`` (validation loss fell below
+    ``stop_ratio`` × baseline) or ``diverged`` (a non-finite loss; ``diverged_at`` gives the step).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    task = make_task(config)
+    baseline = task.baseline()
+    init_gen = torch.Generator().manual_seed(config.seed)
+    data_gen = torch.Generator().manual_seed(config.seed + 1)
+    ortho_gen = torch.Generator().manual_seed(config.seed + 2)
+    model = make_model(config, task, init_gen)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rms_decay,
+                                    eps=config.rms_eps)
+    x_val, y_val = task.sample(config.val_size, torch.Generator().manual_seed(VALIDATION_SEED))
+    V = None if config.model == "lstm" else model.rnn.V
+
+    rows, train_losses, window = [], [], []
+    status, diverged_at = "completed", None
+    start = time.perf_counter()
+    bar = _progress_bar(config.steps, progress)
+
+    def record(step: int) -> float:
+        val_loss, val_metric = evaluate(model, task, x_val, y_val)
+        train_loss = sum(window) / len(window) if window else val_loss
+        window.clear()
+        rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
+                         val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
+        write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
+        if bar is not None:
+            bar.set_postfix_str(f"val/chance={val_loss / baseline:.3f} "
+                                f"{task.metric_name}={val_metric:.3f}")
+        return val_loss
+
+    record(0)
+    for step in range(1, config.steps + 1):
+        x, y = task.sample(config.batch, data_gen)
+        output, _ = model(x)
+        loss = task.loss(output, y)
+        if not torch.isfinite(loss):
+            status, diverged_at = "diverged", step
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        if config.ortho_lr > 0 and V is not None:
+            points = _random_unit_vectors(config.ortho_points, config.hidden, ortho_gen)
+            (grad,) = torch.autograd.grad(orthogonality_penalty(V, points), V)
+            with torch.no_grad():
+                V.sub_(config.ortho_lr * grad)
+        train_losses.append(loss.item())
+        window.append(train_losses[-1])
+        if bar is not None:
+            bar.update()
+        if step % config.eval_every == 0 or step == config.steps:
+            val_loss = record(step)
+            if not math.isfinite(val_loss):
+                status, diverged_at = "diverged", step
+                break
+            if config.stop_ratio is not None and val_loss < config.stop_ratio * baseline:
+                status = "early-stopped"
+                break
+    if bar is not None:
+        bar.close()
+
+    final = rows[-1]
+    tail = train_losses[-max(1, len(train_losses) // 10):]
+    summary = dict(
+        status=status, diverged_at=diverged_at, steps=len(train_losses),
+        seconds=time.perf_counter() - start, baseline=baseline,
+        final_val_loss=final["val_loss"], final_val_ratio=final["val_ratio"],
+        final_val_metric=final["val_metric"], metric_name=task.metric_name,
+        solved=status != "diverged" and task.solved(final["val_loss"]),
+        initial_train_loss=train_losses[0] if train_losses else None,
+        final_train_loss=sum(tail) / len(tail) if train_losses else None,
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
+    write_json_atomic(run_dir / "summary.json", summary)
+    torch.save(model.state_dict(), run_dir / "model.pt")
+    return summary
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=True)
+
+
+def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:
+    """The LR protocol's divergence test for a short probe run.
+
+    Diverged: a non-finite loss, or a mean training loss over the last tenth of the probe above
+    ``blowup`` × the first step's loss. (Henaff §4.1 does not define "diverge"; this is ours.)
+    """
+    if summary["status"] == "diverged":
+        return True
+    final, first = summary["final_train_loss"], summary["initial_train_loss"]
+    return not math.isfinite(final) or final > blowup * first
+
+
+def find_learning_rate(
+    config: TrainConfig,
+    run_root: str | Path,
+    *,
+    grid: tuple[float, ...] = LR_GRID,
+    probe_steps: int = 200,
+) -> tuple[float | None, list[dict]]:
+    """Henaff §4.1's protocol: the largest learning rate in ``grid`` whose loss does not diverge.
+
+    Each candidate, largest first, trains a probe run of ``probe_steps`` steps under
+    ``run_root/lr-<value>``. Returns the chosen rate (None if every one diverged) and one record
+    per probe.
+    """
+    trials = []
+    for lr in sorted(grid, reverse=True):
+        probe = dataclasses.replace(config, lr=lr, steps=probe_steps,
+                                    eval_every=max(probe_steps, 1), stop_ratio=None)
+        summary = train(probe, Path(run_root) / f"lr-{lr:g}")
+        diverged = probe_diverged(summary)
+        trials.append(dict(lr=lr, diverged=diverged, status=summary["status"],
+                           initial_train_loss=summary["initial_train_loss"],
+                           final_train_loss=summary["final_train_loss"]))
+        if not diverged:
+            return lr, trials
+    return None, trials
