@@ -1,0 +1,227 @@
+"""The ``rnnmem`` command: parse, validate, then call one plain function.
+
+Bad input of any kind exits with status 2 and one line on stderr saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from . import __version__
+
+
+class UsageError(Exception):
+    """Bad user input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        raise UsageError(message)
+
+
+# ---------------------------------------------------------------------------- train
+
+def _parse_optional(parse):
+    def parse_or_none(text: str):
+        return None if text.lower() == "none" else parse(text)
+
+    parse_or_none.__name__ = parse.__name__
+    return parse_or_none
+
+
+def _field_parser(field: dataclasses.Field):
+    hint = typing.get_type_hints(_train_config())[field.name]
+    args = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in args
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    if base is str:
+        return str  # "none" stays a word: it is a valid LT-RNN input activation
+    return _parse_optional(base) if optional else base
+
+
+def _train_config():
+    from .train import TrainConfig
+
+    return TrainConfig
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train one model on a long-memory task",
+        description="Train one model; writes config.json, metrics.csv, summary.json and "
+                    "model.pt to the run directory. Defaults follow Henaff et al. §4.1 "
+                    "(copy T=100, LT-RNN, orthogonal init, 80 units, RMSProp lr 1e-4, "
+                    "decay 0.9, batch 50, activation clipping 1000).")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<task>-<model>-...)")
+    p.add_argument("--config", type=Path, help="JSON file of config values; flags override it")
+    p.add_argument("--lr-search", action="store_true",
+                   help="pick the learning rate by Henaff §4.1's protocol first: the largest "
+                        "of 1, 1e-1, ..., 1e-5 whose loss does not diverge in a probe run")
+    p.add_argument("--probe-steps", type=int, default=200, help="steps of each lr probe run")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="reuse a finished run directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    config_fields = p.add_argument_group("run configuration")
+    for f in dataclasses.fields(_train_config()):
+        default = f.default
+        config_fields.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
+            default=argparse.SUPPRESS, metavar=f.name.upper() if len(f.name) > 1 else f.name,
+            help=f"{f.metadata['help']} (default: {default})")
+    p.set_defaults(func=_cmd_train)
+
+
+def _load_config_file(path: Path) -> dict:
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise UsageError(f"config file {path} is not valid JSON: {err}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"config file {path} must hold a JSON object")
+    return values
+
+
+def _resolve_config(args):
+    TrainConfig = _train_config()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = _load_config_file(args.config) if args.config else {}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    try:
+        return TrainConfig.from_dict(values)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+
+
+def _default_run_dir(c, lr_search: bool = False) -> Path:
+    lr = "lrsearch" if lr_search else f"lr{c.lr:g}"
+    return Path("runs") / f"{c.task}-T{c.T}-{c.model}-{c.init}-{lr}-seed{c.seed}"
+
+
+def _check_run_dir(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} exists and is not a directory")
+    if (run_dir / "summary.json").exists() and not overwrite:
+        raise UsageError(f"{run_dir} already holds a finished run; pass --overwrite or "
+                         "another --out")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _cmd_train(args) -> int:
+    import torch
+
+    from .train import find_learning_rate, train
+
+    if args.threads < 1 or args.probe_steps < 1:
+        raise UsageError("--threads and --probe-steps must be positive integers")
+    config = _resolve_config(args)
+    torch.set_num_threads(args.threads)
+    run_dir = args.out or _default_run_dir(config, lr_search=args.lr_search)
+    _check_run_dir(run_dir, args.overwrite)
+    if args.lr_search:
+        lr, trials = find_learning_rate(config, run_dir / "lr-search",
+                                        probe_steps=args.probe_steps)
+        for t in trials:
+            print(f"lr {t['lr']:g}: {'diverged' if t['diverged'] else 'stable'} "
+                  f"(train loss {_fmt(t['initial_train_loss'])} -> "
+                  f"{_fmt(t['final_train_loss'])})")
+        if lr is None:
+            print("every learning rate in the grid diverged", file=sys.stderr)
+            return 1
+        print(f"chosen learning rate: {lr:g}")
+        config = dataclasses.replace(config, lr=lr)
+    summary = train(config, run_dir, progress=not args.quiet)
+    print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
+          f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "
+          f"{summary['final_val_ratio']:.3f} × chance; {summary['metric_name']} "
+          f"{summary['final_val_metric']:.4g}; solved: {summary['solved']}")
+    return 0 if summary["status"] != "diverged" else 1
+
+
+# ---------------------------------------------------------------------------- plot
+
+def _add_plot_parser(sub) -> None:
+    from .plot import CURVES
+
+    p = sub.add_parser("plot", help="learning curves of run directories on one PNG",
+                       description="Draw the learning curves of one or more runs on one PNG, "
+                                   "with the chance baseline dashed.")
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="PNG to write")
+    p.add_argument("--curve", choices=tuple(CURVES), default="val_ratio",
+                   help="which column to draw (default: val_ratio)")
+    p.set_defaults(func=_cmd_plot)
+
+
+def _cmd_plot(args) -> int:
+    from .plot import RunDirError, plot_runs
+
+    try:
+        out = plot_runs(args.run_dirs, args.out, curve=args.curve)
+    except RunDirError as err:
+        raise UsageError(str(err)) from None
+    print(f"wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- demo
+
+def _add_demo_parser(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="quick real experiment: LT-ORNN vs LT-IRNN on copy T=100",
+        description="Henaff et al. §4.1 in under a minute: train an LT-RNN with orthogonal "
+                    "and with identity initialization on the copy task (T=100, 80 units, "
+                    "batch 50, RMSProp lr 1e-4), print a table and write curves.png.")
+    p.add_argument("--out", type=Path, default=Path("demo"), help="output directory")
+    p.add_argument("--steps", type=int, default=3000, help="training steps per run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args) -> int:
+    from .experiments.demo import run_demo
+
+    if args.steps < 1 or (args.workers is not None and args.workers < 1):
+        raise UsageError("--steps and --workers must be positive integers")
+    print(run_demo(args.out, steps=args.steps, seed=args.seed, workers=args.workers))
+    return 0
+
+
+# ---------------------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rnnmem", description="Long-memory tasks and recurrent networks: "
+                     "Henaff et al. (ICML 2016) and Orhan & Pitkow (ICLR 2020).")
+    parser.add_argument("--version", action="version", version=f"rnnmem {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_train_parser(sub)
+    _add_plot_parser(sub)
+    _add_demo_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as err:
+        print(f"rnnmem: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnmem: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Run many training runs on separate single-threaded worker processes.
+
+For these small matrices one process per core beats intra-op threading; results are identical
+to running the same configs one after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import torch
+
+from .train import TrainConfig, train
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _train_job(config_dict: dict, run_dir: str) -> dict:
+    return train(TrainConfig.from_dict(config_dict), run_dir)
+
+
+def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
+            on_done=None) -> list[dict]:
+    """Train every ``(config, run_dir)``; return the summaries in job order.
+
+    ``workers`` defaults to the number of cores; ``on_done(index, summary)`` is called as each
+    run finishes.
+    """
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    summaries: list[dict | None] = [None] * len(jobs)
+    if workers == 1:
+        _single_thread()
+        for i, (config, run_dir) in enumerate(jobs):
+            summaries[i] = train(config, run_dir)
+            if on_done:
+                on_done(i, summaries[i])
+        return summaries
+    # spawn, not fork: a forked copy of a process whose OpenMP pool already ran can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_thread) as pool:
+        futures = {pool.submit(_train_job, c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
+        for future in as_completed(futures):
+            i = futures[future]
+            summaries[i] = future.result()
+            if on_done:
+                on_done(i, summaries[i])
+    return summaries
