@@ -130,7 +130,8 @@ def mixed_lstm_(
     """
     rows, n = weight_hh.shape
     if rows != 4 * n:
-        raise ValueError(f"mixed_lstm_ expects a (4N, N) weight, got shape {tuple(weight_hh.shape)}")
+        raise ValueError(
+            f"mixed_lstm_ expects a (4N, N) weight, got shape {tuple(weight_hh.shape)}")
     with torch.no_grad():
         i, f, g, o = weight_hh.chunk(4, dim=0)
         for block in (i, f, o):

@@ -90,6 +90,10 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
         for name in ("lr", "rms_eps", "input_gain"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -99,9 +103,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0 or none, got {value!r}")
         if not 0 <= self.rms_decay < 1:
             raise ValueError(f"rms_decay must be in [0, 1), got {self.rms_decay!r}")
-        if not (self.ortho_lr >= 0 and math.isfinite(self.gain)):
-            raise ValueError(f"ortho_lr must be >= 0 and gain finite; got {self.ortho_lr!r}, "
-                             f"{self.gain!r}")
+        if not self.ortho_lr >= 0:
+            raise ValueError(f"ortho_lr must be >= 0, got {self.ortho_lr!r}")
         if self.task not in tasks.TASKS:
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(tasks.TASKS)}")
         if self.model not in MODELS:

@@ -50,7 +50,7 @@ def run_demo(out: str | Path, *, steps: int = 3000, seed: int = 0,
 
     print(f"training LT-ORNN and LT-IRNN on copy T=100 for {steps} steps each ...", flush=True)
     results = run_all(jobs, workers=workers, on_done=done)
-    summaries = dict(zip(configs, results))
+    summaries = dict(zip(configs, results, strict=True))
     figure = plot_runs([d for _, d in jobs], out / "curves.png",
                        title="Copy T = 100: LT-RNN, 80 units, RMSProp 1e-4")
     baseline = results[0]["baseline"]

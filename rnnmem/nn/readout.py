@@ -19,7 +19,10 @@ def l2_pool(h: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class Readout(nn.Module):
-    """``y_t = W h_t + c``, or with ``pool=k`` Henaff eq. 6: ``y_t = W_I h_t + W_P P_k(h_t) + c``."""
+    """Linear decoder ``y_t = W h_t + c``.
+
+    With ``pool=k``, Henaff eq. 6: ``y_t = W_I h_t + W_P P_k(h_t) + c``.
+    """
 
     def __init__(self, hidden: int, n_outputs: int, *, pool: int | None = None,
                  generator: torch.Generator | None = None):

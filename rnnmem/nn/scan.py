@@ -84,9 +84,9 @@ class ScanFunction(torch.autograd.Function):
                 if bool(clipped.any()):
                     # h = s·u with s = l/‖u‖: ∂h/∂u = s (I - û ûᵀ) on the clipped rows.
                     u = u / s[:, None]
-                    unit = u / u.norm(dim=1, keepdim=True)
+                    unit = u / u.norm(dim=1, keepdim=True).clamp_min(1e-30)
                     radial = (unit * g).sum(1, keepdim=True) * unit
-                    g = s[:, None] * (g - clipped[:, None] * radial)
+                    g = s[:, None] * torch.where(clipped[:, None], g - radial, g)
             slope = _activation_slope(u, activation)
             if slope is not None:
                 g = g * slope

@@ -1,0 +1,117 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnmem.cli import main
+
+SMALL = ["--T", "6", "--S", "2", "--K", "3", "--hidden", "8", "--batch", "4", "--steps", "12",
+         "--eval-every", "4", "--val-size", "8"]
+
+
+def rnnmem(*args, cwd=None):
+    """Run the installed console command (the real entry point) in a subprocess."""
+    exe = Path(sys.executable).with_name("rnnmem")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "rnnmem"]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_train_entry_point_smoke(tmp_path):
+    out = tmp_path / "run"
+    result = rnnmem("train", *SMALL, "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "completed after 12 steps" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 12
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden"] == 8 and config["lr"] == 1e-4 and config["clip"] == 1000.0
+
+
+def test_train_refuses_to_overwrite_a_finished_run(tmp_path, capsys):
+    args = ["train", *SMALL, "--out", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_config_file_and_overrides(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"task": "adding", "T": 5, "hidden": 4, "steps": 3,
+                               "eval_every": 3, "val_size": 4, "batch": 2}))
+    assert main(["train", "--config", str(cfg), "--hidden", "6", "--out",
+                 str(tmp_path / "r"), "--quiet"]) == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["task"] == "adding" and config["hidden"] == 6
+
+
+def test_lr_search_flag(tmp_path, capsys):
+    code = main(["train", *SMALL, "--model", "srnn", "--activation", "relu", "--init",
+                 "identity", "--clip", "none", "--lr-search", "--probe-steps", "20",
+                 "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "chosen learning rate" in out
+    chosen = json.loads((tmp_path / "config.json").read_text())["lr"]
+    assert f"lr {chosen:g}: stable" in out
+    assert (tmp_path / "lr-search").is_dir()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--T", "-5"], "T must be a positive integer, got -5"),
+    (["train", "--T", "ten"], "argument --T: invalid int value: 'ten'"),
+    (["train", "--task", "varcopy", "--T", "5", "--S", "8"], "S <= T"),
+    (["train", "--task", "sorting"], "unknown task 'sorting'"),
+    (["train", "--model", "gru"], "unknown model 'gru'"),
+    (["train", "--init", "unitary"], "unknown init 'unitary'"),
+    (["train", "--lr", "0"], "lr must be > 0"),
+    (["train", "--lr", "nan"], "lr must be a finite number, got nan"),
+    (["train", "--gain", "inf"], "gain must be a finite number"),
+    (["train", "--convention", "weird"], "convention must be one of"),
+    (["train", "--config", "/nonexistent.json"], "does not exist"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["plot", "/nonexistent-run"], "is not a run directory"),
+    (["demo", "--steps", "0"], "must be positive"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rnnmem: error: ")
+    assert message in err
+
+
+def test_bad_input_exit_status_through_the_console_command():
+    result = rnnmem("train", "--hidden", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "rnnmem: error: hidden must be a positive integer, got 0"
+
+
+def test_help_is_complete():
+    result = rnnmem("train", "--help")
+    assert result.returncode == 0
+    for flag in ("--task", "--T", "--convention", "--model", "--init", "--clip", "--lr",
+                 "--ortho-lr", "--lr-search", "--stop-ratio", "--seed"):
+        assert flag in result.stdout
+
+
+def test_plot_writes_png(tmp_path):
+    for init in ("orthogonal", "identity"):
+        assert main(["train", *SMALL, "--init", init, "--out", str(tmp_path / init),
+                     "--quiet"]) == 0
+    png = tmp_path / "curves.png"
+    assert main(["plot", str(tmp_path / "orthogonal"), str(tmp_path / "identity"),
+                 "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--steps", "10", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| LT-ORNN | orthogonal |" in out and "| LT-IRNN | identity |" in out
+    assert (tmp_path / "curves.png").is_file() and (tmp_path / "results.md").is_file()

@@ -1,0 +1,134 @@
+import csv
+import json
+
+import pytest
+import torch
+
+from rnnmem.train import (
+    METRIC_COLUMNS,
+    TrainConfig,
+    find_learning_rate,
+    orthogonality_penalty,
+    probe_diverged,
+    train,
+)
+
+TINY = dict(task="copy", T=8, S=3, K=4, hidden=12, batch=8, steps=30, eval_every=10,
+            val_size=16)
+
+
+def read_metrics(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_directory_contents(tmp_path):
+    summary = train(TrainConfig(**TINY), tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["T"] == 8
+    rows = read_metrics(tmp_path)
+    assert list(rows[0]) == list(METRIC_COLUMNS)
+    assert [int(r["step"]) for r in rows] == [0, 10, 20, 30]
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved == summary
+    assert summary["status"] == "completed" and summary["steps"] == 30
+    assert summary["baseline"] == pytest.approx(3 * torch.log(torch.tensor(4.0)).item() / 14)
+    assert float(rows[-1]["val_ratio"]) == pytest.approx(summary["final_val_ratio"])
+    assert (tmp_path / "model.pt").is_file()
+
+
+def test_same_seed_same_numbers(tmp_path):
+    a = train(TrainConfig(**TINY, seed=3), tmp_path / "a")
+    b = train(TrainConfig(**TINY, seed=3), tmp_path / "b")
+    c = train(TrainConfig(**TINY, seed=4), tmp_path / "c")
+    drop = ("seconds",)
+    rows_a = [{k: v for k, v in r.items() if k not in drop} for r in read_metrics(tmp_path / "a")]
+    rows_b = [{k: v for k, v in r.items() if k not in drop} for r in read_metrics(tmp_path / "b")]
+    assert rows_a == rows_b
+    assert a["final_val_loss"] == b["final_val_loss"] != c["final_val_loss"]
+
+
+def test_training_lowers_the_loss_on_adding(tmp_path):
+    config = TrainConfig(task="adding", T=10, model="lt-rnn", init="identity",
+                         activation="relu", hidden=16, lr=1e-3, steps=300, eval_every=100,
+                         batch=32, val_size=200)
+    summary = train(config, tmp_path)
+    assert summary["final_val_ratio"] < 0.5 and summary["solved"]
+
+
+def test_huge_learning_rate_is_reported_as_divergence(tmp_path):
+    config = TrainConfig(**{**TINY, "steps": 200}, model="srnn", activation="relu",
+                         init="identity", gain=3.0, clip=None, lr=1e6)
+    summary = train(config, tmp_path)
+    assert summary["status"] == "diverged"
+    assert 1 <= summary["diverged_at"] <= 200 and not summary["solved"]
+
+
+def test_early_stop(tmp_path):
+    config = TrainConfig(task="adding", T=6, init="identity", activation="relu", hidden=8,
+                         lr=3e-3, steps=2000, eval_every=20, batch=32, stop_ratio=0.5)
+    summary = train(config, tmp_path)
+    assert summary["status"] == "early-stopped" and summary["steps"] < 2000
+    assert summary["final_val_ratio"] < 0.5
+
+
+def test_orthogonality_penalty_formula_and_step():
+    g = torch.Generator().manual_seed(0)
+    V = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    x = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    M = V.t() @ V - torch.eye(6, dtype=torch.float64)
+    expected = sum((M @ xi).pow(2).sum() for xi in x) / 4
+    assert orthogonality_penalty(V, x).item() == pytest.approx(expected.item())
+    Q = torch.linalg.qr(V).Q
+    assert orthogonality_penalty(Q, x).item() < 1e-20
+
+
+def test_orthogonality_penalty_keeps_v_near_orthogonal(tmp_path):
+    def drift(ortho_lr):
+        config = TrainConfig(**{**TINY, "steps": 150}, lr=1e-2, ortho_lr=ortho_lr,
+                             ortho_points=16, model="lt-rnn-pool")
+        train(config, tmp_path / str(ortho_lr))
+        state = torch.load(tmp_path / str(ortho_lr) / "model.pt", weights_only=True)
+        V = state["rnn.V"]
+        return (V.t() @ V - torch.eye(12)).norm().item()
+
+    assert drift(0.05) < 0.5 * drift(0.0)
+
+
+def test_lr_protocol_picks_largest_stable_rate(tmp_path):
+    config = TrainConfig(**TINY, model="srnn", activation="relu", init="identity", clip=None)
+    lr, trials = find_learning_rate(config, tmp_path, grid=(1e4, 1e-3, 1e-4), probe_steps=40)
+    assert [t["lr"] for t in trials] == [1e4, 1e-3]
+    assert trials[0]["diverged"] and not trials[1]["diverged"]
+    assert lr == 1e-3
+    assert (tmp_path / "lr-10000" / "summary.json").is_file()
+
+
+def test_probe_divergence_rule():
+    base = dict(status="completed", initial_train_loss=1.0)
+    assert probe_diverged({**base, "final_train_loss": 2.5})
+    assert not probe_diverged({**base, "final_train_loss": 0.5})
+    assert probe_diverged({**base, "status": "diverged", "final_train_loss": 0.1})
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(T=-1), "T must be a positive integer"),
+    (dict(lr=0.0), "lr must be > 0"),
+    (dict(task="sort"), "valid tasks: copy, varcopy, adding"),
+    (dict(model="gru"), "valid models"),
+    (dict(init="unitary"), "unknown init 'unitary'"),
+    (dict(model="lstm", init="identity"), "valid: plain, orthogonal, chain, mixed"),
+    (dict(task="varcopy", T=5, S=10), "S <= T"),
+    (dict(model="lt-rnn-pool", hidden=9, pool=2), "divisible"),
+    (dict(model="srnn", activation="none"), "not valid for srnn"),
+    (dict(rms_decay=1.0), "rms_decay"),
+    (dict(clip=-3.0), "clip must be > 0"),
+])
+def test_invalid_config(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad)
+
+
+def test_from_dict_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown config keys: hiden"):
+        TrainConfig.from_dict({"hiden": 3})
