@@ -184,7 +184,8 @@ def _add_demo_parser(sub) -> None:
                     "batch 50, RMSProp lr 1e-4), print a table and write curves.png.")
     p.add_argument("--out", type=Path, default=Path("demo"), help="output directory")
     p.add_argument("--steps", type=int, default=3000, help="training steps per run")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1, help="runs per initialization (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(func=_cmd_demo)
 
@@ -192,9 +193,10 @@ def _add_demo_parser(sub) -> None:
 def _cmd_demo(args) -> int:
     from .experiments.demo import run_demo
 
-    if args.steps < 1 or (args.workers is not None and args.workers < 1):
-        raise UsageError("--steps and --workers must be positive integers")
-    print(run_demo(args.out, steps=args.steps, seed=args.seed, workers=args.workers))
+    if min(args.steps, args.seeds, args.workers or 1) < 1:
+        raise UsageError("--steps, --seeds and --workers must be positive integers")
+    print(run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
+                   workers=args.workers))
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from .io import read_json
 
 CURVES = {"val_ratio": "validation loss / chance", "val_loss": "validation loss",
@@ -34,7 +36,31 @@ def run_label(config: dict) -> str:
 
 
 def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str | None = None):
-    """Draw ``curve`` against step for every run; write ``out`` (PNG). Returns the path."""
+    """Draw ``curve`` against step for every run on one PNG; returns the path written."""
+    runs = [load_run(d) for d in run_dirs]
+    labels = [run_label(r["config"]) for r in runs]
+    if len(set(labels)) < len(labels):  # same settings in different directories
+        labels = [f"{label} [{r['path'].name}]" for label, r in zip(labels, runs, strict=True)]
+    return plot_curves({label: [r] for label, r in zip(labels, runs, strict=True)}, out,
+                       curve=curve, title=title)
+
+
+def plot_groups(groups: dict[str, list], out: str | Path, **kwargs):
+    """Like :func:`plot_runs`, one line per group of run directories: mean ± s.e. over seeds."""
+    return plot_curves({k: [load_run(d) for d in v] for k, v in groups.items()}, out, **kwargs)
+
+
+def _mean_and_se(runs: list[dict], curve: str):
+    """Mean and standard error over runs at the steps every run reached."""
+    n_points = min(len(r["rows"]) for r in runs)
+    values = np.array([[row[curve] for row in r["rows"][:n_points]] for r in runs])
+    steps = [row["step"] for row in runs[0]["rows"][:n_points]]
+    se = values.std(0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros(n_points)
+    return steps, values.mean(0), se
+
+
+def plot_curves(groups: dict[str, list[dict]], out: str | Path, *, curve: str = "val_ratio",
+                title: str | None = None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,19 +68,22 @@ def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str
 
     if curve not in CURVES:
         raise ValueError(f"unknown curve {curve!r}; valid: {', '.join(CURVES)}")
-    runs = [load_run(d) for d in run_dirs]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for run in runs:
-        steps = [r["step"] for r in run["rows"]]
-        ax.plot(steps, [r[curve] for r in run["rows"]], label=run_label(run["config"]))
+    for label, runs in groups.items():
+        steps, mean, se = _mean_and_se(runs, curve)
+        n = f" (n = {len(runs)})" if len(runs) > 1 else ""
+        (line,) = ax.plot(steps, mean, label=label + n)
+        if len(runs) > 1:
+            ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25)
+    first = next(iter(groups.values()))[0]
     if curve == "val_ratio":
         ax.axhline(1.0, color="k", ls="--", lw=1, label="chance baseline")
-    elif curve in ("val_loss", "train_loss") and runs[0]["summary"]:
-        ax.axhline(runs[0]["summary"]["baseline"], color="k", ls="--", lw=1,
+    elif curve in ("val_loss", "train_loss") and first["summary"]:
+        ax.axhline(first["summary"]["baseline"], color="k", ls="--", lw=1,
                    label="chance baseline")
     if curve != "val_metric":
         ax.set_yscale("log")
-    c = runs[0]["config"]
+    c = first["config"]
     ax.set_title(title or f"{c['task']}, T = {c['T']}, {c['hidden']} hidden units")
     ax.set_xlabel("training step")
     ax.set_ylabel(CURVES[curve])
