@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 
 from . import __version__
+from .experiments.construct import FIG1_K, FIG1_S
 
 
 class UsageError(Exception):
@@ -200,6 +201,68 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- construct
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _add_construct_parser(sub) -> None:
+    p = sub.add_parser(
+        "construct", help="hand-built solutions of copy and adding (Henaff §3.1.1, §3.2.1)",
+        description="copy: success of Henaff's clock construction over random trials as a "
+                    "grid over K and S (Fig. 1), against d, the interference estimate, and a "
+                    "check of the paper's and the corrected construction on real batches. "
+                    "adding: the error of the exact 1-unit and d-unit solutions.")
+    p.add_argument("which", choices=("copy", "adding"))
+    p.add_argument("--out", type=Path, default=Path("construct"), help="output directory")
+    p.add_argument("--T", type=int, default=None, help="delay (copy, default 500) or length "
+                   "(adding, default 750)")
+    p.add_argument("--d", type=_int_list, default=None,
+                   help="rotation blocks (copy, default 128) or units (adding, default 1,128)")
+    p.add_argument("--K", type=_int_list, default=list(FIG1_K), help="dictionary sizes")
+    p.add_argument("--S", type=_int_list, default=list(FIG1_S), help="sequence lengths")
+    p.add_argument("--trials", type=int, default=500, help="random trials per grid cell")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--figure", action="store_true", help="also write the PNG figures")
+    p.set_defaults(func=_cmd_construct)
+
+
+def _cmd_construct(args) -> int:
+    from .experiments.construct import adding_report, copy_report, format_grid
+
+    if (args.T is not None and args.T < 2) or args.trials < 1:
+        raise UsageError("--T must be >= 2 and --trials positive")
+    if args.which == "adding":
+        results = adding_report(args.out, T=args.T or 750, ds=args.d or (1, 128))
+        for key, error in results["max_abs_error"].items():
+            print(f"{key}: largest |output - target| = {error:.2e}")
+        print(f"wrote {args.out / 'adding.json'}")
+        return 0
+    if args.d is not None and len(args.d) != 1:
+        raise UsageError("construct copy takes one --d")
+    results = copy_report(args.out, T=args.T or 500, d=(args.d or [128])[0], trials=args.trials,
+                          Ks=args.K, Ss=args.S, seed=args.seed, figure=args.figure)
+    print(f"% of {args.trials} trials with all S answers right (T = {results['T']}, "
+          f"d = {results['d']}):")
+    print(format_grid(results))
+    for key, check in results["module_check"].items():
+        print(f"K,S = {key}: every step right: paper {check['paper']['every_step']:.0%}, "
+              f"corrected {check['corrected']['every_step']:.0%}; the paper's construction "
+              f"errs at steps {check['paper']['wrong_steps']} (delimiter step "
+              f"{check['delimiter_step']})")
+    written = [args.out / "copy.json", *results.get("figures", [])]
+    print(f"{results['seconds']:.1f} s; wrote " + ", ".join(map(str, written)))
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     _add_plot_parser(sub)
     _add_demo_parser(sub)
+    _add_construct_parser(sub)
     return parser
 
 
