@@ -263,6 +263,84 @@ def _cmd_construct(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- memory
+
+def _add_memory_parser(sub) -> None:
+    p = sub.add_parser(
+        "memory", help="memory theory and analysis of networks (Orhan & Pitkow §2.1-§2.4)",
+        description="curve: Fisher memory J(k), J_tot and pulse amplification of identity, "
+                    "orthogonal, chain and feedback-chain networks (Fig. 1), J_tot against α "
+                    "and β. toy: linear decoding of past inputs from the final state (Fig. 2). "
+                    "analyze: non-normality, Schur form and hidden chains of trained networks "
+                    "from run directories (Fig. 5, Table 2).")
+    p.add_argument("which", choices=("curve", "toy", "analyze"))
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR",
+                   help="run directories (analyze)")
+    p.add_argument("--out", type=Path, default=Path("memory"), help="output directory")
+    p.add_argument("--N", type=int, default=100, help="units (curve, toy)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="λ of identity/orthogonal (curve: 0.98, toy: 1.0)")
+    p.add_argument("--alpha", type=float, default=None, help="chain α (curve: 1.02, toy: 1.0)")
+    p.add_argument("--beta", type=float, default=0.05, help="feedback β (curve)")
+    p.add_argument("--noise", type=float, default=None,
+                   help="curve: noise variance ε (1.0); toy: noise std of panel b (0.1)")
+    p.add_argument("--nonlinearity", default="elu", help="toy panel c: elu, tanh or relu")
+    p.add_argument("--length", type=int, default=100, help="toy sequence length")
+    p.add_argument("--k-max", type=int, default=200, help="curve: lags of J(k)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_memory)
+
+
+def _cmd_memory(args) -> int:
+    from .experiments import memory as exp
+
+    if min(args.N, args.length, args.k_max) < 1:
+        raise UsageError("--N, --length and --k-max must be positive integers")
+    if args.noise is not None and args.noise < 0:
+        raise UsageError(f"--noise must be >= 0, got {args.noise}")
+    if args.which != "analyze" and args.run_dirs:
+        raise UsageError(f"memory {args.which} takes no run directories")
+    if args.which == "curve":
+        if args.noise == 0:
+            raise UsageError("--noise (the variance ε) must be > 0 for Fisher memory")
+        r = exp.memory_curves(args.out, N=args.N, lam=args.lam or 0.98,
+                              alpha=args.alpha or 1.02, beta=args.beta, k_max=args.k_max,
+                              noise=args.noise or 1.0, seed=args.seed)
+        for name, net in r["networks"].items():
+            print(f"{name}: J_tot = {net['J_tot']:.4f}, Henrici {net['henrici']:.3f}")
+        files = [args.out / "memory-curves.json", *r["figures"]]
+    elif args.which == "toy":
+        if args.nonlinearity not in ("elu", "tanh", "relu"):
+            raise UsageError(f"--nonlinearity must be elu, tanh or relu, got "
+                             f"{args.nonlinearity!r}")
+        r = exp.decoding_toy(args.out, N=args.N, alpha=args.alpha or 1.0, lam=args.lam or 1.0,
+                             length=args.length, noise=0.1 if args.noise is None else args.noise,
+                             nonlinearity=args.nonlinearity, seed=args.seed)
+        for panel in r["panels"]:
+            means = ", ".join(f"{name.split(' ')[0]} {sum(v) / len(v):.3f}"
+                              for name, v in panel["r2"].items())
+            print(f"{panel['nonlinearity']}, noise {panel['noise']}: mean R² over lags: {means}")
+        files = [args.out / "decoding-toy.json", *r["figures"]]
+    else:
+        if not args.run_dirs:
+            raise UsageError("memory analyze needs at least one RUN_DIR")
+        try:
+            r = exp.analyze_runs(args.run_dirs, args.out)
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            raise UsageError(str(err).splitlines()[0]) from None
+        for name, entry in r.items():
+            for block, trained in entry["trained"].items():
+                if block == "responses":
+                    continue
+                initial = entry["initial"][block]
+                print(f"{name} [{block}]: Henrici {initial['henrici']:.3f} -> "
+                      f"{trained['henrici']:.3f}; chain score {initial['chain_score']:.4f} -> "
+                      f"{trained['chain_score']:.4f}")
+        files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()]
+    print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(sub)
     _add_demo_parser(sub)
     _add_construct_parser(sub)
+    _add_memory_parser(sub)
     return parser
 
 

@@ -1,0 +1,96 @@
+"""Analysis of recurrent weight matrices, trained or not (Orhan & Pitkow §2.4).
+
+- :func:`henrici`: Henrici's departure from normality ``d(W) = sqrt(‖W‖_F² − Σ|λ_i|²)``.
+- :func:`schur_profile`: the complex Schur form ``W = Z T Zᴴ``; how much of ‖T‖_F² lies above
+  the diagonal and how far from it (a feed-forward chain hidden in a rotated basis shows there).
+- :func:`hidden_chain`: after Rajan et al. (2016): inject a pulse, order the units by the time of
+  their peak response, and average W's entries along each diagonal i − j of the reordered
+  matrix; a bump at positive i − j is a hidden chain (Fig. 5).
+- :func:`load_run_model`: the model of a run directory written by ``rnnmem train``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+import torch
+
+
+def henrici(W: torch.Tensor, *, normalized: bool = False) -> float:
+    """Henrici's departure from normality; 0 iff W is normal. ``normalized``: divided by ‖W‖_F."""
+    W = W.detach().double()
+    frobenius2 = W.pow(2).sum()
+    eig2 = torch.linalg.eigvals(W).abs().pow(2).sum()
+    value = (frobenius2 - eig2).clamp(min=0).sqrt().item()
+    return value / frobenius2.sqrt().item() if normalized and frobenius2 > 0 else value
+
+
+def schur_profile(W: torch.Tensor) -> dict:
+    """Complex Schur form of W: eigenvalues (diagonal of T) and the off-diagonal weight.
+
+    ``offdiag_fraction`` = ‖strict upper part of T‖_F² / ‖W‖_F² (= normalized Henrici²);
+    ``by_offset[o]`` = Σ_i |T_{i,i+o}|² for o = 1 … N−1: how far above the diagonal it sits.
+    """
+    T, _ = scipy.linalg.schur(W.detach().double().numpy(), output="complex")
+    n = T.shape[0]
+    power = np.abs(T) ** 2
+    by_offset = [float(np.trace(power, offset=o)) for o in range(1, n)]
+    total = float(power.sum())
+    return dict(eigenvalues=np.diag(T).tolist(), by_offset=by_offset,
+                offdiag_fraction=sum(by_offset) / total if total else 0.0)
+
+
+def peak_order(responses: torch.Tensor) -> torch.Tensor:
+    """Units ordered by the step of their largest |response|; ``responses`` (steps, N)."""
+    peaks = responses.abs().argmax(0)
+    # stable order: ties keep unit order, so an untouched chain stays in place
+    return torch.as_tensor(np.argsort(peaks.numpy(), kind="stable"))
+
+
+def diagonal_means(W: torch.Tensor) -> tuple[list[int], list[float]]:
+    """Mean of W_ij along each diagonal i − j = −(N−1) … N−1."""
+    n = W.shape[0]
+    offsets = list(range(-(n - 1), n))
+    return offsets, [torch.diagonal(W, -o).mean().item() for o in offsets]
+
+
+def hidden_chain(W: torch.Tensor, responses: torch.Tensor) -> dict:
+    """Reorder W by the units' peak times in ``responses`` (steps, N); mean W_ij against i − j.
+
+    Returns the order, the reordered matrix, the diagonal means, and ``chain_score``: the mean of
+    the i − j = +1 diagonal minus the mean of the −1 diagonal (> 0: unit j feeds unit j+1 more
+    than the reverse, a feed-forward chain in the order of the peaks).
+    """
+    order = peak_order(responses)
+    reordered = W.detach().double()[order][:, order]
+    offsets, means = diagonal_means(reordered)
+    center = offsets.index(0)
+    return dict(order=order.tolist(), reordered=reordered, offsets=offsets, means=means,
+                chain_score=means[center + 1] - means[center - 1])
+
+
+def pulse_responses(model, n_inputs: int, *, steps: int = 100, channel: int = 0) -> torch.Tensor:
+    """Hidden states (steps, N) of ``model.rnn`` after a unit pulse on one input channel at
+    step 0 and zero input afterwards."""
+    x = torch.zeros(steps, 1, n_inputs)
+    x[0, 0, channel] = 1.0
+    with torch.no_grad():
+        return model.rnn(x)[:, 0]
+
+
+def load_run_model(run_dir: str | Path):
+    """(config, task, model) of a run directory; the weights from its ``model.pt``."""
+    from .train import TrainConfig, make_model, make_task
+
+    run_dir = Path(run_dir)
+    for name in ("config.json", "model.pt"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"{run_dir} is not a finished run directory (no {name})")
+    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    task = make_task(config)
+    model = make_model(config, task)
+    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+    return config, task, model

@@ -1,0 +1,148 @@
+"""Orhan & Pitkow Figs. 1, 2 and 5 (``rnnmem memory curve|toy|analyze``).
+
+Each function computes the numbers, writes them as JSON, and draws the figure from them
+(:mod:`rnnmem.experiments.memory_plots`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from .. import init
+from ..analysis import henrici, hidden_chain, load_run_model, pulse_responses, schur_profile
+from ..io import write_json_atomic
+from ..memory import decoding_curve, fisher_memory, pulse_response, total_memory
+
+
+def fig1_networks(N: int = 100, *, lam: float = 0.98, alpha: float = 1.02, beta: float = 0.05,
+                  forward: float = 0.99, seed: int = 0) -> dict[str, tuple]:
+    """The four networks of Fig. 1 as {name: (W, v)}.
+
+    Identity and orthogonal (scaled by λ < 1 so the stationary state exists; their J_tot is 1
+    for any λ) take a random unit input vector; the chains take e_0, their source unit.
+    """
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(N, generator=g, dtype=torch.float64)
+    v = v / v.norm()
+    source = torch.zeros(N, dtype=torch.float64)
+    source[0] = 1.0
+    empty = lambda: torch.empty(N, N, dtype=torch.float64)  # noqa: E731
+    return {
+        f"identity (λ = {lam})": (init.identity_(empty(), gain=lam), v),
+        f"orthogonal (λ = {lam})": (init.orthogonal_(empty(), gain=lam, generator=g), v),
+        f"chain (α = {alpha})": (init.chain_(empty(), gain=alpha), source),
+        f"chain with feedback (α = {forward}, β = {beta})":
+            (init.feedback_chain_(empty(), gain=forward, feedback=beta), source),
+    }
+
+
+def memory_curves(out: str | Path, *, N: int = 100, lam: float = 0.98, alpha: float = 1.02,
+                  beta: float = 0.05, forward: float = 0.99, k_max: int = 200,
+                  noise: float = 1.0, seed: int = 0, figure: bool = True) -> dict:
+    """Fig. 1: connectivity, J(k), J_tot, pulse amplification; J_tot against α and β."""
+    start = time.perf_counter()
+    networks = fig1_networks(N, lam=lam, alpha=alpha, beta=beta, forward=forward, seed=seed)
+    results = dict(N=N, noise=noise, k_max=k_max, networks={})
+    for name, (W, v) in networks.items():
+        results["networks"][name] = dict(
+            J=fisher_memory(W, v, k_max=k_max, noise=noise).tolist(),
+            J_tot=total_memory(W, v, noise=noise),
+            pulse=pulse_response(W, v, k_max).tolist(),
+            henrici=henrici(W))
+    alphas = [round(0.5 + 0.05 * i, 2) for i in range(21)]
+    betas = [round(0.01 * i, 2) for i in range(21)]
+    source = torch.zeros(N, dtype=torch.float64)
+    source[0] = 1.0
+    results["J_tot_vs_alpha"] = {
+        str(a): total_memory(init.chain_(torch.empty(N, N, dtype=torch.float64), gain=a), source,
+                             noise=noise) for a in alphas}
+    results["J_tot_vs_beta"] = {
+        str(b): total_memory(init.feedback_chain_(torch.empty(N, N, dtype=torch.float64),
+                                                  gain=forward, feedback=b), source, noise=noise)
+        for b in betas}
+    results["forward"] = forward
+    results["seconds"] = time.perf_counter() - start
+    out = Path(out)
+    write_json_atomic(out / "memory-curves.json", results)
+    if figure:
+        from .memory_plots import plot_memory_curves
+
+        results["figures"] = [str(plot_memory_curves(results, networks, out))]
+    return results
+
+
+def decoding_toy(out: str | Path, *, N: int = 100, alpha: float = 1.0, lam: float = 1.0,
+                 length: int = 100, noise: float = 0.1, nonlinearity: str = "elu",
+                 train: int = 4000, test: int = 2000, seed: int = 0,
+                 figure: bool = True) -> dict:
+    """Fig. 2: held-out R² of decoding s_{L-k} from h_L for chain, orthogonal and identity.
+
+    Three panels: linear without noise, linear with state noise (std ``noise``), and
+    ``nonlinearity`` without noise.
+    """
+    start = time.perf_counter()
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(N, generator=g, dtype=torch.float64)
+    v = v / v.norm()
+    source = torch.eye(N, dtype=torch.float64)[0]
+    empty = lambda: torch.empty(N, N, dtype=torch.float64)  # noqa: E731
+    networks = {
+        f"chain (α = {alpha})": (init.chain_(empty(), gain=alpha), source),
+        f"orthogonal (λ = {lam})": (init.orthogonal_(empty(), gain=lam, generator=g), v),
+        f"identity (λ = {lam})": (init.identity_(empty(), gain=lam), v),
+    }
+    panels = [("linear", 0.0), ("linear", noise), (nonlinearity, 0.0)]
+    results = dict(N=N, length=length, train=train, test=test, panels=[])
+    for f, sigma in panels:
+        curves = {name: decoding_curve(W, vec, length=length, nonlinearity=f, noise=sigma,
+                                       train=train, test=test, seed=seed).tolist()
+                  for name, (W, vec) in networks.items()}
+        results["panels"].append(dict(nonlinearity=f, noise=sigma, r2=curves))
+    results["seconds"] = time.perf_counter() - start
+    out = Path(out)
+    write_json_atomic(out / "decoding-toy.json", results)
+    if figure:
+        from .memory_plots import plot_decoding_toy
+
+        results["figures"] = [str(plot_decoding_toy(results, out))]
+    return results
+
+
+def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = True) -> dict:
+    """Non-normality and hidden chains of trained networks, beside their initializations."""
+    from ..train import make_model
+
+    results = {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for run_dir in run_dirs:
+        config, task, model = load_run_model(run_dir)
+        initial = make_model(config, task, torch.Generator().manual_seed(config.seed))
+        name = Path(run_dir).name
+        entry = dict(config=config.to_dict())
+        for label, net in (("initial", initial), ("trained", model)):
+            W = net.recurrent_weight.detach().double()
+            blocks = {"W": W} if W.shape[0] == W.shape[1] else dict(
+                zip(("input", "forget", "cell", "output"), W.chunk(4), strict=True))
+            responses = pulse_responses(net, task.n_inputs, steps=steps).double()
+            entry[label] = {}
+            for block, M in blocks.items():
+                chain = hidden_chain(M, responses)
+                schur = schur_profile(M)
+                entry[label][block] = dict(
+                    henrici=henrici(M), henrici_normalized=henrici(M, normalized=True),
+                    offdiag_fraction=schur["offdiag_fraction"], by_offset=schur["by_offset"],
+                    eigenvalues=[[z.real, z.imag] for z in schur["eigenvalues"]],
+                    chain_score=chain["chain_score"], offsets=chain["offsets"],
+                    diagonal_means=chain["means"], order=chain["order"])
+            entry[label]["responses"] = responses.abs().tolist()
+        results[name] = entry
+        if figure:
+            from .memory_plots import plot_analysis
+
+            entry["figure"] = str(plot_analysis(name, entry, out))
+    write_json_atomic(out / "analysis.json", results)
+    return results

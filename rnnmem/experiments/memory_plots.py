@@ -1,0 +1,130 @@
+"""Figures of ``rnnmem memory``: Orhan & Pitkow Figs. 1, 2 and 5, drawn from result dicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
+    plt = _pyplot()
+    fig = plt.figure(figsize=(13, 6.4))
+    grid = fig.add_gridspec(2, 4)
+    for i, (name, (W, _)) in enumerate(networks.items()):
+        ax = fig.add_subplot(grid[0, i])
+        limit = float(np.abs(W.numpy()).max()) or 1.0
+        ax.imshow(W.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax_j = fig.add_subplot(grid[1, 0:2])
+    ax_p = fig.add_subplot(grid[1, 2])
+    ax_a = fig.add_subplot(grid[1, 3])
+    for name, r in results["networks"].items():
+        k = np.arange(len(r["J"]))
+        ax_j.plot(k, np.maximum(r["J"], 1e-12), label=f"{name}: J_tot = {r['J_tot']:.2f}")
+        ax_p.plot(k, r["pulse"], label=name)
+    ax_j.set_yscale("log")
+    ax_j.set_ylim(1e-4, 1.5)
+    ax_j.set_xlabel("k (steps back)")
+    ax_j.set_ylabel("Fisher memory J(k)")
+    ax_j.set_title(f"(b) memory curves, N = {results['N']}", fontsize=9)
+    ax_j.legend(fontsize=7)
+    ax_p.set_yscale("log")
+    ax_p.set_ylim(1e-3, None)
+    ax_p.set_xlabel("t")
+    ax_p.set_ylabel("‖W^t v‖")
+    ax_p.set_title("(c) pulse response", fontsize=9)
+    alphas = [float(a) for a in results["J_tot_vs_alpha"]]
+    betas = [float(b) for b in results["J_tot_vs_beta"]]
+    ax_a.plot(alphas, list(results["J_tot_vs_alpha"].values()), label="chain, against α")
+    ax_b = ax_a.twiny()
+    ax_b.plot(betas, list(results["J_tot_vs_beta"].values()), color="C3",
+              label=f"feedback chain (α = {results['forward']}), against β")
+    ax_a.axhline(1.0, color="k", ls=":", lw=1)
+    ax_a.set_xlabel("α (chain)")
+    ax_b.set_xlabel("β (feedback chain)", color="C3")
+    ax_a.set_ylabel("J_tot")
+    ax_a.set_yscale("log")
+    lines = ax_a.get_lines()[:1] + ax_b.get_lines()
+    ax_a.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper left")
+    fig.suptitle("Fisher memory of linear networks (Orhan & Pitkow Fig. 1), unit noise",
+                 fontsize=10)
+    fig.tight_layout()
+    path = out / "memory-curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_decoding_toy(results: dict, out: Path) -> Path:
+    plt = _pyplot()
+    panels = results["panels"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True)
+    for ax, panel in zip(axes, panels, strict=True):
+        for name, r2 in panel["r2"].items():
+            ax.plot(np.arange(len(r2)), r2, label=name)
+        noise = f", noise std {panel['noise']}" if panel["noise"] else ", no noise"
+        ax.set_title(f"{panel['nonlinearity']}{noise}", fontsize=9)
+        ax.set_xlabel("lag k (decode s_{L−k} from h_L)")
+        ax.set_ylim(-0.05, 1.05)
+    axes[0].set_ylabel("held-out R²")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Linear decoding of past inputs, N = {results['N']}, L = {results['length']} "
+                 f"(Orhan & Pitkow Fig. 2)", fontsize=10)
+    fig.tight_layout()
+    path = out / "decoding-toy.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_analysis(name: str, entry: dict, out: Path) -> Path:
+    plt = _pyplot()
+    block = "W" if "W" in entry["trained"] else "cell"
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    for label, style in (("initial", "C0"), ("trained", "C1")):
+        r = entry[label][block]
+        eig = np.array(r["eigenvalues"])
+        axes[0].scatter(eig[:, 0], eig[:, 1], s=6, color=style,
+                        label=f"{label}: Henrici {r['henrici']:.2f}")
+        axes[1].plot(np.arange(1, len(r["by_offset"]) + 1), r["by_offset"], color=style,
+                     label=f"{label}: {100 * r['offdiag_fraction']:.1f}% above diagonal")
+        axes[3].plot(r["offsets"], r["diagonal_means"], color=style,
+                     label=f"{label}: chain score {r['chain_score']:.3f}")
+    theta = np.linspace(0, 2 * np.pi, 200)
+    axes[0].plot(np.cos(theta), np.sin(theta), "k:", lw=0.8)
+    axes[0].set_aspect("equal")
+    axes[0].set_title(f"eigenvalues ({block})", fontsize=9)
+    axes[1].set_yscale("symlog", linthresh=1e-3)
+    axes[1].set_xlabel("distance above the diagonal")
+    axes[1].set_title("Schur form: Σ|T_{i,i+o}|²", fontsize=9)
+    order = entry["trained"][block]["order"]
+    responses = np.array(entry["trained"]["responses"])[:, order]
+    axes[2].imshow(responses.T, aspect="auto", cmap="magma")
+    axes[2].set_xlabel("step after the pulse")
+    axes[2].set_ylabel("unit (ordered by peak time)")
+    axes[2].set_title("trained: |pulse response|", fontsize=9)
+    axes[3].axvline(0, color="k", lw=0.5)
+    axes[3].set_xlabel("i − j (units ordered by peak time)")
+    axes[3].set_ylabel("mean W_ij")
+    axes[3].set_title("hidden chain (Orhan & Pitkow Fig. 5)", fontsize=9)
+    for ax in (axes[0], axes[1], axes[3]):
+        ax.legend(fontsize=7)
+    c = entry["config"]
+    fig.suptitle(f"{name}: {c['model']} {c['init']} on {c['task']} T = {c['T']}", fontsize=10)
+    fig.tight_layout()
+    path = out / f"analysis-{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

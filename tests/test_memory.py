@@ -1,0 +1,191 @@
+import json
+
+import pytest
+import torch
+
+from rnnmem import init
+from rnnmem.analysis import henrici, hidden_chain, schur_profile
+from rnnmem.cli import main
+from rnnmem.memory import (
+    NoStationaryState,
+    chain_memory_closed_form,
+    decoding_curve,
+    fisher_memory,
+    noise_covariance,
+    pulse_response,
+    total_memory,
+)
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def unit(n, seed=0):
+    v = torch.randn(n, generator=gen(seed), dtype=torch.float64)
+    return v / v.norm()
+
+
+def square(n):
+    return torch.empty(n, n, dtype=torch.float64)
+
+
+def random_symmetric(n, radius, seed=0):
+    A = torch.randn(n, n, generator=gen(seed), dtype=torch.float64)
+    S = A + A.T
+    return radius * S / torch.linalg.eigvalsh(S).abs().max()
+
+
+@pytest.mark.parametrize("W", [
+    0.9 * init.orthogonal_(square(30), generator=gen(1)),
+    0.5 * init.orthogonal_(square(30), generator=gen(2)),
+    random_symmetric(30, 0.95),
+    0.7 * torch.eye(30, dtype=torch.float64),
+])
+def test_total_memory_is_one_for_normal_networks(W):
+    v = unit(30, 3)
+    assert total_memory(W, v) == pytest.approx(1.0, abs=1e-8)
+    assert fisher_memory(W, v, k_max=3000).sum().item() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.8, 1.0, 1.2])
+def test_chain_memory_closed_form(alpha):
+    N = 40
+    W = init.chain_(square(N), gain=alpha)
+    J = fisher_memory(W, torch.eye(N, dtype=torch.float64)[0], k_max=60)
+    expected = torch.tensor([alpha ** (2 * k) / sum(alpha ** (2 * j) for j in range(k + 1))
+                             if k < N else 0.0 for k in range(60)], dtype=torch.float64)
+    assert torch.allclose(J, expected, atol=1e-9)
+    assert torch.allclose(J, chain_memory_closed_form(alpha, N, 60), atol=1e-9)
+    assert (J[N:] == 0).all()
+
+
+def test_chain_total_memory_grows_with_alpha_toward_N():
+    N = 50
+    source = torch.eye(N, dtype=torch.float64)[0]
+    totals = [total_memory(init.chain_(square(N), gain=a), source) for a in (0.5, 1.0, 2.0, 5.0)]
+    assert totals == sorted(totals)
+    assert totals[1] == pytest.approx(sum(1 / (k + 1) for k in range(N)))  # harmonic number
+    assert 0.9 * N < totals[-1] <= N
+
+
+def test_memory_scales_as_one_over_noise():
+    W, v = 0.9 * init.orthogonal_(square(10), generator=gen()), unit(10)
+    J1 = fisher_memory(W, v, k_max=20)
+    J4 = fisher_memory(W, v, k_max=20, noise=4.0)
+    assert torch.allclose(J4, J1 / 4)
+    assert total_memory(W, v, noise=0.5) == pytest.approx(2 * total_memory(W, v))
+
+
+def test_covariance_sums_match_direct_sums():
+    W = 0.5 * torch.randn(8, 8, generator=gen(4), dtype=torch.float64) / 8**0.5
+    direct = lambda n: sum(torch.linalg.matrix_power(W, k) @ torch.linalg.matrix_power(W, k).T  # noqa: E731
+                           for k in range(n))
+    assert torch.allclose(noise_covariance(W, horizon=13), direct(13))
+    assert torch.allclose(noise_covariance(W), direct(200))
+
+
+def test_spectral_radius_one_has_no_stationary_state():
+    for W in (torch.eye(5), init.orthogonal_(square(5), generator=gen()), 1.01 * torch.eye(5)):
+        with pytest.raises(NoStationaryState, match="spectral radius"):
+            total_memory(W, unit(5))
+    # a finite horizon works for any W; the identity with horizon n: J(k) = 1/n for k < n
+    J = fisher_memory(torch.eye(5, dtype=torch.float64), unit(5), k_max=12, horizon=10)
+    assert torch.allclose(J[:10], torch.full((10,), 0.1, dtype=torch.float64))
+    assert (J[10:] == 0).all()
+
+
+def test_strongly_non_normal_feedback_chain_stays_accurate():
+    # C's condition number is ~1e16 here; the square-root doubling keeps J_tot == Σ J(k).
+    N = 100
+    source = torch.eye(N, dtype=torch.float64)[0]
+    W = init.feedback_chain_(square(N), gain=0.99, feedback=0.15)
+    total = total_memory(W, source)
+    assert 1 < total <= N
+    assert fisher_memory(W, source, k_max=4000).sum().item() == pytest.approx(total, rel=1e-6)
+
+
+def test_pulse_response():
+    W = init.chain_(square(6), gain=2.0)
+    norms = pulse_response(W, torch.eye(6, dtype=torch.float64)[0], 8)
+    assert norms.tolist() == [1, 2, 4, 8, 16, 32, 0, 0]
+
+
+def test_henrici():
+    assert henrici(init.orthogonal_(square(20), generator=gen())) < 1e-6
+    assert henrici(random_symmetric(20, 1.0)) < 1e-6
+    alpha, N = 1.3, 25
+    assert henrici(init.chain_(square(N), gain=alpha)) == pytest.approx(alpha * (N - 1) ** 0.5)
+    assert henrici(init.chain_(square(N), gain=alpha), normalized=True) == pytest.approx(1.0)
+
+
+def test_schur_profile_matches_henrici():
+    W = torch.randn(12, 12, generator=gen(5), dtype=torch.float64)
+    profile = schur_profile(W)
+    assert profile["offdiag_fraction"] == pytest.approx(henrici(W, normalized=True) ** 2)
+    assert len(profile["by_offset"]) == 11
+    chain = schur_profile(init.chain_(square(6)))
+    assert chain["offdiag_fraction"] == pytest.approx(1.0)
+
+
+def test_decoder_recovers_past_inputs_of_a_noiseless_linear_chain():
+    N = 30
+    W, source = init.chain_(square(N)), torch.eye(N, dtype=torch.float64)[0]
+    r2 = decoding_curve(W, source, length=N, train=200, test=200)
+    assert (r2 > 1 - 1e-9).all()
+    # beyond its length the chain has forgotten: an input N or more steps back is gone
+    r2 = decoding_curve(W, source, length=N + 10, train=3000, test=1000)
+    assert (r2[:N] > 1 - 1e-9).all() and (r2[N:].abs() < 0.05).all()
+
+
+def test_noise_favours_the_chain_over_orthogonal():
+    N = 30
+    chain = decoding_curve(init.chain_(square(N)), torch.eye(N, dtype=torch.float64)[0],
+                           length=N, noise=0.1, train=2000, test=1000)
+    orth = decoding_curve(init.orthogonal_(square(N), generator=gen()), unit(N), length=N,
+                          noise=0.1, train=2000, test=1000)
+    assert chain.mean() > orth.mean() + 0.1
+
+
+def test_hidden_chain_is_found_in_a_permuted_chain():
+    N, alpha = 20, 0.9
+    perm = torch.randperm(N, generator=gen(6))
+    C = init.chain_(square(N), gain=alpha)
+    W = C[perm][:, perm]  # the same chain with its units shuffled
+    source = torch.zeros(N, dtype=torch.float64)
+    source[(perm == 0).nonzero()[0, 0]] = 1.0  # the chain's first unit, wherever it went
+    responses = torch.stack([torch.linalg.matrix_power(W, t) @ source for t in range(N)])
+    result = hidden_chain(W, responses)
+    assert result["chain_score"] == pytest.approx(alpha)
+    assert torch.allclose(result["reordered"], C)
+
+
+def test_memory_cli(tmp_path, capsys):
+    assert main(["memory", "curve", "--N", "12", "--k-max", "30", "--out", str(tmp_path)]) == 0
+    assert "J_tot = 1.0000" in capsys.readouterr().out
+    data = json.loads((tmp_path / "memory-curves.json").read_text())
+    assert len(data["networks"]) == 4 and (tmp_path / "memory-curves.png").is_file()
+    assert main(["memory", "toy", "--N", "10", "--length", "12", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "decoding-toy.png").is_file()
+    run = tmp_path / "run"
+    assert main(["train", "--T", "5", "--S", "2", "--hidden", "8", "--steps", "5",
+                 "--eval-every", "5", "--val-size", "4", "--batch", "4", "--out", str(run),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["memory", "analyze", str(run), "--out", str(tmp_path)]) == 0
+    assert "Henrici 0.000 ->" in capsys.readouterr().out
+    assert (tmp_path / "analysis-run.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["memory", "analyze"], "needs at least one RUN_DIR"),
+    (["memory", "analyze", "/nonexistent"], "is not a finished run directory"),
+    (["memory", "curve", "--noise", "0"], "must be > 0"),
+    (["memory", "toy", "--nonlinearity", "sigmoid"], "--nonlinearity must be"),
+    (["memory", "curve", "--N", "0"], "positive integers"),
+    (["memory", "curve", "somedir"], "takes no run directories"),
+])
+def test_memory_cli_bad_input(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
