@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import types
 import typing
@@ -341,6 +342,49 @@ def _cmd_memory(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- bench
+
+def _add_bench_parser(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="speed of the recurrent layers at the papers' sizes",
+        description="Forward+backward milliseconds of each recurrent layer (fused scan, "
+                    "per-step autograd reference, torch.nn.RNN/LSTM) at the papers' sizes, "
+                    "achieved GFLOP/s and the fraction of a GEMM roofline measured in the same "
+                    "run; with 1 thread and with all cores.")
+    p.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
+    p.add_argument("--quick", action="store_true", help="smallest size only, 2 repeats")
+    p.add_argument("--threads", choices=("1", "all", "both"), default="both")
+    p.add_argument("--workers", action="store_true",
+                   help="also measure training-run throughput with 1 and 2 worker processes")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args) -> int:
+    from . import bench
+
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be a positive integer, got {args.repeats}")
+    threads = {"1": (1,), "all": (None,), "both": (1, None)}[args.threads]
+    sizes = bench.SIZES[:1] if args.quick else bench.SIZES
+    repeats = 2 if args.quick else args.repeats
+    progress = None if args.json else (lambda r: print(
+        f"  {r['threads']} thread(s), {r['size']}, {r['layer']}: {r['ms']:.1f} ms",
+        file=sys.stderr, flush=True))
+    rows = bench.run_bench(repeats=repeats, threads=threads, sizes=sizes,
+                           slow_repeats=1 if args.quick else 2, progress=progress)
+    throughput = bench.sweep_throughput(steps=30 if args.quick else 300) if args.workers else []
+    if args.json:
+        print(json.dumps(dict(cores=os.cpu_count(), layers=rows, sweep_throughput=throughput),
+                         indent=2))
+        return 0
+    print(bench.format_rows(rows))
+    for t in throughput:
+        print(f"{t['workers']} worker(s): {t['runs']} runs of {t['steps']} steps in "
+              f"{t['seconds']:.1f} s = {t['runs_per_minute']:.1f} runs/min")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -353,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_parser(sub)
     _add_construct_parser(sub)
     _add_memory_parser(sub)
+    _add_bench_parser(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ def random_problem(seed, T, B, H, scale=0.9):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("clip", [None, 1.3])
-@pytest.mark.parametrize("seed, T, B, H", [(0, 9, 3, 5), (1, 23, 1, 7), (2, 4, 6, 1)])
+@pytest.mark.parametrize("seed, T, B, H", [(0, 9, 3, 5), (1, 23, 1, 7), (2, 4, 6, 1), (3, 1, 2, 3)])
 def test_fused_scan_matches_reference(activation, clip, seed, T, B, H):
     a, V, h0 = random_problem(seed, T, B, H, scale=1.5)
     fused = scan(a, V, h0, activation=activation, clip=clip)

@@ -1,0 +1,179 @@
+"""``rnnmem bench``: speed of the recurrent layers at the papers' sizes.
+
+For each size and layer: forward + backward milliseconds (median of ``repeats``), the achieved
+GFLOP/s, and the fraction of a "GEMM roofline" measured in the same run: the time of the step's
+matrix products alone, at the step's shapes, with no other work (for the scan kernel: T
+forward products, T backward products and the one large ∂L/∂V product).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .nn import build_model
+
+# (name, batch, hidden, length, inputs): copy (Henaff T = 500: length 520), adding T = 750,
+# psMNIST (784 pixels, one per step).
+SIZES = (
+    ("copy d=80", 50, 80, 520, 10),
+    ("copy d=128", 50, 128, 520, 10),
+    ("adding d=128", 50, 128, 750, 2),
+    ("psMNIST d=128", 50, 128, 784, 1),
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    gates: int  # matrix products per step are (B, H) @ (H, gates·H)
+    build: object  # (n_inputs, hidden) -> module mapping (T, B, n) to (T, B, H)
+
+
+class _TorchRNN(torch.nn.Module):
+    def __init__(self, n, h, cls, **kw):
+        super().__init__()
+        self.rnn = cls(n, h, **kw)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+class _LSTMCellLoop(torch.nn.Module):
+    """An LSTM stepped from Python with ``torch.nn.LSTMCell``: the per-step reference."""
+
+    def __init__(self, n, h):
+        super().__init__()
+        self.cell = torch.nn.LSTMCell(n, h)
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[1], self.cell.hidden_size)
+        states = []
+        for t in range(x.shape[0]):
+            h, c = self.cell(x[t], (h, c))
+            states.append(h)
+        return torch.stack(states)
+
+
+def _rnnmem(model: str, fused: bool, **kw):
+    return lambda n, h: build_model(model, n, 1, h, fused=fused, **kw).rnn
+
+
+LAYERS = (
+    Layer("lt-rnn (fused scan)", 1, _rnnmem("lt-rnn", True, clip=1000.0)),
+    Layer("lt-rnn (per-step autograd)", 1, _rnnmem("lt-rnn", False, clip=1000.0)),
+    Layer("srnn tanh (fused scan)", 1, _rnnmem("srnn", True, activation="tanh")),
+    Layer("srnn tanh (per-step autograd)", 1, _rnnmem("srnn", False, activation="tanh")),
+    Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
+    Layer("lstm (torch.nn.LSTM)", 4, _rnnmem("lstm", True, init="plain")),
+    Layer("lstm (per-step LSTMCell)", 4, lambda n, h: _LSTMCellLoop(n, h)),
+)
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def layer_ms(layer: Layer, B: int, H: int, T: int, n: int, repeats: int) -> float:
+    """Forward + backward of one batch through the layer (loss = sum of all states)."""
+    torch.manual_seed(0)
+    module = layer.build(n, H)
+    x = torch.randn(T, B, n)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        module(x).sum().backward()
+
+    return _median_ms(step, repeats)
+
+
+def roofline_ms(B: int, H: int, T: int, gates: int, repeats: int) -> float:
+    """The step's matrix products alone: 2T products (B,H)@(H,gH) and one (gH,TB)@(TB,H)."""
+    h = torch.randn(B, H)
+    W = torch.randn(H, gates * H)
+    out = torch.empty(B, gates * H)
+    back = torch.randn(B, gates * H)
+    Wt = torch.randn(gates * H, H)
+    out_back = torch.empty(B, H)
+    big_left = torch.randn(gates * H, T * B)
+    big_right = torch.randn(T * B, H)
+
+    def products():
+        for _ in range(T):
+            torch.mm(h, W, out=out)
+        for _ in range(T):
+            torch.mm(back, Wt, out=out_back)
+        torch.mm(big_left, big_right)
+
+    return _median_ms(products, repeats)
+
+
+def flops(B: int, H: int, T: int, n: int, gates: int) -> float:
+    """Multiply-adds × 2 of forward + backward: recurrent (3 products) and input (3 products)."""
+    return 2 * 3 * T * B * gates * H * (H + n)
+
+
+def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=LAYERS,
+              slow_repeats: int = 2, progress=None) -> list[dict]:
+    """One row per (threads, size, layer). ``threads`` None means all cores."""
+    rows = []
+    saved = torch.get_num_threads()
+    try:
+        for n_threads in threads:
+            n_threads = n_threads or os.cpu_count() or 1
+            torch.set_num_threads(n_threads)
+            for size, B, H, T, n in sizes:
+                roofs = {g: roofline_ms(B, H, T, g, repeats) for g in {lay.gates for lay in layers}}
+                for layer in layers:
+                    slow = "per-step" in layer.name
+                    ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
+                    rows.append(dict(threads=n_threads, size=size, B=B, H=H, T=T, inputs=n,
+                                     layer=layer.name, ms=ms,
+                                     gflops=flops(B, H, T, n, layer.gates) / ms / 1e6,
+                                     roofline_ms=roofs[layer.gates],
+                                     roofline_fraction=roofs[layer.gates] / ms))
+                    if progress:
+                        progress(rows[-1])
+    finally:
+        torch.set_num_threads(saved)
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = ["| threads | size (B, H, T) | layer | fwd+bwd ms | GFLOP/s | GEMM roofline ms | "
+             "roofline fraction |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['threads']} | {r['size']} ({r['B']}, {r['H']}, {r['T']}) | "
+                     f"{r['layer']} | {r['ms']:.1f} | {r['gflops']:.2f} | "
+                     f"{r['roofline_ms']:.1f} | {r['roofline_fraction']:.2f} |")
+    return "\n".join(lines)
+
+
+def sweep_throughput(workers_list=(1, 2), runs: int = 4, steps: int = 300) -> list[dict]:
+    """Training runs per minute with 1 and 2 worker processes (copy T = 100, 80 units)."""
+    import tempfile
+
+    from .sweep import run_all
+    from .train import TrainConfig
+
+    results = []
+    for workers in workers_list:
+        with tempfile.TemporaryDirectory() as tmp:
+            jobs = [(TrainConfig(steps=steps, eval_every=steps, val_size=100, seed=s),
+                     f"{tmp}/run{s}") for s in range(runs)]
+            start = time.perf_counter()
+            run_all(jobs, workers=workers)
+            seconds = time.perf_counter() - start
+        results.append(dict(workers=workers, runs=runs, steps=steps, seconds=seconds,
+                            runs_per_minute=60 * runs / seconds))
+    return results
