@@ -18,12 +18,13 @@ import torch
 from .nn import build_model
 
 # (name, batch, hidden, length, inputs): copy (Henaff T = 500: length 520), adding T = 750,
-# psMNIST (784 pixels, one per step).
+# psMNIST (784 pixels, one per step), and expRNN's copy setting (L = 1000: length 1020).
 SIZES = (
     ("copy d=80", 50, 80, 520, 10),
     ("copy d=128", 50, 128, 520, 10),
     ("adding d=128", 50, 128, 750, 2),
     ("psMNIST d=128", 50, 128, 784, 1),
+    ("expRNN copy", 128, 190, 1020, 10),
 )
 
 

@@ -28,24 +28,23 @@ def _activate_(u: torch.Tensor, activation: str) -> None:
         F.elu(u, inplace=True)
 
 
-def _activation_slope(u: torch.Tensor, activation: str) -> torch.Tensor | None:
-    """φ'(pre) written in terms of u = φ(pre); None for the identity."""
+def _backward_through_activation_(g: torch.Tensor, u: torch.Tensor, activation: str) -> None:
+    """g ← g · φ'(pre), with φ' written in terms of u = φ(pre); in place, one fused kernel."""
     if activation == "tanh":
-        return 1 - u * u
-    if activation == "relu":
-        return (u > 0).to(u.dtype)
-    if activation == "elu":
-        return torch.where(u > 0, 1.0, u + 1)
-    return None
+        torch.ops.aten.tanh_backward.grad_input(g, u, grad_input=g)
+    elif activation == "relu":
+        torch.ops.aten.threshold_backward.grad_input(g, u, 0, grad_input=g)
+    elif activation == "elu":  # is_result=True: derivative from the output, u + 1 where u ≤ 0
+        torch.ops.aten.elu_backward.grad_input(g, 1.0, 1, 1, True, u, grad_input=g)
 
 
 class ScanFunction(torch.autograd.Function):
     """Autograd function for :func:`scan`. Inputs: a (T,B,H), V (H,H), h0 (B,H).
 
     The loops do the fewest possible ops per step, in place into preallocated buffers: the
-    forward one ``addmm`` plus the activation, the backward one ``addmm`` plus one multiply by
-    φ' (computed for all steps at once). Clipping costs a norm per step, and its projection only
-    on the steps where it fired.
+    forward one ``addmm`` plus the activation, the backward one ``addmm`` plus PyTorch's fused
+    activation-backward kernel. Clipping costs nothing while a norm bound shows it cannot fire,
+    and its projection only on the steps where it did.
     """
 
     @staticmethod
@@ -84,14 +83,8 @@ class ScanFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_h):
         V, h0, h = ctx.saved_tensors
-        clipped = ctx.clipped
+        clipped, activation = ctx.clipped, ctx.activation
         T, B, H = h.shape
-        unclipped = h
-        if clipped:  # φ' needs the activation before rescaling
-            unclipped = h.clone()
-            for t, scale in clipped.items():
-                unclipped[t].div_(scale[:, None])
-        slope = _activation_slope(unclipped, ctx.activation)  # (T, B, H) or None
         grad_pre = torch.empty_like(h)  # ∂L/∂(a_t + V h_{t-1})
         for t in range(T - 1, -1, -1):
             g = grad_pre[t]
@@ -99,15 +92,16 @@ class ScanFunction(torch.autograd.Function):
                 g.copy_(grad_h[t])
             else:  # ∂L/∂h_t = grad_h[t] + (∂L/∂pre_{t+1}) V
                 torch.addmm(grad_h[t], grad_pre[t + 1], V, out=g)
+            u = h[t]
             if t in clipped:
-                # h = s·u with s = l/‖u‖ where it fired: ∂h/∂u = s (I - û ûᵀ) there.
+                # h = s·u with s = l/‖u‖ where it fired: ∂h/∂u = s (I - û ûᵀ) there; φ' needs
+                # the activation before rescaling.
                 scale = clipped[t]
-                u = unclipped[t]
+                u = u / scale[:, None]
                 unit = u / torch.linalg.vector_norm(u, dim=1, keepdim=True).clamp_min(1e-30)
                 radial = (unit * g).sum(1, keepdim=True) * unit
                 g.copy_(scale[:, None] * torch.where((scale < 1)[:, None], g - radial, g))
-            if slope is not None:
-                g.mul_(slope[t])
+            _backward_through_activation_(g, u, activation)
         # ∂L/∂V = Σ_t grad_pre_tᵀ h_{t-1}: one large product (plus the h0 term), no copies
         grad_V = grad_pre[1:].reshape(-1, H).t() @ h[:-1].reshape(-1, H)
         grad_V.addmm_(grad_pre[0].t(), h0)
