@@ -72,11 +72,18 @@ def hidden_chain(W: torch.Tensor, responses: torch.Tensor) -> dict:
                 chain_score=means[center + 1] - means[center - 1])
 
 
-def pulse_responses(model, n_inputs: int, *, steps: int = 100, channel: int = 0) -> torch.Tensor:
-    """Hidden states (steps, N) of ``model.rnn`` after a unit pulse on one input channel at
-    step 0 and zero input afterwards."""
+def pulse_responses(model, n_inputs: int, *, steps: int = 100,
+                    channel: int | None = None) -> torch.Tensor:
+    """Hidden states (steps, N) of ``model.rnn`` after a pulse at step 0 and zero input after.
+
+    The pulse is 1 on input ``channel``, or on every channel if None (so that, e.g., the adding
+    task's mark channel, which gates storage, is part of it).
+    """
     x = torch.zeros(steps, 1, n_inputs)
-    x[0, 0, channel] = 1.0
+    if channel is None:
+        x[0, 0, :] = 1.0
+    else:
+        x[0, 0, channel] = 1.0
     with torch.no_grad():
         return model.rnn(x)[:, 0]
 

@@ -117,6 +117,14 @@ def plot_analysis(name: str, entry: dict, out: Path) -> Path:
     axes[2].set_ylabel("unit (ordered by peak time)")
     axes[2].set_title("trained: |pulse response|", fontsize=9)
     axes[3].axvline(0, color="k", lw=0.5)
+    span = min(30, len(order) - 1)  # far diagonals hold few entries: mostly noise
+    axes[3].set_xlim(-span, span)
+    visible = [m for label in ("initial", "trained")
+               for o, m in zip(entry[label][block]["offsets"],
+                               entry[label][block]["diagonal_means"], strict=True)
+               if abs(o) <= span]
+    pad = 0.1 * (max(visible) - min(visible) or 1.0)
+    axes[3].set_ylim(min(visible) - pad, max(visible) + pad)
     axes[3].set_xlabel("i − j (units ordered by peak time)")
     axes[3].set_ylabel("mean W_ij")
     axes[3].set_title("hidden chain (Orhan & Pitkow Fig. 5)", fontsize=9)
