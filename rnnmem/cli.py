@@ -68,6 +68,9 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--probe-steps", type=int, default=200, help="steps of each lr probe run")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--overwrite", action="store_true", help="reuse a finished run directory")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue an interrupted run from its last checkpoint, with its own "
+                        "config.json (the result equals an uninterrupted run's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     config_fields = p.add_argument_group("run configuration")
     for f in dataclasses.fields(_train_config()):
@@ -122,12 +125,14 @@ def _fmt(value: float | None) -> str:
 def _cmd_train(args) -> int:
     import torch
 
-    from .train import find_learning_rate, train
-
     if args.threads < 1 or args.probe_steps < 1:
         raise UsageError("--threads and --probe-steps must be positive integers")
-    config = _resolve_config(args)
     torch.set_num_threads(args.threads)
+    if args.resume is not None:
+        return _resume(args)
+    from .train import find_learning_rate
+
+    config = _resolve_config(args)
     run_dir = args.out or _default_run_dir(config, lr_search=args.lr_search)
     _check_run_dir(run_dir, args.overwrite)
     if args.lr_search:
@@ -142,7 +147,39 @@ def _cmd_train(args) -> int:
             return 1
         print(f"chosen learning rate: {lr:g}")
         config = dataclasses.replace(config, lr=lr)
-    summary = train(config, run_dir, progress=not args.quiet)
+    return _run_train(config, run_dir, args, resume=False)
+
+
+def _resume(args) -> int:
+    from .io import read_json
+    from .train import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = sorted(k for k in vars(args) if k in names)
+    if given or args.config or args.out or args.lr_search:
+        extra = ", ".join(f"--{k.replace('_', '-')}" for k in given) or "--config/--out/--lr-search"
+        raise UsageError(f"--resume continues the run with its own config; drop {extra}")
+    run_dir = args.resume
+    try:
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not a run directory (no config.json)") from None
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"{run_dir}/config.json is not a valid config: {err}") from None
+    if (run_dir / "summary.json").is_file():
+        print(f"{run_dir} is already finished; nothing to resume")
+        return 0
+    return _run_train(config, run_dir, args, resume=True)
+
+
+def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
+    from .checkpoint import CheckpointError
+    from .train import train
+
+    try:
+        summary = train(config, run_dir, progress=not args.quiet, resume=resume)
+    except CheckpointError as err:
+        raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "
           f"{summary['final_val_ratio']:.3f} × chance; {summary['metric_name']} "

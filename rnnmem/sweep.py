@@ -1,7 +1,9 @@
 """Run many training runs on separate single-threaded worker processes.
 
 For these small matrices one process per core beats intra-op threading; results are identical
-to running the same configs one after another.
+to running the same configs one after another. A sweep can be killed at any moment and run again:
+finished runs (their ``summary.json`` written last, atomically, for the same config) are skipped,
+interrupted ones resume from their last checkpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .io import read_json
 from .train import TrainConfig, train
 
 
@@ -20,8 +23,24 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
+def finished_summary(config: TrainConfig, run_dir: str | Path) -> dict | None:
+    """The summary of a finished run of ``config`` in ``run_dir``, or None."""
+    run_dir = Path(run_dir)
+    try:
+        if read_json(run_dir / "config.json") == config.to_dict():
+            return read_json(run_dir / "summary.json")
+    except (FileNotFoundError, ValueError):
+        pass
+    return None
+
+
+def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
+    """Skip a finished run, resume an interrupted one, else start it."""
+    return finished_summary(config, run_dir) or train(config, run_dir, resume=True)
+
+
 def _train_job(config_dict: dict, run_dir: str) -> dict:
-    return train(TrainConfig.from_dict(config_dict), run_dir)
+    return train_or_resume(TrainConfig.from_dict(config_dict), run_dir)
 
 
 def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
@@ -36,7 +55,7 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     if workers == 1:
         _single_thread()
         for i, (config, run_dir) in enumerate(jobs):
-            summaries[i] = train(config, run_dir)
+            summaries[i] = train_or_resume(config, run_dir)
             if on_done:
                 on_done(i, summaries[i])
         return summaries

@@ -18,6 +18,7 @@ evaluation) and ``summary.json``; each is written atomically.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,13 +27,15 @@ from pathlib import Path
 import torch
 
 from . import tasks
+from .checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
 from .init import INPUT_INITS, RECURRENT_INITS
-from .io import write_json_atomic, write_text_atomic
+from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
 from .nn import MODELS, build_model
 from .nn.cells import INPUT_ACTIVATIONS, LSTM_INITS
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
+CHECKPOINT = "checkpoint.pt"
 METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
 
 
@@ -105,6 +108,12 @@ class TrainConfig:
             raise ValueError(f"rms_decay must be in [0, 1), got {self.rms_decay!r}")
         if not self.ortho_lr >= 0:
             raise ValueError(f"ortho_lr must be >= 0, got {self.ortho_lr!r}")
+        for name, choices in (("convention", tasks.COPY_CONVENTIONS),
+                              ("placement", tasks.ADDING_PLACEMENTS),
+                              ("channels", tasks.ADDING_CHANNELS)):
+            if getattr(self, name) not in choices:  # checked even where the task ignores it
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; "
+                                 f"got {getattr(self, name)!r}")
         if self.task not in tasks.TASKS:
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(tasks.TASKS)}")
         if self.model not in MODELS:
@@ -180,30 +189,44 @@ def _metrics_csv(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False) -> dict:
+def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
+          resume: bool = False) -> dict:
     """Train one model as ``config`` says; write the run directory; return the summary.
 
     The summary's ``status`` is ``completed``, ``early-stopped`` (validation loss fell below
     ``stop_ratio`` × baseline) or ``diverged`` (a non-finite loss; ``diverged_at`` gives the step).
+    A checkpoint is written at every evaluation; with ``resume=True`` a run directory holding one
+    continues from it, and ends with exactly the numbers of an uninterrupted run.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT
+    state = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
+    if state is not None:
+        _check_same_config(config, run_dir)
     write_json_atomic(run_dir / "config.json", config.to_dict())
     task = make_task(config)
     baseline = task.baseline()
-    init_gen = torch.Generator().manual_seed(config.seed)
-    data_gen = torch.Generator().manual_seed(config.seed + 1)
-    ortho_gen = torch.Generator().manual_seed(config.seed + 2)
-    model = make_model(config, task, init_gen)
+    generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
+                      ortho=torch.Generator().manual_seed(config.seed + 2))
+    model = make_model(config, task, torch.Generator().manual_seed(config.seed))
     optimizer = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rms_decay,
                                     eps=config.rms_eps)
     x_val, y_val = task.sample(config.val_size, torch.Generator().manual_seed(VALIDATION_SEED))
     V = None if config.model == "lstm" else model.rnn.V
 
-    rows, train_losses, window = [], [], []
+    rows, train_losses, window, first_step = [], [], [], 1
+    if state is not None:
+        restore(state, model=model, optimizer=optimizer, generators=generators)
+        rows, train_losses = list(state["rows"]), state["train_losses"].tolist()
+        first_step = state["step"] + 1
     status, diverged_at = "completed", None
-    start = time.perf_counter()
-    bar = _progress_bar(config.steps, progress)
+    if state is not None and (stopped := _stop_reason(rows[-1]["val_loss"], config, baseline)):
+        # killed after its stopping evaluation was saved, before the summary was
+        status, first_step = stopped, config.steps + 1
+        diverged_at = rows[-1]["step"] if stopped == "diverged" else None
+    start = time.perf_counter() - (state["elapsed"] if state is not None else 0.0)
+    bar = _progress_bar(config.steps, progress, initial=first_step - 1)
 
     def record(step: int) -> float:
         val_loss, val_metric = evaluate(model, task, x_val, y_val)
@@ -212,14 +235,18 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False) -
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
         write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
+        save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, generators=generators,
+                        step=step, rows=rows, train_losses=train_losses,
+                        elapsed=time.perf_counter() - start)
         if bar is not None:
             bar.set_postfix_str(f"val/chance={val_loss / baseline:.3f} "
                                 f"{task.metric_name}={val_metric:.3f}")
         return val_loss
 
-    record(0)
-    for step in range(1, config.steps + 1):
-        x, y = task.sample(config.batch, data_gen)
+    if state is None:
+        record(0)
+    for step in range(first_step, config.steps + 1):
+        x, y = task.sample(config.batch, generators["data"])
         output, _ = model(x)
         loss = task.loss(output, y)
         if not torch.isfinite(loss):
@@ -231,7 +258,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False) -
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         if config.ortho_lr > 0 and V is not None:
-            points = _random_unit_vectors(config.ortho_points, config.hidden, ortho_gen)
+            points = _random_unit_vectors(config.ortho_points, config.hidden, generators["ortho"])
             (grad,) = torch.autograd.grad(orthogonality_penalty(V, points), V)
             with torch.no_grad():
                 V.sub_(config.ortho_lr * grad)
@@ -240,39 +267,60 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False) -
         if bar is not None:
             bar.update()
         if step % config.eval_every == 0 or step == config.steps:
-            val_loss = record(step)
-            if not math.isfinite(val_loss):
-                status, diverged_at = "diverged", step
-                break
-            if config.stop_ratio is not None and val_loss < config.stop_ratio * baseline:
-                status = "early-stopped"
+            stopped = _stop_reason(record(step), config, baseline)
+            if stopped:
+                status, diverged_at = stopped, (step if stopped == "diverged" else None)
                 break
     if bar is not None:
         bar.close()
+    return _finish(run_dir, model, task, rows, train_losses, status, diverged_at,
+                   time.perf_counter() - start)
 
+
+def _stop_reason(val_loss: float, config: TrainConfig, baseline: float) -> str | None:
+    """Why training stops after an evaluation with this validation loss, or None."""
+    if not math.isfinite(val_loss):
+        return "diverged"
+    if config.stop_ratio is not None and val_loss < config.stop_ratio * baseline:
+        return "early-stopped"
+    return None
+
+
+def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, seconds) -> dict:
+    """Write model.pt, then summary.json (last: its presence marks a finished run)."""
     final = rows[-1]
     tail = train_losses[-max(1, len(train_losses) // 10):]
     summary = dict(
-        status=status, diverged_at=diverged_at, steps=len(train_losses),
-        seconds=time.perf_counter() - start, baseline=baseline,
-        final_val_loss=final["val_loss"], final_val_ratio=final["val_ratio"],
-        final_val_metric=final["val_metric"], metric_name=task.metric_name,
+        status=status, diverged_at=diverged_at, steps=len(train_losses), seconds=seconds,
+        baseline=task.baseline(), final_val_loss=final["val_loss"],
+        final_val_ratio=final["val_ratio"], final_val_metric=final["val_metric"],
+        metric_name=task.metric_name,
         solved=status != "diverged" and task.solved(final["val_loss"]),
         initial_train_loss=train_losses[0] if train_losses else None,
         final_train_loss=sum(tail) / len(tail) if train_losses else None,
         parameters=sum(p.numel() for p in model.parameters()),
     )
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_bytes_atomic(run_dir / "model.pt", buffer.getvalue())
     write_json_atomic(run_dir / "summary.json", summary)
-    torch.save(model.state_dict(), run_dir / "model.pt")
     return summary
 
 
-def _progress_bar(total: int, enabled: bool):
+def _check_same_config(config: TrainConfig, run_dir: Path) -> None:
+    path = run_dir / "config.json"
+    saved = read_json(path) if path.is_file() else None
+    if saved != config.to_dict():
+        raise CheckpointError(f"{run_dir} holds a checkpoint of a different config; resume it "
+                              "with its own config.json or use another run directory")
+
+
+def _progress_bar(total: int, enabled: bool, initial: int = 0):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=True)
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
 
 
 def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:

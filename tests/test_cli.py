@@ -115,3 +115,40 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| LT-ORNN | orthogonal |" in out and "| LT-IRNN | identity |" in out
     assert (tmp_path / "curves.png").is_file() and (tmp_path / "results.md").is_file()
+
+
+# ---------------------------------------------------------------- properties of validation
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FIELDS = ("T", "S", "K", "hidden", "batch", "steps", "eval_every", "val_size", "pool")
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(FIELDS), value=st.integers(-10**6, 0))
+def test_any_non_positive_size_is_rejected(field, value, capsys):
+    flag = f"--{field.replace('_', '-')}"
+    assert main(["train", flag, str(value)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rnnmem: error: {field} must be a positive integer, got {value}\n"
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(["--task", "--model", "--init", "--convention", "--placement"]),
+       value=st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1,
+                     max_size=12).filter(lambda v: not v.startswith("-")))
+def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys):
+    from rnnmem.tasks import ADDING_PLACEMENTS, COPY_CONVENTIONS, TASKS
+
+    valid = {"--task": TASKS, "--model": ("lt-rnn", "lt-rnn-pool", "srnn", "lstm"),
+             "--init": ("orthogonal", "identity", "gaussian", "chain", "feedback-chain"),
+             "--convention": COPY_CONVENTIONS, "--placement": ADDING_PLACEMENTS}[option]
+    if value in valid:
+        return
+    assert main(["train", option, value, "--steps", "1", "--out", "/dev/null/never"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnmem: error: ") and err.count("\n") == 1
+    assert repr(value) in err

@@ -1,0 +1,161 @@
+"""Runs survive SIGKILL: resumed runs and sweeps end with the numbers of uninterrupted ones."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnmem.checkpoint import CheckpointError, load_checkpoint
+from rnnmem.cli import main
+from rnnmem.io import read_json
+from rnnmem.train import TrainConfig, train
+
+ARGS = ["--T", "20", "--S", "3", "--K", "4", "--hidden", "24", "--batch", "16",
+        "--eval-every", "10", "--val-size", "64", "--lr", "1e-3", "--quiet"]
+
+
+def command(*args):
+    exe = Path(sys.executable).with_name("rnnmem")
+    return ([str(exe)] if exe.exists() else [sys.executable, "-m", "rnnmem"]) + list(args)
+
+
+def metrics(run_dir):
+    with open(Path(run_dir) / "metrics.csv") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def summary(run_dir):
+    return {k: v for k, v in read_json(Path(run_dir) / "summary.json").items() if k != "seconds"}
+
+
+def kill_when(proc, ready, timeout=120.0):
+    """SIGKILL the process group as soon as ready() is true (it must not have finished)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "the process finished before it could be killed"
+        assert time.monotonic() < deadline, "timed out waiting to kill"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def rows_written(run_dir, n):
+    path = Path(run_dir) / "metrics.csv"
+    return lambda: path.exists() and path.read_text().count("\n") > n
+
+
+def test_killed_run_resumes_to_identical_numbers(tmp_path):
+    steps = ["--steps", "400"]
+    reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
+    assert main(["train", *ARGS, *steps, "--out", str(reference)]) == 0
+    proc = subprocess.Popen(command("train", *ARGS, *steps, "--out", str(interrupted)),
+                            start_new_session=True)
+    kill_when(proc, rows_written(interrupted, 5))
+    assert not (interrupted / "summary.json").exists()
+    done = subprocess.run(command("train", "--resume", str(interrupted), "--quiet"),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert metrics(interrupted) == metrics(reference)
+    assert summary(interrupted) == summary(reference)
+    a = torch.load(interrupted / "model.pt", weights_only=True)
+    b = torch.load(reference / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_in_process_with_the_ortho_penalty(tmp_path, monkeypatch):
+    import rnnmem.train as training
+
+    config = TrainConfig(task="copy", T=10, S=2, K=3, hidden=12, batch=8, steps=60,
+                         eval_every=10, val_size=16, lr=3e-3, ortho_lr=1e-2, ortho_points=8,
+                         model="lt-rnn-pool")
+    train(config, tmp_path / "full")
+    real_save = training.save_checkpoint
+
+    def save_then_die(path, **state):
+        real_save(path, **state)
+        if state["step"] == 30:
+            raise Killed
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "cut")
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    train(config, tmp_path / "cut", resume=True)
+    assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")
+    assert summary(tmp_path / "cut") == summary(tmp_path / "full")
+    other = TrainConfig(**{**config.to_dict(), "lr": 1e-3})
+    (tmp_path / "cut" / "summary.json").unlink()
+    with pytest.raises(CheckpointError, match="different config"):
+        train(other, tmp_path / "cut", resume=True)
+
+
+def test_resume_after_the_stopping_evaluation(tmp_path):
+    config = TrainConfig(task="adding", T=6, init="identity", activation="relu", hidden=8,
+                         lr=3e-3, steps=2000, eval_every=20, batch=32, stop_ratio=0.5)
+    first = train(config, tmp_path)
+    assert first["status"] == "early-stopped"
+    (tmp_path / "summary.json").unlink()  # as if killed right after the last checkpoint
+    again = train(config, tmp_path, resume=True)
+    assert again["status"] == "early-stopped" and again["steps"] == first["steps"]
+    assert again["final_val_loss"] == first["final_val_loss"]
+
+
+def test_killed_sweep_loses_nothing_and_finishes(tmp_path):
+    demo = ["demo", "--steps", "300", "--seeds", "2", "--workers", "2"]
+    reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
+    assert main([*demo, "--out", str(reference)]) == 0
+    proc = subprocess.Popen(command(*demo, "--out", str(interrupted)),
+                            start_new_session=True, stdout=subprocess.DEVNULL)
+    first_done = lambda: any(interrupted.glob("runs/*/summary.json"))  # noqa: E731
+    kill_when(proc, first_done)
+    finished = {p.parent.name for p in interrupted.glob("runs/*/summary.json")}
+    assert finished and len(finished) < 4
+    stamps = {n: (interrupted / "runs" / n / "summary.json").stat().st_mtime_ns for n in finished}
+    for run in (interrupted / "runs").iterdir():  # no half-written file is left to trust
+        assert not list(run.glob(".*.tmp")) or not (run / "summary.json").exists()
+    assert main([*demo, "--out", str(interrupted)]) == 0
+    for name, stamp in stamps.items():  # finished runs were not redone
+        assert (interrupted / "runs" / name / "summary.json").stat().st_mtime_ns == stamp
+    for run in (reference / "runs").iterdir():
+        assert summary(interrupted / "runs" / run.name) == summary(run)
+        assert metrics(interrupted / "runs" / run.name) == metrics(run)
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint at all", b""])
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, content, capsys):
+    assert main(["train", *ARGS, "--steps", "20", "--out", str(tmp_path)]) == 0
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "checkpoint.pt").write_bytes(content)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a readable rnnmem checkpoint" in err
+
+
+def test_foreign_checkpoint_is_a_clear_error(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not an rnnmem checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_resume_flag_validation(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--hidden", "8"]) == 2
+    assert "drop --hidden" in capsys.readouterr().err
+    assert main(["train", *ARGS, "--steps", "10", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path)]) == 0
+    assert "already finished" in capsys.readouterr().out
