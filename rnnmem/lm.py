@@ -1,0 +1,212 @@
+"""Language models on Penn Treebank with truncated back-propagation through time.
+
+``LanguageModel``: embedding → ``layers`` recurrent layers (rnnmem's own sRNN / LT-RNN / LSTM
+with any of their initializers: identity, orthogonal, chain, feedback chain; plain, orthogonal,
+chain, mixed for the LSTM) → linear decoder. ``train_lm(config, run_dir)`` trains it on contiguous
+batches: the training stream is cut into ``batch`` parallel streams, each step takes the next
+``bptt`` tokens of every stream, and the hidden state is carried across steps (detached), as in
+Orhan & Pitkow's §2.3.2 (after awd-lstm-lm; no dropout or weight averaging here).
+
+Losses are nats per token; the metric is perplexity (word level) or bits per character.
+The chance baseline is the entropy of the training tokens' unigram distribution.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import load_checkpoint, restore, save_checkpoint
+from .data.ptb import PTBCorpus
+from .io import write_json_atomic, write_text_atomic
+from .nn.cells import LSTM, LTRNN, SRNN
+from .train import (
+    CHECKPOINT,
+    _check_same_config,
+    _finish,
+    _metrics_csv,
+    _progress_bar,
+    _stop_reason,
+    make_optimizer,
+)
+
+EVAL_STREAMS = 10
+
+
+class LanguageModel(nn.Module):
+    """Embedding → recurrent layers → decoder. ``forward(tokens (T, B), state)``."""
+
+    def __init__(self, vocab: int, config, generator: torch.Generator | None = None):
+        super().__init__()
+        emb = config.embedding or config.hidden
+        self.embed = nn.Embedding(vocab, emb)
+        layers = []
+        for i in range(config.layers):
+            n_in = emb if i == 0 else config.hidden
+            if config.model == "lstm":
+                layers.append(LSTM(n_in, config.hidden, init=config.init, gain=config.gain,
+                                   generator=generator))
+            else:
+                cls, key = (SRNN, "activation") if config.model == "srnn" else (
+                    LTRNN, "input_activation")
+                extra = {key: config.activation} if config.activation else {}
+                layers.append(cls(n_in, config.hidden, init=config.init, gain=config.gain,
+                                  feedback=config.feedback, input_init=config.input_init,
+                                  input_gain=config.input_gain, clip=config.clip,
+                                  generator=generator, **extra))
+        self.layers = nn.ModuleList(layers)
+        self.decoder = nn.Linear(config.hidden, vocab)
+        with torch.no_grad():
+            self.embed.weight.normal_(0, 0.1, generator=generator)
+            self.decoder.weight.normal_(0, 1 / math.sqrt(config.hidden), generator=generator)
+            self.decoder.bias.zero_()
+
+    def forward(self, tokens: torch.Tensor, state: list | None = None):
+        x = self.embed(tokens)  # (T, B, E)
+        state = state or [None] * len(self.layers)
+        new_state = []
+        for layer, s in zip(self.layers, state, strict=True):
+            x, s = layer.forward_state(x, s)
+            new_state.append(s)
+        return self.decoder(x), new_state
+
+
+def detach_state(state: list) -> list:
+    return [tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach() for s in state]
+
+
+def batchify(ids: torch.Tensor, streams: int) -> torch.Tensor:
+    """(N,) → (N // streams, streams): ``streams`` contiguous parallel pieces of the text."""
+    n = ids.numel() // streams
+    return ids[: n * streams].view(streams, n).t().contiguous()
+
+
+@dataclass
+class LMTask:
+    """The pieces of an LM run that the generic bookkeeping (_finish, record) needs."""
+
+    corpus: PTBCorpus
+
+    @property
+    def metric_name(self) -> str:
+        return "perplexity" if self.corpus.level == "word" else "bits per character"
+
+    def metric(self, loss: float) -> float:
+        return math.exp(loss) if self.corpus.level == "word" else loss / math.log(2)
+
+    def baseline(self) -> float:
+        """Unigram entropy of the training tokens (nats): the best input-independent loss."""
+        counts = torch.bincount(self.corpus.ids["train"], minlength=len(self.corpus.vocab))
+        p = counts[counts > 0].double() / counts.sum()
+        return float(-(p * p.log()).sum())
+
+    def solved(self, loss: float):
+        return None  # language modelling has no "solved"
+
+
+@torch.no_grad()
+def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float:
+    """Mean cross-entropy (nats per token) over a whole split, state carried across chunks."""
+    model.eval()
+    data = batchify(ids, EVAL_STREAMS)
+    state, total, count = None, 0.0, 0
+    for i in range(0, data.shape[0] - 1, bptt):
+        n = min(bptt, data.shape[0] - 1 - i)
+        logits, state = model(data[i:i + n], state)
+        target = data[i + 1:i + 1 + n]
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                 reduction="sum").item()
+        count += target.numel()
+    model.train()
+    return total / count
+
+
+def train_lm(config, run_dir: str | Path, *, progress: bool = False,
+             resume: bool = False) -> dict:
+    """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
+    corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", data_dir=config.data_dir)
+    task = LMTask(corpus)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT
+    saved = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
+    if saved is not None:
+        _check_same_config(config, run_dir)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    baseline = task.baseline()
+    model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
+    optimizer = make_optimizer(config, model.parameters())
+    stream = batchify(corpus.ids["train"], config.batch)  # (N, B)
+    val_ids = corpus.ids["valid"][: config.val_tokens]
+
+    rows, train_losses, window, first_step, position, state = [], [], [], 1, 0, None
+    if saved is not None:
+        restore(saved, model=model, optimizer=optimizer, generators={})
+        rows, train_losses = list(saved["rows"]), saved["train_losses"].tolist()
+        first_step, position = saved["step"] + 1, saved["extra"]["position"]
+        state = [tuple(s) if len(s) == 2 else s[0] for s in saved["extra"]["state"]] or None
+    status, diverged_at = "completed", None
+    if saved is not None and (stopped := _stop_reason(rows[-1]["val_loss"], config, baseline)):
+        status, first_step = stopped, config.steps + 1
+    start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
+    bar = _progress_bar(config.steps, progress, initial=first_step - 1)
+
+    def record(step: int) -> float:
+        val_loss = evaluate_stream(model, val_ids, config.bptt)
+        train_loss = sum(window) / len(window) if window else val_loss
+        window.clear()
+        rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
+                         val_loss=val_loss, val_ratio=val_loss / baseline,
+                         val_metric=task.metric(val_loss)))
+        write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
+        carried = [list(s) if isinstance(s, tuple) else [s] for s in (state or [])]
+        save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, generators={},
+                        step=step, rows=rows, train_losses=train_losses,
+                        elapsed=time.perf_counter() - start,
+                        extra=dict(position=position, state=carried))
+        if bar is not None:
+            bar.set_postfix_str(f"val {task.metric_name}={task.metric(val_loss):.3f}")
+        return val_loss
+
+    if saved is None:
+        record(0)
+    for step in range(first_step, config.steps + 1):
+        if position >= stream.shape[0] - 1:  # a new epoch starts from a fresh state
+            position, state = 0, None
+        n = min(config.bptt, stream.shape[0] - 1 - position)
+        x, y = stream[position:position + n], stream[position + 1:position + 1 + n]
+        position += n
+        logits, state = model(x, state)
+        state = detach_state(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        if not torch.isfinite(loss):
+            status, diverged_at = "diverged", step
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        train_losses.append(loss.item())
+        window.append(train_losses[-1])
+        if bar is not None:
+            bar.update()
+        if step % config.eval_every == 0 or step == config.steps:
+            stopped = _stop_reason(record(step), config, baseline)
+            if stopped:
+                status, diverged_at = stopped, (step if stopped == "diverged" else None)
+                break
+    if bar is not None:
+        bar.close()
+    test = {}
+    if status != "diverged":
+        test_loss = evaluate_stream(model, corpus.ids["test"], config.bptt)
+        test = dict(test_loss=test_loss, test_metric=task.metric(test_loss))
+    return _finish(run_dir, model, task, rows, train_losses, status, diverged_at,
+                   time.perf_counter() - start, test)
