@@ -72,9 +72,9 @@ def hidden_chain(W: torch.Tensor, responses: torch.Tensor) -> dict:
                 chain_score=means[center + 1] - means[center - 1])
 
 
-def pulse_responses(model, n_inputs: int, *, steps: int = 100,
+def pulse_responses(layer, n_inputs: int, *, steps: int = 100,
                     channel: int | None = None) -> torch.Tensor:
-    """Hidden states (steps, N) of ``model.rnn`` after a pulse at step 0 and zero input after.
+    """Hidden states (steps, N) of a recurrent layer after a pulse at step 0, zero input after.
 
     The pulse is 1 on input ``channel``, or on every channel if None (so that, e.g., the adding
     task's mark channel, which gates storage, is part of it).
@@ -85,19 +85,43 @@ def pulse_responses(model, n_inputs: int, *, steps: int = 100,
     else:
         x[0, 0, channel] = 1.0
     with torch.no_grad():
-        return model.rnn(x)[:, 0]
+        return layer(x)[:, 0]
+
+
+def recurrent_core(model) -> tuple[torch.nn.Module, int]:
+    """(the first recurrent layer, its input size) of a task model or a language model."""
+    if hasattr(model, "layers"):  # LanguageModel
+        return model.layers[0], model.embed.embedding_dim
+    return model.rnn, model.rnn.n_inputs
+
+
+def recurrent_weight(layer) -> torch.Tensor:
+    return layer.lstm.weight_hh_l0 if hasattr(layer, "lstm") else layer.V
+
+
+def build_from_config(config, generator: torch.Generator | None = None):
+    """(task, model) for a config: a task model, or a language model for ptb-*."""
+    from .train import LM_TASKS, make_model, make_task
+
+    if config.task in LM_TASKS:
+        from .data.ptb import PTBCorpus
+        from .lm import LanguageModel, LMTask
+
+        corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", config.data_dir)
+        return LMTask(corpus), LanguageModel(len(corpus.vocab), config, generator)
+    task = make_task(config)
+    return task, make_model(config, task, generator)
 
 
 def load_run_model(run_dir: str | Path):
     """(config, task, model) of a run directory; the weights from its ``model.pt``."""
-    from .train import TrainConfig, make_model, make_task
+    from .train import TrainConfig
 
     run_dir = Path(run_dir)
     for name in ("config.json", "model.pt"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir} is not a finished run directory (no {name})")
     config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    task = make_task(config)
-    model = make_model(config, task)
+    task, model = build_from_config(config)
     model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
     return config, task, model

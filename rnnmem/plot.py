@@ -59,16 +59,7 @@ def _mean_and_se(runs: list[dict], curve: str):
     return steps, values.mean(0), se
 
 
-def plot_curves(groups: dict[str, list[dict]], out: str | Path, *, curve: str = "val_ratio",
-                title: str | None = None):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if curve not in CURVES:
-        raise ValueError(f"unknown curve {curve!r}; valid: {', '.join(CURVES)}")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
     for label, runs in groups.items():
         steps, mean, se = _mean_and_se(runs, curve)
         n = f" (n = {len(runs)})" if len(runs) > 1 else ""
@@ -83,14 +74,43 @@ def plot_curves(groups: dict[str, list[dict]], out: str | Path, *, curve: str = 
                    label="chance baseline")
     if curve != "val_metric":
         ax.set_yscale("log")
-    c = first["config"]
-    ax.set_title(title or f"{c['task']}, T = {c['T']}, {c['hidden']} hidden units")
     ax.set_xlabel("training step")
     ax.set_ylabel(CURVES[curve])
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
+
+
+def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,
+                curve: str = "val_ratio", title: str | None = None) -> Path:
+    """One subplot per panel, one line per group (mean ± s.e. over its runs); writes a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if curve not in CURVES:
+        raise ValueError(f"unknown curve {curve!r}; valid: {', '.join(CURVES)}")
+    n = len(panels)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
+    for ax, (name, groups) in zip(axes.flat, panels.items(), strict=False):
+        _draw_groups(ax, groups, curve)
+        ax.set_title(name, fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def plot_curves(groups: dict[str, list[dict]], out: str | Path, *, curve: str = "val_ratio",
+                title: str | None = None) -> Path:
+    """One panel of groups; the title defaults to the first run's task."""
+    c = next(iter(groups.values()))[0]["config"]
+    title = title or f"{c['task']}, T = {c['T']}, {c['hidden']} hidden units"
+    return plot_panels({title: groups}, out, curve=curve)

@@ -43,13 +43,23 @@ def _train_job(config_dict: dict, run_dir: str) -> dict:
     return train_or_resume(TrainConfig.from_dict(config_dict), run_dir)
 
 
+BACKENDS = ("local", "ray")
+
+
 def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
-            on_done=None) -> list[dict]:
+            on_done=None, backend: str = "local") -> list[dict]:
     """Train every ``(config, run_dir)``; return the summaries in job order.
 
     ``workers`` defaults to the number of cores; ``on_done(index, summary)`` is called as each
-    run finishes.
+    run finishes. ``backend="ray"`` runs each job as a Ray task (one CPU each) on the cluster
+    that ``ray.init()`` finds (``RAY_ADDRESS``), or on a local Ray instance it starts.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if not jobs:
+        return []
+    if backend == "ray":
+        return _run_ray(jobs, workers, on_done)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     summaries: list[dict | None] = [None] * len(jobs)
     if workers == 1:
@@ -69,3 +79,34 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
             if on_done:
                 on_done(i, summaries[i])
     return summaries
+
+
+def _ray_job(config_dict: dict, run_dir: str) -> dict:
+    _single_thread()
+    return _train_job(config_dict, run_dir)
+
+
+def _run_ray(jobs, workers, on_done) -> list[dict]:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    try:
+        task = ray.remote(num_cpus=1)(_ray_job)
+        refs = {task.remote(c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
+        summaries: list[dict | None] = [None] * len(jobs)
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                summaries[refs[ref]] = ray.get(ref)
+                if on_done:
+                    on_done(refs[ref], summaries[refs[ref]])
+        return summaries
+    finally:
+        if started:
+            ray.shutdown()

@@ -12,7 +12,16 @@ from pathlib import Path
 import torch
 
 from .. import init
-from ..analysis import henrici, hidden_chain, load_run_model, pulse_responses, schur_profile
+from ..analysis import (
+    build_from_config,
+    henrici,
+    hidden_chain,
+    load_run_model,
+    pulse_responses,
+    recurrent_core,
+    recurrent_weight,
+    schur_profile,
+)
 from ..io import write_json_atomic
 from ..memory import decoding_curve, fisher_memory, pulse_response, total_memory
 
@@ -111,23 +120,30 @@ def decoding_toy(out: str | Path, *, N: int = 100, alpha: float = 1.0, lam: floa
     return results
 
 
+def _run_name(run_dir) -> str:
+    """A short unique name: the directory, prefixed by its parents inside a reproduce tree."""
+    parts = Path(run_dir).parts
+    if "runs" in parts:
+        return "-".join(parts[parts.index("runs") + 1:])
+    return Path(run_dir).name
+
+
 def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = True) -> dict:
     """Non-normality and hidden chains of trained networks, beside their initializations."""
-    from ..train import make_model
-
     results = {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for run_dir in run_dirs:
         config, task, model = load_run_model(run_dir)
-        initial = make_model(config, task, torch.Generator().manual_seed(config.seed))
-        name = Path(run_dir).name
+        _, initial = build_from_config(config, torch.Generator().manual_seed(config.seed))
+        name = _run_name(run_dir)
         entry = dict(config=config.to_dict())
         for label, net in (("initial", initial), ("trained", model)):
-            W = net.recurrent_weight.detach().double()
+            layer, n_inputs = recurrent_core(net)
+            W = recurrent_weight(layer).detach().double()
             blocks = {"W": W} if W.shape[0] == W.shape[1] else dict(
                 zip(("input", "forget", "cell", "output"), W.chunk(4), strict=True))
-            responses = pulse_responses(net, task.n_inputs, steps=steps).double()
+            responses = pulse_responses(layer, n_inputs, steps=steps).double()
             entry[label] = {}
             for block, M in blocks.items():
                 chain = hidden_chain(M, responses)

@@ -1,0 +1,272 @@
+"""One definition per figure and table of both papers: ``rnnmem reproduce --list``.
+
+A training experiment is a grid of :class:`Job` s per budget: ``quick`` (minutes on a 2-core
+CPU: shorter sequences, fewer seeds and steps, still aimed at the paper's effect) and ``full``
+(the paper's settings, where it states them; our documented choice where it does not). Other
+experiments (constructions, memory theory, analyses of trained runs) are a function of the
+output directory and the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..train import TrainConfig
+
+BUDGETS = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Job:
+    panel: str  # one subplot / table block, e.g. "copy T = 100"
+    group: str  # one line / table row, e.g. "LT-ORNN"
+    seed: int
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    paper: str
+    target: str
+    claim: str
+    jobs: Callable[[str], list[Job]] | None = None
+    run: Callable | None = None  # (out_dir, budget, workers) -> dict(figures, table)
+    curve: str = "val_ratio"
+
+
+def _pick(budget: str, quick, full):
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
+    return quick if budget == "quick" else full
+
+
+def _seeds(budget: str, quick: int, full: int) -> range:
+    return range(_pick(budget, quick, full))
+
+
+# ---------------------------------------------------------------- Henaff et al. 2016
+
+HENAFF_MODELS = {  # §4.1: RMSProp 1e-4 for the LT-RNNs, 1e-3 for the LSTM (their lr protocol)
+    "LT-ORNN": dict(model="lt-rnn", init="orthogonal", lr=1e-4),
+    "LT-IRNN": dict(model="lt-rnn", init="identity", lr=1e-4),
+    "LSTM": dict(model="lstm", init="plain", lr=1e-3),
+    "LT-ORNN + l2 pool": dict(model="lt-rnn-pool", init="orthogonal", lr=1e-4, pool=2,
+                              ortho_lr=1e-2, ortho_points=50),  # step size: ours
+}
+
+
+def _henaff_jobs(budget, panels, models, hidden, steps, seeds, **common) -> list[Job]:
+    jobs = []
+    for panel, task in panels:
+        for group in models:
+            for seed in seeds:
+                kw = {**common, **task, **HENAFF_MODELS[group]}
+                if task["task"] == "adding":
+                    kw.setdefault("activation", None if kw["model"] == "lstm" else "relu")
+                jobs.append(Job(panel, group, seed, TrainConfig(
+                    hidden=hidden, batch=50, steps=steps, eval_every=max(1, steps // 20),
+                    seed=seed, **kw)))
+    return jobs
+
+
+def henaff_fig2(budget: str) -> list[Job]:
+    Ts = _pick(budget, (100,), (100, 200, 300, 500))  # Henaff gives no T: Arjovsky's values
+    return _henaff_jobs(budget, [(f"copy T = {T}", dict(task="copy", T=T)) for T in Ts],
+                        ("LT-ORNN", "LT-IRNN", "LSTM"), 80, _pick(budget, 2000, 20000),
+                        _seeds(budget, 2, 8))
+
+
+def henaff_fig3(budget: str) -> list[Job]:
+    Ts = _pick(budget, (200,), (200, 400, 750))
+    return _henaff_jobs(budget, [(f"adding T = {T}", dict(task="adding", T=T)) for T in Ts],
+                        ("LT-ORNN", "LT-IRNN", "LSTM"), 128, _pick(budget, 1500, 20000),
+                        _seeds(budget, 2, 8))
+
+
+def henaff_fig4(budget: str) -> list[Job]:
+    panels = [("copy T = 100" if budget == "quick" else "copy T = 500",
+               dict(task="copy", T=_pick(budget, 100, 500))),
+              (f"adding T = {_pick(budget, 200, 750)}",
+               dict(task="adding", T=_pick(budget, 200, 750)))]
+    jobs = []
+    for panel, task in panels:
+        hidden = 80 if task["task"] == "copy" else 128
+        jobs += _henaff_jobs(budget, [(panel, task)], ("LT-ORNN + l2 pool", "LT-IRNN", "LT-ORNN"),
+                             hidden, _pick(budget, 1500, 20000), _seeds(budget, 2, 8))
+    return jobs
+
+
+def henaff_fig5(budget: str) -> list[Job]:
+    return _henaff_jobs(budget, [("variable-length copy T = 100", dict(task="varcopy", T=100))],
+                        ("LT-IRNN", "LT-ORNN", "LT-ORNN + l2 pool", "LSTM"), 80,
+                        _pick(budget, 2000, 20000), _seeds(budget, 2, 8))
+
+
+# ---------------------------------------------------------------- Orhan & Pitkow 2020
+
+ORHAN_INITS = {  # §2.3.1: input weights N(0, 0.9/√N) for identity/orthogonal, 0.9·I for chains
+    "identity": dict(init="identity", gain=1.0, input_init="gaussian", input_gain=0.9),
+    "orthogonal": dict(init="orthogonal", gain=1.0, input_init="gaussian", input_gain=0.9),
+    "chain": dict(init="chain", gain=1.0, input_init="source", input_gain=0.9),
+    "feedback chain": dict(init="feedback-chain", gain=0.99, feedback=0.05,
+                           input_init="source", input_gain=0.9),
+}
+
+
+def orhan_fig3(budget: str) -> list[Job]:
+    """Copy, adding, psMNIST with vanilla RNNs (elu / relu / elu), RMSProp, batch 16, clip 10."""
+    panels = [
+        (f"copy, total length {_pick(budget, 200, 500)}",
+         dict(task="copy", T=_pick(budget, 200, 500), convention="total", activation="elu",
+              hidden=100)),
+        (f"adding T = {_pick(budget, 200, 750)}",
+         dict(task="adding", T=_pick(budget, 200, 750), placement="halves",
+              channels="mark-value", activation="relu", hidden=100)),
+        ("psMNIST", dict(task="psmnist", activation="elu", hidden=25,
+                         train_subset=_pick(budget, 10000, None), val_size=1000)),
+    ]
+    steps = _pick(budget, 1500, 375000)  # full: 100 epochs of 60,000 sequences at batch 16
+    jobs = []
+    for panel, task in panels:
+        for group, init in ORHAN_INITS.items():
+            for seed in _seeds(budget, 2, 6):
+                jobs.append(Job(panel, group, seed, TrainConfig(
+                    model="srnn", batch=16, grad_clip=10.0, lr=_pick(budget, 3e-4, 1e-4),
+                    clip=None, steps=steps, eval_every=max(1, steps // 15), seed=seed,
+                    **{**task, **init})))
+    return jobs
+
+
+def _lm_jobs(budget: str, model: str, inits: dict, levels) -> list[Job]:
+    jobs = []
+    for level in levels:
+        is_char = level == "char"
+        steps = _pick(budget, 800 if is_char else 400, 20000)
+        for group, init in inits.items():
+            for seed in _seeds(budget, 1, 3):
+                jobs.append(Job(f"PTB {level} level", group, seed, TrainConfig(
+                    task=f"ptb-{level}", model=model, hidden=_pick(budget, 128, 512),
+                    layers=_pick(budget, 1, 3), batch=_pick(budget, 32 if is_char else 20, 80),
+                    bptt=100 if is_char else 35, optimizer="adam", lr=2e-3, grad_clip=0.25,
+                    steps=steps, eval_every=max(1, steps // 8),
+                    val_tokens=_pick(budget, 20000, None), clip=None, seed=seed, **init)))
+    return jobs
+
+
+def orhan_table1(budget: str) -> list[Job]:
+    inits = {k: {**v, "activation": "elu"} for k, v in ORHAN_INITS.items()}
+    return _lm_jobs(budget, "srnn", inits, ("char", "word"))
+
+
+def orhan_table3(budget: str) -> list[Job]:
+    inits = {"plain": dict(init="plain"), "orthogonal": dict(init="orthogonal"),
+             "chain": dict(init="chain", gain=1.0), "mixed": dict(init="mixed", gain=1.02)}
+    return _lm_jobs(budget, "lstm", inits, ("char",) if budget == "quick" else ("char", "word"))
+
+
+def _construct(out, budget, workers):
+    from .construct import copy_report, format_grid
+
+    r = copy_report(out, trials=_pick(budget, 500, 500), figure=True)
+    return dict(figures=r["figures"], table=format_grid(r))
+
+
+def _memory_curves(out, budget, workers):
+    from .memory import memory_curves
+
+    r = memory_curves(out)
+    rows = ["| network | J_tot |", "|---|---|"] + [
+        f"| {k} | {v['J_tot']:.4f} |" for k, v in r["networks"].items()]
+    return dict(figures=r["figures"], table="\n".join(rows))
+
+
+def _decoding_toy(out, budget, workers):
+    from .memory import decoding_toy
+
+    r = decoding_toy(out)
+    rows = ["| panel | " + " | ".join(r["panels"][0]["r2"]) + " |",
+            "|---" * (len(r["panels"][0]["r2"]) + 1) + "|"]
+    for p in r["panels"]:
+        means = [sum(v) / len(v) for v in p["r2"].values()]
+        rows.append(f"| {p['nonlinearity']}, noise {p['noise']} | "
+                    + " | ".join(f"{m:.3f}" for m in means) + " |")
+    return dict(figures=r["figures"], table="mean held-out R² over lags\n\n" + "\n".join(rows))
+
+
+def _analysis_of(source: str, select: Callable[[Job], bool]):
+    def run(out, budget, workers):
+        from .memory import analyze_runs
+        from .reproduce import run_experiment_jobs
+
+        jobs = [j for j in EXPERIMENTS[source].jobs(budget) if select(j)]
+        dirs = run_experiment_jobs(source, jobs, out.parent / f"{source}-{budget}", workers)
+        r = analyze_runs(dirs, out)
+        rows = ["| run | block | Henrici: init → trained | chain score: init → trained |",
+                "|---|---|---|---|"]
+        for name, e in r.items():
+            for block, t in e["trained"].items():
+                if block == "responses":
+                    continue
+                i = e["initial"][block]
+                rows.append(f"| {name} | {block} | {i['henrici']:.3f} → {t['henrici']:.3f} | "
+                            f"{i['chain_score']:.4f} → {t['chain_score']:.4f} |")
+        return dict(figures=[e["figure"] for e in r.values()], table="\n".join(rows))
+
+    return run
+
+
+def _pool_activations(out, budget, workers):
+    from .activations import plot_pool_activations
+    from .reproduce import run_experiment_jobs
+
+    jobs = [j for j in henaff_fig4(budget) if j.group == "LT-ORNN + l2 pool"
+            and j.config.task == "adding" and j.seed == 0]
+    (run_dir,) = run_experiment_jobs("henaff-fig4", jobs, out.parent / f"henaff-fig4-{budget}",
+                                     workers)
+    return plot_pool_activations(run_dir, out)
+
+
+EXPERIMENTS = {e.name: e for e in [
+    Experiment("henaff-fig1", "Henaff et al. 2016", "Fig. 1",
+               "the copy construction succeeds for small S and degrades as S (and K) grow",
+               run=_construct),
+    Experiment("henaff-fig2", "Henaff et al. 2016", "Fig. 2",
+               "on copy, LT-ORNN solves the task almost at once, LT-IRNN never, LSTM slowly",
+               jobs=henaff_fig2),
+    Experiment("henaff-fig3", "Henaff et al. 2016", "Fig. 3",
+               "on adding, LT-IRNN and LSTM learn easily, LT-ORNN slowly or not at all",
+               jobs=henaff_fig3),
+    Experiment("henaff-fig4", "Henaff et al. 2016", "Fig. 4",
+               "with l2 pooling and the soft orthogonality penalty, one LT-ORNN solves both "
+               "copy and (approximately) adding", jobs=henaff_fig4),
+    Experiment("henaff-fig5", "Henaff et al. 2016", "Fig. 5",
+               "on variable-length copy no LT-RNN beats the baseline; the LSTM solves it "
+               "slowly", jobs=henaff_fig5),
+    Experiment("henaff-fig6", "Henaff et al. 2016", "Fig. 6",
+               "the pooling network stores the marked numbers in the radius of rotations",
+               run=_pool_activations),
+    Experiment("orhan-fig1", "Orhan & Pitkow 2020", "Fig. 1",
+               "J_tot = 1 for normal networks; chains exceed it, up to N", run=_memory_curves),
+    Experiment("orhan-fig2", "Orhan & Pitkow 2020", "Fig. 2",
+               "with noise or a non-linearity, a chain keeps past inputs decodable longer than "
+               "an orthogonal network", run=_decoding_toy),
+    Experiment("orhan-fig3", "Orhan & Pitkow 2020", "Fig. 3",
+               "chain initializations learn copy, adding and psMNIST better than identity and "
+               "orthogonal ones; only chains solve copy", jobs=orhan_fig3),
+    Experiment("orhan-table1", "Orhan & Pitkow 2020", "Table 1 and Fig. 4",
+               "in vanilla-RNN language models the (feedback) chain inits reach slightly lower "
+               "test loss than identity and orthogonal", jobs=orhan_table1),
+    Experiment("orhan-table2", "Orhan & Pitkow 2020", "Table 2 and Fig. 5",
+               "training makes identity/orthogonal networks non-normal, with hidden chains",
+               run=_analysis_of("orhan-fig3", lambda j: j.group in ("identity", "orthogonal")
+                                and j.seed == 0 and "copy" not in j.panel)),
+    Experiment("orhan-table3", "Orhan & Pitkow 2020", "Table 3",
+               "LSTM language models: the mixed init is competitive with plain, orthogonal and "
+               "chain", jobs=orhan_table3),
+    Experiment("orhan-fig6", "Orhan & Pitkow 2020", "Fig. 6",
+               "trained LSTM gates: input/forget/output weights monotone in i−j, a chain in "
+               "the cell (update) gate",
+               run=_analysis_of("orhan-table3", lambda j: j.group == "plain" and j.seed == 0)),
+]}

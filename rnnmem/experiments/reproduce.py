@@ -1,0 +1,158 @@
+"""``rnnmem reproduce``: run an experiment's grid (resumable), then draw its figure and table.
+
+Layout of an output directory::
+
+    OUT/<experiment>-<budget>/runs/<panel>/<group>/seed<k>/   one run directory per job
+    OUT/<experiment>-<budget>/figure.png, table.md, report.md, results.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import re
+import time
+from pathlib import Path
+
+import torch
+
+from ..io import write_json_atomic, write_text_atomic
+from ..plot import load_run, plot_panels
+from ..sweep import run_all
+from .registry import BUDGETS, EXPERIMENTS, Job
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
+
+
+def job_dir(root: Path, job: Job) -> Path:
+    return root / "runs" / _slug(job.panel) / _slug(job.group) / f"seed{job.seed}"
+
+
+def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | None,
+                        backend: str = "local", on_done=None) -> list[Path]:
+    """Train (or skip, or resume) every job under ``root``; return their run directories."""
+    dirs = [job_dir(root, j) for j in jobs]
+    run_all([(j.config, d) for j, d in zip(jobs, dirs, strict=True)], workers=workers,
+            backend=backend, on_done=on_done)
+    return dirs
+
+
+def _mean_se(values: list[float]) -> str:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "n/a"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.4g}"
+    se = (sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values)) ** 0.5
+    return f"{mean:.4g} ± {se:.2g}"
+
+
+def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
+    """Markdown table: one row per (panel, group), mean ± s.e. over seeds."""
+    rows, records = [], []
+    keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
+    for panel, group in keys:
+        runs = [load_run(d) for j, d in zip(jobs, dirs, strict=True)
+                if (j.panel, j.group) == (panel, group)]
+        summaries = [r["summary"] for r in runs]
+        solved = [s["solved"] for s in summaries if s["solved"] is not None]
+        record = dict(panel=panel, group=group, runs=len(runs),
+                      val_ratio=[s["final_val_ratio"] for s in summaries],
+                      val_metric=[s["final_val_metric"] for s in summaries],
+                      test_metric=[s.get("test_metric") for s in summaries],
+                      diverged=sum(s["status"] == "diverged" for s in summaries),
+                      solved=sum(solved) if solved else None,
+                      metric_name=summaries[0]["metric_name"])
+        records.append(record)
+        rows.append(f"| {panel} | {group} | {len(runs)} | {_mean_se(record['val_ratio'])} | "
+                    f"{_mean_se(record['val_metric'])} ({record['metric_name']}) | "
+                    f"{_mean_se(record['test_metric'])} | "
+                    f"{'n/a' if record['solved'] is None else record['solved']}/{len(runs)} | "
+                    f"{record['diverged']} |")
+    header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
+              "| solved | diverged |", "|---|---|---|---|---|---|---|---|"]
+    return "\n".join(header + rows), records
+
+
+def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce",
+              workers: int | None = None, backend: str = "local", progress=print) -> Path:
+    """Run one experiment; write figure, table and report under ``out``; return the report."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; see rnnmem reproduce --list")
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
+    exp = EXPERIMENTS[name]
+    root = Path(out) / f"{name}-{budget}"
+    start = time.perf_counter()
+    if exp.jobs is not None:
+        jobs = exp.jobs(budget)
+        progress(f"{name} ({budget}): {len(jobs)} runs")
+
+        def done(i, summary):
+            j = jobs[i]
+            progress(f"  [{i + 1}/{len(jobs)}] {j.panel} / {j.group} / seed {j.seed}: "
+                     f"{summary['status']}, val loss / chance {summary['final_val_ratio']:.3f}")
+
+        dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
+        panels: dict[str, dict[str, list]] = {}
+        for j, d in zip(jobs, dirs, strict=True):
+            panels.setdefault(j.panel, {}).setdefault(j.group, []).append(load_run(d))
+        figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
+                                   title=f"{exp.paper}, {exp.target} ({budget} budget)"))]
+        table, records = results_table(jobs, dirs)
+        write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
+                                                       groups=records))
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        result = exp.run(root, budget, workers)
+        figures, table = result["figures"], result["table"]
+    seconds = time.perf_counter() - start
+    write_text_atomic(root / "table.md", table + "\n")
+    report = root / "report.md"
+    write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root))
+    return report
+
+
+def _report_text(exp, budget, figures, table, seconds, root: Path) -> str:
+    images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
+    return (f"## {exp.name}: {exp.paper}, {exp.target} ({budget} budget)\n\n"
+            f"Claim: {exp.claim}.\n\n"
+            f"```bash\nrnnmem reproduce {exp.name} --budget {budget}\n```\n\n"
+            f"{images}\n\n{table}\n\n"
+            f"Wall time {seconds:.0f} s (runs already finished in the output directory are "
+            f"not redone) on {platform.machine()}, {torch.get_num_threads()} threads, torch "
+            f"{torch.__version__}.\n")
+
+
+def write_report(out: str | Path) -> Path:
+    """``rnnmem report``: one Markdown file gathering every experiment report under ``out``."""
+    out = Path(out)
+    reports = sorted(out.glob("*/report.md"))
+    if not reports:
+        raise FileNotFoundError(f"{out} holds no experiment reports (run rnnmem reproduce first)")
+    parts = ["# rnnmem reproduction report\n"]
+    for r in reports:
+        text = r.read_text()
+        # image links are relative to each experiment's directory
+        prefix = r.parent.name
+        text = re.sub(r"\]\((?!http)([^)]+\.png)\)",
+                      lambda m, prefix=prefix: f"]({prefix}/{m.group(1)})", text)
+        parts.append(text)
+    path = out / "REPORT.md"
+    write_text_atomic(path, "\n".join(parts))
+    return path
+
+
+def list_experiments() -> str:
+    lines = ["| experiment | paper | reproduces | claim |", "|---|---|---|---|"]
+    for e in EXPERIMENTS.values():
+        lines.append(f"| {e.name} | {e.paper} | {e.target} | {e.claim} |")
+    return "\n".join(lines)
+
+
+def load_results(root: Path) -> dict:
+    return json.loads((root / "results.json").read_text())
