@@ -1,0 +1,120 @@
+import importlib.util
+
+import pytest
+
+from rnnmem.cli import main
+from rnnmem.experiments import registry
+from rnnmem.experiments.registry import EXPERIMENTS, Experiment, Job
+from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
+from rnnmem.sweep import run_all
+from rnnmem.train import TrainConfig
+
+PAPER_TARGETS = {
+    "Henaff et al. 2016": {"Fig. 1", "Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6"},
+    "Orhan & Pitkow 2020": {"Fig. 1", "Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6",
+                            "Table 1", "Table 2", "Table 3"},
+}
+
+
+def test_registry_covers_every_figure_and_table():
+    for paper, targets in PAPER_TARGETS.items():
+        covered = {t.strip() for e in EXPERIMENTS.values() if e.paper == paper
+                   for t in e.target.split(" and ")}
+        assert targets <= covered, (paper, targets - covered)
+
+
+@pytest.mark.parametrize("budget", ["quick", "full"])
+def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
+    for exp in EXPERIMENTS.values():
+        if exp.jobs is None:
+            assert exp.run is not None
+            continue
+        jobs = exp.jobs(budget)
+        assert jobs and all(isinstance(j.config, TrainConfig) for j in jobs)
+        dirs = {job_dir(tmp_path, j) for j in jobs}
+        assert len(dirs) == len(jobs), exp.name  # every job has its own run directory
+        assert {j.config.seed for j in jobs} == {j.seed for j in jobs}
+
+
+def test_quick_budgets_are_smaller_than_full():
+    for exp in EXPERIMENTS.values():
+        if exp.jobs is not None:
+            quick = sum(j.config.steps for j in exp.jobs("quick"))
+            full = sum(j.config.steps for j in exp.jobs("full"))
+            assert quick * 5 < full, exp.name
+
+
+def test_henaff_fig2_follows_the_paper():
+    jobs = registry.henaff_fig2("full")
+    assert {j.panel for j in jobs} == {f"copy T = {T}" for T in (100, 200, 300, 500)}
+    assert {j.seed for j in jobs} == set(range(8))
+    for j in jobs:
+        c = j.config
+        assert (c.hidden, c.batch, c.optimizer, c.rms_decay, c.clip) == (80, 50, "rmsprop", 0.9,
+                                                                        1000.0)
+        assert c.lr == (1e-3 if c.model == "lstm" else 1e-4)
+
+
+def tiny_experiment(budget):
+    return [Job(f"copy T = {T}", init, seed, TrainConfig(
+        task="copy", T=T, S=2, K=3, hidden=8, batch=4, steps=12, eval_every=4, val_size=8,
+        init=init, seed=seed)) for T in (5, 8) for init in ("orthogonal", "identity")
+        for seed in range(2)]
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    exp = Experiment("tiny", "Test paper", "Fig. 0", "nothing", jobs=tiny_experiment)
+    monkeypatch.setitem(EXPERIMENTS, "tiny", exp)
+    return exp
+
+
+def test_reproduce_writes_figure_table_report_and_skips_finished_runs(tiny, tmp_path):
+    report = reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
+    root = tmp_path / "tiny-quick"
+    assert (root / "figure.png").is_file() and (root / "results.json").is_file()
+    text = report.read_text()
+    assert "rnnmem reproduce tiny --budget quick" in text
+    assert "| copy T = 5 | orthogonal | 2 |" in text
+    summaries = sorted(root.glob("runs/*/*/*/summary.json"))
+    assert len(summaries) == 8
+    stamps = [p.stat().st_mtime_ns for p in summaries]
+    (summaries[0].parent / "summary.json").unlink()  # one run "interrupted"
+    reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
+    after = [p.stat().st_mtime_ns for p in sorted(root.glob("runs/*/*/*/summary.json"))]
+    assert after[1:] == stamps[1:] and after[0] != stamps[0]  # only the missing one ran
+    gathered = write_report(tmp_path)
+    assert "tiny-quick/figure.png" in gathered.read_text()
+
+
+def test_reproduce_cli(tiny, tmp_path, capsys):
+    assert main(["reproduce", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in EXPERIMENTS)
+    assert main(["reproduce", "tiny", "--out", str(tmp_path), "--workers", "1"]) == 0
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "REPORT.md").is_file()
+    capsys.readouterr()
+    for args, message in [(["reproduce", "nope"], "unknown experiment 'nope'"),
+                          (["reproduce"], "name an experiment"),
+                          (["reproduce", "tiny", "--workers", "0"], "--workers must be"),
+                          (["reproduce", "tiny", "--budget", "huge"], "invalid choice"),
+                          (["report", str(tmp_path / "empty")], "holds no experiment reports")]:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                    reason="Ray not installed (pip install 'rnnmem[ray]'; CI installs it)")
+def test_ray_backend_matches_local_workers(tmp_path):
+    jobs = [j.config for j in tiny_experiment("quick")[:3]]
+    ray_runs = run_all([(c, tmp_path / f"ray{i}") for i, c in enumerate(jobs)], workers=2,
+                       backend="ray")
+    local = run_all([(c, tmp_path / f"local{i}") for i, c in enumerate(jobs)], workers=1)
+    for a, b in zip(ray_runs, local, strict=True):
+        assert a["final_val_loss"] == b["final_val_loss"]
+        assert a["final_train_loss"] == b["final_train_loss"]
+    # resumable like the local backend: a second call trains nothing
+    again = run_all([(c, tmp_path / f"ray{i}") for i, c in enumerate(jobs)], backend="ray")
+    assert [s["final_val_loss"] for s in again] == [s["final_val_loss"] for s in ray_runs]
