@@ -72,6 +72,12 @@ LAYERS = (
     Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
     Layer("lstm (torch.nn.LSTM)", 4, _rnnmem("lstm", True, init="plain")),
     Layer("lstm (per-step LSTMCell)", 4, lambda n, h: _LSTMCellLoop(n, h)),
+    Layer("irnn (fused scan)", 1, _rnnmem("irnn", True)),
+    Layer("gru (torch.nn.GRU)", 3, _rnnmem("gru", True)),
+    Layer("exprnn (fused scan, modReLU)", 1, _rnnmem("exprnn", True)),
+    Layer("nnrnn (fused scan, modReLU)", 1, _rnnmem("nnrnn", True)),
+    # complex products count as 4 real ones; its loop is per-step autograd (complex modReLU)
+    Layer("urnn (per-step, complex)", 4, _rnnmem("urnn", True)),
 )
 
 
@@ -136,7 +142,7 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=LAYERS
             for size, B, H, T, n in sizes:
                 roofs = {g: roofline_ms(B, H, T, g, repeats) for g in {lay.gates for lay in layers}}
                 for layer in layers:
-                    slow = "per-step" in layer.name
+                    slow = "per-step" in layer.name or "urnn" in layer.name
                     ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
                     rows.append(dict(threads=n_threads, size=size, B=B, H=H, T=T, inputs=n,
                                      layer=layer.name, ms=ms,

@@ -141,7 +141,7 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
     write_json_atomic(run_dir / "config.json", config.to_dict())
     baseline = task.baseline()
     model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
-    optimizer = make_optimizer(config, model.parameters())
+    optimizer = make_optimizer(config, model)
     stream = batchify(corpus.ids["train"], config.batch)  # (N, B)
     val_ids = corpus.ids["valid"][: config.val_tokens]
 

@@ -29,10 +29,10 @@ import torch
 from . import tasks
 from .checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
 from .data import mnist
-from .init import INPUT_INITS, RECURRENT_INITS
+from .init import INPUT_INITS
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
-from .nn import MODELS, build_model
-from .nn.cells import INPUT_ACTIVATIONS, LSTM_INITS
+from .nn import MODEL_INITS, MODELS, build_model
+from .nn.cells import INPUT_ACTIVATIONS
 
 MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
@@ -71,8 +71,10 @@ class TrainConfig:
     val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
                                   default=None)
     model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
-    init: str = _opt("recurrent init: orthogonal, identity, gaussian, chain, feedback-chain "
-                     "(LSTM: plain, orthogonal, chain, mixed)", default="orthogonal")
+    init: str | None = _opt("recurrent init; default per model: orthogonal (lt-rnn, srnn), "
+                            "identity (irnn), plain (lstm, gru), henaff (exprnn, nnrnn); also "
+                            "gaussian, chain, feedback-chain; mixed (lstm); cayley (exprnn)",
+                            default=None)
     gain: float = _opt("scale of the recurrent init (λ, or the chain's α)", default=1.0)
     feedback: float | None = _opt("feedback weight β of feedback-chain", default=None)
     input_init: str = _opt("input weights: gaussian or source (0.9·I onto the chain's source)",
@@ -87,6 +89,11 @@ class TrainConfig:
     optimizer: str = _opt("rmsprop (Henaff) or adam (Orhan & Pitkow's language models)",
                           default="rmsprop")
     lr: float = _opt("learning rate", default=1e-4)
+    lr_orth: float | None = _opt("exprnn/nnrnn: learning rate of the orthogonal parameter "
+                                 "(default lr/10)", default=None)
+    t_decay: float = _opt("nnrnn: weight decay of the strictly upper-triangular part",
+                          default=1e-6)
+    gamma_penalty: float = _opt("nnrnn: δ of the penalty δ·mean((γ−1)²)", default=1e-4)
     rms_decay: float = _opt("RMSProp decay", default=0.9)
     rms_eps: float = _opt("RMSProp epsilon", default=1e-8)
     grad_clip: float | None = _opt("gradient-norm clipping (none to disable)", default=None)
@@ -102,6 +109,8 @@ class TrainConfig:
     seed: int = _opt("seed of the initialization and the training batches", default=0)
 
     def __post_init__(self):
+        if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
+            self.init = MODEL_INITS[self.model][0]
         self.validate()
 
     def validate(self) -> None:
@@ -144,22 +153,30 @@ class TrainConfig:
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(ALL_TASKS)}")
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
-        inits = LSTM_INITS if self.model == "lstm" else tuple(RECURRENT_INITS)
+        inits = MODEL_INITS[self.model]
         if self.init not in inits:
             raise ValueError(f"unknown init {self.init!r} for {self.model}; valid: "
                              f"{', '.join(inits)}")
         if self.input_init not in INPUT_INITS:
             raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
                              f"{', '.join(INPUT_INITS)}")
-        activations = {"srnn": ("tanh", "relu", "elu"), "lstm": (None,)}.get(
-            self.model, INPUT_ACTIVATIONS)
+        activations = {"srnn": ("tanh", "relu", "elu"), "irnn": ("tanh", "relu", "elu"),
+                       "lt-rnn": INPUT_ACTIVATIONS, "lt-rnn-pool": INPUT_ACTIVATIONS}.get(
+            self.model, (None,))
         if self.activation is not None and self.activation not in activations:
             raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
                              f"valid: {', '.join(map(str, activations))}")
         if self.model == "lt-rnn-pool" and self.hidden % self.pool:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
+        for name in ("t_decay", "gamma_penalty"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.lr_orth is not None and not self.lr_orth > 0:
+            raise ValueError(f"lr_orth must be > 0 or none, got {self.lr_orth!r}")
+        if self.model == "nnrnn" and self.hidden % 2:
+            raise ValueError(f"nnrnn needs an even hidden size, got {self.hidden}")
         if self.task in LM_TASKS:
-            if self.model == "lt-rnn-pool":
+            if self.model not in ("lt-rnn", "srnn", "lstm"):
                 raise ValueError("ptb-* language models take lt-rnn, srnn or lstm layers")
         elif self.task in MNIST_TASKS:  # checked without loading the data
             mnist.permutation(self.permutation)
@@ -203,12 +220,24 @@ def make_model(config: TrainConfig, task, generator: torch.Generator | None = No
         pool=config.pool, generator=generator)
 
 
-def make_optimizer(config: TrainConfig, parameters):
-    """RMSProp with decay ``rms_decay`` (Henaff §4.1), or Adam."""
+def make_optimizer(config: TrainConfig, model: torch.nn.Module):
+    """RMSProp with decay ``rms_decay`` (Henaff §4.1), or Adam.
+
+    A recurrent layer with its own parameter groups (expRNN, nnRNN: the orthogonal parameter at
+    ``lr_orth``, default lr/10; nnRNN's triangular part with weight decay) gets them; every
+    other parameter uses ``lr``.
+    """
+    groups = [dict(params=list(model.parameters()), lr=config.lr)]
+    rnn = getattr(model, "rnn", None)
+    if hasattr(rnn, "param_groups"):
+        lr_orth = config.lr_orth if config.lr_orth is not None else config.lr / 10
+        groups = rnn.param_groups(lr=config.lr, lr_orth=lr_orth, t_decay=config.t_decay)
+        taken = {id(p) for g in groups for p in g["params"]}
+        groups.append(dict(params=[p for p in model.parameters() if id(p) not in taken],
+                           lr=config.lr))
     if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr)
-    return torch.optim.RMSprop(parameters, lr=config.lr, alpha=config.rms_decay,
-                               eps=config.rms_eps)
+        return torch.optim.Adam(groups, lr=config.lr)
+    return torch.optim.RMSprop(groups, lr=config.lr, alpha=config.rms_decay, eps=config.rms_eps)
 
 
 def orthogonality_penalty(V: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -279,9 +308,10 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
                       ortho=torch.Generator().manual_seed(config.seed + 2))
     model = make_model(config, task, torch.Generator().manual_seed(config.seed))
-    optimizer = make_optimizer(config, model.parameters())
+    optimizer = make_optimizer(config, model)
     x_val, y_val = validation_set(task, config.val_size)
-    V = None if config.model == "lstm" else model.rnn.V
+    V = getattr(model.rnn, "V", None)  # the plain recurrent matrix, for the ortho penalty
+    regularizer = getattr(model.rnn, "regularization", None)
 
     rows, train_losses, window, first_step = [], [], [], 1
     if state is not None:
@@ -321,7 +351,10 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
             status, diverged_at = "diverged", step
             break
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if regularizer is not None:  # nnRNN's δ·mean((γ−1)²); the task loss is what is logged
+            (loss + regularizer(gamma_penalty=config.gamma_penalty)).backward()
+        else:
+            loss.backward()
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()

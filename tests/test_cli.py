@@ -67,7 +67,7 @@ def test_lr_search_flag(tmp_path, capsys):
     (["train", "--T", "ten"], "argument --T: invalid int value: 'ten'"),
     (["train", "--task", "varcopy", "--T", "5", "--S", "8"], "S <= T"),
     (["train", "--task", "sorting"], "unknown task 'sorting'"),
-    (["train", "--model", "gru"], "unknown model 'gru'"),
+    (["train", "--model", "gru2"], "unknown model 'gru2'"),
     (["train", "--init", "unitary"], "unknown init 'unitary'"),
     (["train", "--lr", "0"], "lr must be > 0"),
     (["train", "--lr", "nan"], "lr must be a finite number, got nan"),
@@ -141,10 +141,11 @@ def test_any_non_positive_size_is_rejected(field, value, capsys):
        value=st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1,
                      max_size=12).filter(lambda v: not v.startswith("-")))
 def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys):
-    from rnnmem.tasks import ADDING_PLACEMENTS, COPY_CONVENTIONS, TASKS
+    from rnnmem.nn import MODEL_INITS, MODELS
+    from rnnmem.tasks import ADDING_PLACEMENTS, COPY_CONVENTIONS
+    from rnnmem.train import ALL_TASKS
 
-    valid = {"--task": TASKS, "--model": ("lt-rnn", "lt-rnn-pool", "srnn", "lstm"),
-             "--init": ("orthogonal", "identity", "gaussian", "chain", "feedback-chain"),
+    valid = {"--task": ALL_TASKS, "--model": MODELS, "--init": MODEL_INITS["lt-rnn"],
              "--convention": COPY_CONVENTIONS, "--placement": ADDING_PLACEMENTS}[option]
     if value in valid:
         return

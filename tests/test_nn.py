@@ -3,7 +3,14 @@ import torch
 
 from rnnmem.nn import LSTM, build_model, l2_pool, scan, scan_reference
 
-ACTIVATIONS = ["identity", "tanh", "relu", "elu"]
+ACTIVATIONS = ["identity", "tanh", "relu", "elu", "modrelu"]
+
+
+def modrelu_bias(activation, H, seed=9):
+    if activation != "modrelu":
+        return None
+    g = torch.Generator().manual_seed(seed)
+    return (0.3 * torch.randn(H, generator=g, dtype=torch.float64)).requires_grad_()
 
 
 def random_problem(seed, T, B, H, scale=0.9):
@@ -19,12 +26,14 @@ def random_problem(seed, T, B, H, scale=0.9):
 @pytest.mark.parametrize("seed, T, B, H", [(0, 9, 3, 5), (1, 23, 1, 7), (2, 4, 6, 1), (3, 1, 2, 3)])
 def test_fused_scan_matches_reference(activation, clip, seed, T, B, H):
     a, V, h0 = random_problem(seed, T, B, H, scale=1.5)
-    fused = scan(a, V, h0, activation=activation, clip=clip)
-    ref = scan_reference(a, V, h0, activation=activation, clip=clip)
+    b = modrelu_bias(activation, H)
+    fused = scan(a, V, h0, activation=activation, clip=clip, bias=b)
+    ref = scan_reference(a, V, h0, activation=activation, clip=clip, bias=b)
     assert torch.allclose(fused, ref, atol=1e-12)
     grad = torch.randn_like(fused)
-    g_fused = torch.autograd.grad(fused, (a, V, h0), grad)
-    g_ref = torch.autograd.grad(ref, (a, V, h0), grad)
+    inputs = (a, V, h0) if b is None else (a, V, h0, b)
+    g_fused = torch.autograd.grad(fused, inputs, grad)
+    g_ref = torch.autograd.grad(ref, inputs, grad)
     for x, y in zip(g_fused, g_ref, strict=True):
         assert torch.allclose(x, y, atol=1e-10)
 
@@ -39,8 +48,14 @@ def test_clipping_actually_fires_in_the_comparison():
 @pytest.mark.parametrize("clip", [None, 2.0])
 def test_scan_gradcheck(activation, clip):
     a, V, h0 = random_problem(3, 6, 2, 4, scale=1.2)
-    assert torch.autograd.gradcheck(
-        lambda a, V, h0: scan(a, V, h0, activation=activation, clip=clip), (a, V, h0))
+    b = modrelu_bias(activation, 4)
+    if b is None:
+        assert torch.autograd.gradcheck(
+            lambda a, V, h0: scan(a, V, h0, activation=activation, clip=clip), (a, V, h0))
+    else:
+        assert torch.autograd.gradcheck(
+            lambda a, V, h0, b: scan(a, V, h0, activation=activation, clip=clip, bias=b),
+            (a, V, h0, b))
 
 
 def test_scan_rejects_bad_arguments():
@@ -48,6 +63,8 @@ def test_scan_rejects_bad_arguments():
         scan(torch.zeros(2, 1, 3), torch.eye(3), activation="sigmoid")
     with pytest.raises(ValueError, match=r"V \(H, H\)"):
         scan(torch.zeros(2, 1, 3), torch.eye(2))
+    with pytest.raises(ValueError, match="modrelu takes a bias"):
+        scan(torch.zeros(2, 1, 3), torch.eye(3), activation="modrelu")
 
 
 def test_lt_rnn_is_henaff_eq2_step_by_step():
@@ -130,8 +147,8 @@ def test_lstm_inits(init):
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ValueError, match="valid models: lt-rnn, lt-rnn-pool, srnn, lstm"):
-        build_model("gru", 1, 1, 4)
+    with pytest.raises(ValueError, match="valid models: lt-rnn, lt-rnn-pool, srnn, irnn, lstm"):
+        build_model("transformer", 1, 1, 4)
 
 
 def test_unknown_lstm_init():

@@ -115,7 +115,7 @@ def test_probe_divergence_rule():
     (dict(T=-1), "T must be a positive integer"),
     (dict(lr=0.0), "lr must be > 0"),
     (dict(task="sort"), "valid tasks: copy, varcopy, adding"),
-    (dict(model="gru"), "valid models"),
+    (dict(model="transformer"), "valid models"),
     (dict(init="unitary"), "unknown init 'unitary'"),
     (dict(model="lstm", init="identity"), "valid: plain, orthogonal, chain, mixed"),
     (dict(task="varcopy", T=5, S=10), "S <= T"),

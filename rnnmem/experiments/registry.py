@@ -166,6 +166,40 @@ def orhan_table3(budget: str) -> list[Job]:
     return _lm_jobs(budget, "lstm", inits, ("char",) if budget == "quick" else ("char", "word"))
 
 
+# ---------------------------------------------------------------- peers (issue: beyond both)
+
+PEER_MODELS = {  # each with its own published optimizer settings where its paper gives them
+    "LT-ORNN": dict(model="lt-rnn", init="orthogonal", lr=1e-4),
+    "chain sRNN": dict(model="srnn", activation="elu", init="chain", input_init="source",
+                       input_gain=0.9, lr=1e-4, clip=None, grad_clip=10.0),
+    "LSTM": dict(model="lstm", init="plain", lr=1e-3),
+    "IRNN": dict(model="irnn", lr=1e-4, clip=None, grad_clip=10.0),
+    "uRNN": dict(model="urnn", lr=1e-3),
+    "expRNN": dict(model="exprnn", init="henaff", lr=2e-4, lr_orth=2e-5),
+    "nnRNN": dict(model="nnrnn", init="henaff", lr=5e-4, lr_orth=1e-6, rms_decay=0.99),
+}
+
+
+def peers_comparison(budget: str) -> list[Job]:
+    """Copy in the expRNN/nnRNN setting (L = 1000, first answer at the marker) and psMNIST."""
+    L = _pick(budget, 100, 1000)
+    panels = [(f"copy L = {L} (expRNN layout)",
+               dict(task="copy", T=L, convention="exprnn", batch=_pick(budget, 32, 128),
+                    steps=_pick(budget, 600, 4000))),
+              ("psMNIST", dict(task="psmnist", permutation="exprnn", batch=_pick(budget, 32, 128),
+                               steps=_pick(budget, 300, 27000), val_size=_pick(budget, 500, 10000),
+                               train_subset=_pick(budget, 5000, None)))]
+    jobs = []
+    for panel, task in panels:
+        for group, model in PEER_MODELS.items():
+            for seed in _seeds(budget, 1, 3):
+                kw = {"clip": 1000.0, **task, **model}
+                jobs.append(Job(panel, group, seed, TrainConfig(
+                    hidden=_pick(budget, 64, 128), eval_every=max(1, kw["steps"] // 10),
+                    seed=seed, **kw)))
+    return jobs
+
+
 def _construct(out, budget, workers):
     from .construct import copy_report, format_grid
 
@@ -265,6 +299,9 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("orhan-table3", "Orhan & Pitkow 2020", "Table 3",
                "LSTM language models: the mixed init is competitive with plain, orthogonal and "
                "chain", jobs=orhan_table3),
+    Experiment("peers-comparison", "rnnmem (beyond both papers)", "peer comparison",
+               "orthogonal/unitary models (uRNN, expRNN, nnRNN, LT-ORNN) solve copy; gated "
+               "and non-normal ones compete on psMNIST", jobs=peers_comparison),
     Experiment("orhan-fig6", "Orhan & Pitkow 2020", "Fig. 6",
                "trained LSTM gates: input/forget/output weights monotone in i−j, a chain in "
                "the cell (update) gate",

@@ -76,6 +76,9 @@ class _ScanRNN(nn.Module):
         h = self(x, state)
         return h, h[-1]
 
+    def recurrent_matrix(self) -> torch.Tensor:
+        return self.V
+
     def extra_repr(self) -> str:
         return (f"{self.n_inputs}, {self.hidden}, input_activation={self.input_activation}, "
                 f"activation={self.activation}, clip={self.clip}")
@@ -158,6 +161,10 @@ class LSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor:
         return self.lstm(x, h0)[0]
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        """The stacked (4H, H) recurrent weights of the input, forget, cell and output gates."""
+        return self.lstm.weight_hh_l0
 
     def forward_state(self, x: torch.Tensor, state=None):
         """(all hidden states, final (h, c)); ``state`` is (h, c), each (B, H), or None."""

@@ -5,10 +5,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cells import LSTM, LTRNN, SRNN
+from ..init import RECURRENT_INITS
+from .cells import LSTM, LSTM_INITS, LTRNN, SRNN
+from .peers import EXPRNN_INITS, GRU, NNRNN, URNN, ExpRNN
 from .readout import Readout
 
-MODELS = ("lt-rnn", "lt-rnn-pool", "srnn", "lstm")
+MODELS = ("lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm", "gru", "exprnn", "nnrnn", "urnn")
+# Valid recurrent initializers per model; the first is the default.
+MODEL_INITS = {
+    "lt-rnn": ("orthogonal", *[k for k in RECURRENT_INITS if k != "orthogonal"]),
+    "lt-rnn-pool": ("orthogonal", *[k for k in RECURRENT_INITS if k != "orthogonal"]),
+    "srnn": ("orthogonal", *[k for k in RECURRENT_INITS if k != "orthogonal"]),
+    "irnn": ("identity", *[k for k in RECURRENT_INITS if k != "identity"]),
+    "lstm": LSTM_INITS, "gru": ("plain", "orthogonal"),
+    "exprnn": EXPRNN_INITS, "nnrnn": EXPRNN_INITS, "urnn": ("random",),
+}
 
 
 class RecurrentNet(nn.Module):
@@ -24,10 +35,8 @@ class RecurrentNet(nn.Module):
 
     @property
     def recurrent_weight(self) -> torch.Tensor:
-        """The hidden-to-hidden matrix (for the LSTM: the stacked (4H, H) gate weights)."""
-        if isinstance(self.rnn, LSTM):
-            return self.rnn.lstm.weight_hh_l0
-        return self.rnn.V
+        """The hidden-to-hidden matrix (LSTM/GRU: the stacked gate weights; uRNN: complex)."""
+        return self.rnn.recurrent_matrix()
 
 
 def build_model(
@@ -36,7 +45,7 @@ def build_model(
     n_outputs: int,
     hidden: int,
     *,
-    init: str = "orthogonal",
+    init: str | None = None,
     gain: float = 1.0,
     feedback: float | None = None,
     input_init: str = "gaussian",
@@ -47,10 +56,11 @@ def build_model(
     fused: bool = True,
     generator: torch.Generator | None = None,
 ) -> RecurrentNet:
-    """Build ``lt-rnn``, ``lt-rnn-pool``, ``srnn`` or ``lstm`` with a linear readout.
+    """Build one of :data:`MODELS` with a linear readout.
 
-    ``activation``: the LT-RNN's input non-linearity σ (default none) or the sRNN's φ (default
-    tanh); ignored by the LSTM. ``pool`` is the l2 pool size of ``lt-rnn-pool``.
+    ``init`` defaults per model (:data:`MODEL_INITS`). ``activation``: the LT-RNN's input
+    non-linearity σ (default none) or the sRNN's φ (default tanh; the IRNN's is relu); the
+    gated and peer models have their own. ``pool`` is the l2 pool size of ``lt-rnn-pool``.
 
     Example:
         >>> net = build_model("lt-rnn", 10, 10, 80, init="orthogonal", clip=1000.0)
@@ -58,14 +68,28 @@ def build_model(
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
+    init = init or MODEL_INITS[name][0]
+    if isinstance(init, str) and init not in MODEL_INITS[name]:
+        raise ValueError(f"unknown init {init!r} for {name}; valid: "
+                         f"{', '.join(MODEL_INITS[name])}")
     common = dict(init=init, gain=gain, feedback=feedback, input_init=input_init,
                   input_gain=input_gain, clip=clip, fused=fused, generator=generator)
     if name == "lstm":
         rnn = LSTM(n_inputs, hidden, init=init, gain=gain, generator=generator)
-    elif name == "srnn":
-        rnn = SRNN(n_inputs, hidden, activation=activation or "tanh", **common)
+    elif name == "gru":
+        rnn = GRU(n_inputs, hidden, init=init, generator=generator)
+    elif name == "exprnn":
+        rnn = ExpRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
+    elif name == "nnrnn":
+        rnn = NNRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
+    elif name == "urnn":
+        rnn = URNN(n_inputs, hidden, generator=generator)
+    elif name in ("srnn", "irnn"):
+        default = "relu" if name == "irnn" else "tanh"
+        rnn = SRNN(n_inputs, hidden, activation=activation or default, **common)
     else:
         rnn = LTRNN(n_inputs, hidden, input_activation=activation or "none", **common)
-    readout = Readout(hidden, n_outputs, pool=pool if name == "lt-rnn-pool" else None,
+    width = 2 * hidden if name == "urnn" else hidden  # uRNN reads out [Re h, Im h]
+    readout = Readout(width, n_outputs, pool=pool if name == "lt-rnn-pool" else None,
                       generator=generator)
     return RecurrentNet(rnn, readout)

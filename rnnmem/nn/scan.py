@@ -16,11 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-ACTIVATIONS = ("identity", "tanh", "relu", "elu")
+ACTIVATIONS = ("identity", "tanh", "relu", "elu", "modrelu")
 
 
-def _activate_(u: torch.Tensor, activation: str) -> None:
-    if activation == "tanh":
+def _activate_(u: torch.Tensor, activation: str, bias: torch.Tensor | None = None) -> None:
+    if activation == "modrelu":  # sign(z)·relu(|z| + b) (Arjovsky et al. 2016)
+        sign = torch.sign(u)
+        u.abs_().add_(bias).relu_().mul_(sign)
+    elif activation == "tanh":
         u.tanh_()
     elif activation == "relu":
         u.relu_()
@@ -36,6 +39,8 @@ def _backward_through_activation_(g: torch.Tensor, u: torch.Tensor, activation: 
         torch.ops.aten.threshold_backward.grad_input(g, u, 0, grad_input=g)
     elif activation == "elu":  # is_result=True: derivative from the output, u + 1 where u ≤ 0
         torch.ops.aten.elu_backward.grad_input(g, 1.0, 1, 1, True, u, grad_input=g)
+    elif activation == "modrelu":  # slope 1 where the unit is active (output ≠ 0), else 0
+        g.mul_(u != 0)
 
 
 class ScanFunction(torch.autograd.Function):
@@ -48,7 +53,7 @@ class ScanFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a, V, h0, activation, clip):
+    def forward(ctx, a, V, h0, bias, activation, clip):
         T = a.shape[0]
         h = torch.empty_like(a)  # (T, B, H)
         Vt = V.t()
@@ -57,13 +62,16 @@ class ScanFunction(torch.autograd.Function):
         if clip is not None:
             # A cheap bound saves the per-step norm while no state can reach the limit:
             # ‖h_t‖ ≤ ‖a_t‖ + ‖V‖₂ ‖h_{t-1}‖, as every φ here is 1-Lipschitz with φ(0) = 0.
-            drive = torch.linalg.vector_norm(a, dim=2).amax(1).tolist()
+            drive = torch.linalg.vector_norm(a, dim=2).amax(1)
+            if bias is not None:  # ‖modrelu(z)‖ ≤ ‖z‖ + ‖relu(b)‖
+                drive = drive + torch.linalg.vector_norm(bias.clamp(min=0))
+            drive = drive.tolist()
             gain = torch.linalg.matrix_norm(V, ord=2).item()
             bound = torch.linalg.vector_norm(h0, dim=1).max().item()
         for t in range(T):
             u = h[t]
             torch.addmm(a[t], prev, Vt, out=u)
-            _activate_(u, activation)
+            _activate_(u, activation, bias)
             if clip is not None:
                 bound = drive[t] + gain * bound
                 if bound > clip:
@@ -75,7 +83,7 @@ class ScanFunction(torch.autograd.Function):
                         clipped[t] = scale
                         bound = clip
             prev = u
-        ctx.activation, ctx.clipped = activation, clipped
+        ctx.activation, ctx.clipped, ctx.has_bias = activation, clipped, bias is not None
         ctx.save_for_backward(V, h0, h)
         return h
 
@@ -105,10 +113,14 @@ class ScanFunction(torch.autograd.Function):
         # ∂L/∂V = Σ_t grad_pre_tᵀ h_{t-1}: one large product (plus the h0 term), no copies
         grad_V = grad_pre[1:].reshape(-1, H).t() @ h[:-1].reshape(-1, H)
         grad_V.addmm_(grad_pre[0].t(), h0)
-        return grad_pre, grad_V, grad_pre[0] @ V, None, None
+        # modReLU: ∂h/∂b = sign(h) where active; grad_pre is already zero where inactive
+        grad_bias = (grad_pre * torch.sign(h)).sum((0, 1)) if ctx.has_bias else None
+        return grad_pre, grad_V, grad_pre[0] @ V, grad_bias, None, None
 
 
-def _check(a: torch.Tensor, V: torch.Tensor, activation: str, clip) -> None:
+def _check(a: torch.Tensor, V: torch.Tensor, activation: str, clip, bias) -> None:
+    if (activation == "modrelu") != (bias is not None):
+        raise ValueError("modrelu takes a bias (H,), and only modrelu does")
     if a.dim() != 3 or V.shape != (a.shape[2], a.shape[2]):
         raise ValueError(f"scan expects a (T, B, H) and V (H, H), got {tuple(a.shape)}, "
                          f"{tuple(V.shape)}")
@@ -125,18 +137,21 @@ def scan(
     *,
     activation: str = "identity",
     clip: float | None = None,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """All hidden states (T, B, H) of ``h_t = clip(φ(a_t + V h_{t-1}))``, fused.
+
+    ``bias`` (H,) is modReLU's b, required by ``activation="modrelu"`` (and only by it).
 
     Example:
         >>> a, V = torch.randn(5, 2, 3), torch.eye(3)
         >>> torch.allclose(scan(a, V)[-1], a.sum(0))
         True
     """
-    _check(a, V, activation, clip)
+    _check(a, V, activation, clip, bias)
     if h0 is None:
         h0 = a.new_zeros(a.shape[1], a.shape[2])
-    return ScanFunction.apply(a, V, h0, activation, clip)
+    return ScanFunction.apply(a, V, h0, bias, activation, clip)
 
 
 def scan_reference(
@@ -146,10 +161,12 @@ def scan_reference(
     *,
     activation: str = "identity",
     clip: float | None = None,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The same recurrence as :func:`scan`, one autograd step at a time (the reference)."""
-    _check(a, V, activation, clip)
-    phi = {"identity": lambda z: z, "tanh": torch.tanh, "relu": torch.relu, "elu": F.elu}
+    _check(a, V, activation, clip, bias)
+    phi = {"identity": lambda z: z, "tanh": torch.tanh, "relu": torch.relu, "elu": F.elu,
+           "modrelu": lambda z: torch.sign(z) * torch.relu(z.abs() + bias)}
     prev = a.new_zeros(a.shape[1], a.shape[2]) if h0 is None else h0
     states = []
     for a_t in a.unbind(0):  # unbind, not a[t]: each a[t]'s backward would fill a (T, B, H) zero

@@ -1,0 +1,223 @@
+"""Peer models in rnnmem's harness: expRNN, nnRNN, uRNN, GRU (IRNN is a configured sRNN).
+
+- **expRNN** (Lezcano-Casado & Martínez-Rubio 2019): ``h_t = modReLU(U x_t + B h_{t-1})`` with
+  B orthogonal, B = base·expm(A), A skew-symmetric, through PyTorch's own
+  ``parametrizations.orthogonal`` (matrix exponential, with trivialization). B is formed once
+  per forward; the recurrence runs in the fused scan. Inits ``henaff`` and ``cayley``.
+- **nnRNN** (Kerg et al. 2019): ``V = P (Λ + T) Pᵀ``, P orthogonal (the same parametrization),
+  Λ block-diagonal 2×2 rotations by θ_i scaled by γ_i, T strictly upper-triangular. Penalty
+  δ·mean((γ − 1)²) (:meth:`NNRNN.regularization`); P gets its own learning rate and T its own
+  weight decay (:meth:`NNRNN.param_groups`). Fused scan with modReLU.
+- **uRNN** (Arjovsky et al. 2016): complex state, W = D₃ R₂ F⁻¹ D₂ Π R₁ F D₁ (diagonal phases,
+  reflections, a fixed permutation, unitary FFTs), complex modReLU. W is applied densely (formed
+  once per forward from its factors); its complex modReLU couples real and imaginary parts, so
+  the loop is per-step autograd, not the fused scan (slower; see docs/bench.md).
+- **GRU**: ``torch.nn.GRU``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrizations
+
+from .scan import scan
+
+EXPRNN_INITS = ("henaff", "cayley")
+
+
+def skew_block_init_(A: torch.Tensor, init: str, generator: torch.Generator | None = None):
+    """Block-diagonal skew-symmetric A with 2×2 blocks [[0, θ], [−θ, 0]].
+
+    ``henaff``: θ ~ U(−π, π); ``cayley``: θ = −sqrt((1 − cos s)/(1 + cos s)), s ~ U(0, π/2)
+    (expRNN's two inits). In place; returns A.
+    """
+    if init not in EXPRNN_INITS:
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(EXPRNN_INITS)}")
+    n = A.shape[0] // 2
+    with torch.no_grad():
+        theta = torch.empty(n, dtype=torch.float64)
+        if init == "henaff":
+            theta.uniform_(-math.pi, math.pi, generator=generator)
+        else:
+            s = theta.uniform_(0.0, math.pi / 2, generator=generator)
+            theta = -torch.sqrt((1 - torch.cos(s)) / (1 + torch.cos(s)))
+        A.zero_()
+        idx = torch.arange(n) * 2
+        A[idx, idx + 1] = theta.to(A.dtype)
+        A[idx + 1, idx] = -theta.to(A.dtype)
+    return A
+
+
+def _orthogonal_linear(hidden: int, init: str, generator) -> nn.Linear:
+    """A bias-free Linear whose weight is orthogonal, expm-parametrized, set to expm(A_init)."""
+    layer = nn.Linear(hidden, hidden, bias=False)
+    parametrizations.orthogonal(layer, "weight", orthogonal_map="matrix_exp")
+    A = skew_block_init_(torch.empty(hidden, hidden, dtype=torch.float64), init, generator)
+    with torch.no_grad():
+        layer.weight = torch.matrix_exp(A).to(layer.weight.dtype)
+    return layer
+
+
+class _ModReLURNN(nn.Module):
+    """``h_t = clip(modReLU(U x_t + V h_{t-1}))`` with V from :meth:`recurrent_matrix`."""
+
+    def __init__(self, n_inputs: int, hidden: int, *, clip: float | None, generator):
+        super().__init__()
+        self.n_inputs, self.hidden, self.clip = n_inputs, hidden, clip
+        self.U = nn.Linear(n_inputs, hidden)
+        self.bias = nn.Parameter(torch.empty(hidden))
+        with torch.no_grad():
+            self.U.weight.normal_(0, 1 / math.sqrt(n_inputs), generator=generator)
+            self.U.bias.zero_()
+            self.bias.uniform_(-0.01, 0.01, generator=generator)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        V = self.recurrent_matrix()  # formed once per forward, not per step
+        return scan(self.U(x), V, h0, activation="modrelu", clip=self.clip, bias=self.bias)
+
+    def forward_state(self, x, state=None):
+        h = self(x, state)
+        return h, h[-1]
+
+
+class ExpRNN(_ModReLURNN):
+    def __init__(self, n_inputs: int, hidden: int, *, init: str = "henaff",
+                 clip: float | None = None, generator: torch.Generator | None = None):
+        super().__init__(n_inputs, hidden, clip=clip, generator=generator)
+        self.recurrent = _orthogonal_linear(hidden, init, generator)
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        return self.recurrent.weight
+
+    def param_groups(self, lr: float, lr_orth: float, **_) -> list[dict]:
+        orth = list(self.recurrent.parameters())
+        ids = {id(p) for p in orth}
+        return [dict(params=orth, lr=lr_orth),
+                dict(params=[p for p in self.parameters() if id(p) not in ids], lr=lr)]
+
+
+class NNRNN(_ModReLURNN):
+    def __init__(self, n_inputs: int, hidden: int, *, init: str = "henaff",
+                 clip: float | None = None, generator: torch.Generator | None = None):
+        if hidden % 2:
+            raise ValueError(f"nnRNN needs an even hidden size, got {hidden}")
+        super().__init__(n_inputs, hidden, clip=clip, generator=generator)
+        self.P = _orthogonal_linear(hidden, init, generator)
+        self.theta = nn.Parameter(torch.empty(hidden // 2))
+        self.gamma = nn.Parameter(torch.ones(hidden // 2))
+        self.T = nn.Parameter(torch.zeros(hidden, hidden))
+        with torch.no_grad():
+            self.theta.uniform_(-math.pi, math.pi, generator=generator)
+
+    def schur_parts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Λ, strictly upper-triangular T)."""
+        c, s = torch.cos(self.theta) * self.gamma, torch.sin(self.theta) * self.gamma
+        blocks = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+        return torch.block_diag(*blocks), torch.triu(self.T, diagonal=1)
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        P = self.P.weight
+        Lam, T = self.schur_parts()
+        return P @ (Lam + T) @ P.t()
+
+    def regularization(self, gamma_penalty: float = 1e-4, **_) -> torch.Tensor:
+        return gamma_penalty * (self.gamma - 1).pow(2).mean()
+
+    def param_groups(self, lr: float, lr_orth: float, t_decay: float = 1e-6, **_) -> list[dict]:
+        orth = list(self.P.parameters())
+        special = {id(p) for p in orth} | {id(self.T)}
+        return [dict(params=orth, lr=lr_orth), dict(params=[self.T], lr=lr, weight_decay=t_decay),
+                dict(params=[p for p in self.parameters() if id(p) not in special], lr=lr)]
+
+
+class URNN(nn.Module):
+    """Unitary RNN with ``hidden`` complex units; outputs [Re h, Im h] (T, B, 2·hidden)."""
+
+    def __init__(self, n_inputs: int, hidden: int, *, generator: torch.Generator | None = None):
+        super().__init__()
+        self.n_inputs, self.hidden = n_inputs, hidden
+        self.phases = nn.Parameter(torch.empty(3, hidden))
+        self.reflections = nn.Parameter(torch.empty(2, 2, hidden))  # (R1, R2) × (re, im)
+        self.register_buffer("permutation", torch.randperm(hidden, generator=generator))
+        self.U = nn.Linear(n_inputs, 2 * hidden)
+        self.bias = nn.Parameter(torch.empty(hidden))
+        with torch.no_grad():
+            self.phases.uniform_(-math.pi, math.pi, generator=generator)
+            self.reflections.uniform_(-1, 1, generator=generator)
+            self.U.weight.normal_(0, 1 / math.sqrt(n_inputs), generator=generator)
+            self.U.bias.zero_()
+            self.bias.uniform_(-0.01, 0.01, generator=generator)
+
+    def _apply_w(self, z: torch.Tensor) -> torch.Tensor:
+        """W z for rows z (…, N): D₃ R₂ F⁻¹ D₂ Π R₁ F D₁."""
+        D = torch.polar(torch.ones_like(self.phases), self.phases)  # (3, N) unit phases
+        R = torch.complex(self.reflections[:, 0], self.reflections[:, 1])  # (2, N)
+
+        def reflect(z, v):  # (I − 2 v vᴴ / ‖v‖²) z
+            return z - 2 * v * (z @ v.conj())[..., None] / v.abs().pow(2).sum()
+
+        z = z * D[0]
+        z = torch.fft.fft(z, norm="ortho")
+        z = reflect(z, R[0])[..., self.permutation]
+        z = torch.fft.ifft(z * D[1], norm="ortho")
+        return reflect(z, R[1]) * D[2]
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        """W as a dense complex (N, N) matrix (columns W e_j)."""
+        eye = torch.eye(self.hidden, dtype=torch.complex64)
+        return self._apply_w(eye).t()
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        N = self.hidden
+        Wt = self.recurrent_matrix().t()  # rows: h @ Wᵀ
+        drive = self.U(x)
+        drive = torch.complex(drive[..., :N], drive[..., N:])  # (T, B, N)
+        h = drive.new_zeros(x.shape[1], N) if h0 is None else h0
+        states = []
+        for d in drive.unbind(0):
+            z = h @ Wt + d
+            modulus = z.abs()
+            # complex modReLU: relu(|z| + b) z/|z|
+            h = z * (torch.relu(modulus + self.bias) / modulus.clamp_min(1e-12))
+            states.append(h)
+        h = torch.stack(states)
+        return torch.cat([h.real, h.imag], -1)
+
+    def forward_state(self, x, state=None):
+        h = self(x, state)
+        N = self.hidden
+        return h, torch.complex(h[-1, :, :N], h[-1, :, N:])
+
+
+class GRU(nn.Module):
+    """``torch.nn.GRU``; ``init``: ``plain`` (PyTorch's) or ``orthogonal`` (each gate block)."""
+
+    def __init__(self, n_inputs: int, hidden: int, *, init: str = "plain",
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if init not in ("plain", "orthogonal"):
+            raise ValueError(f"unknown GRU init {init!r}; valid: plain, orthogonal")
+        self.n_inputs, self.hidden = n_inputs, hidden
+        self.gru = nn.GRU(n_inputs, hidden)
+        bound = 1 / math.sqrt(hidden)
+        with torch.no_grad():
+            for p in self.gru.parameters():
+                p.uniform_(-bound, bound, generator=generator)
+            if init == "orthogonal":
+                from ..init import orthogonal_
+
+                for block in self.gru.weight_hh_l0.chunk(3, dim=0):
+                    orthogonal_(block, generator=generator)
+
+    def forward(self, x, h0=None):
+        return self.gru(x, h0)[0]
+
+    def forward_state(self, x, state=None):
+        out, h = self.gru(x, None if state is None else state[None])
+        return out, h[0]
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        return self.gru.weight_hh_l0

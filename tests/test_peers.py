@@ -1,0 +1,127 @@
+import pytest
+import torch
+
+from rnnmem.cli import main
+from rnnmem.nn import build_model
+from rnnmem.train import TrainConfig, make_optimizer, train
+
+PEERS = ["irnn", "gru", "exprnn", "nnrnn", "urnn"]
+
+
+def eye(n, dtype=torch.float64):
+    return torch.eye(n, dtype=dtype)
+
+
+def test_irnn_is_a_relu_srnn_with_identity_init():
+    net = build_model("irnn", 2, 1, 6)
+    assert net.rnn.activation == "relu"
+    assert torch.equal(net.recurrent_weight.detach(), torch.eye(6))
+
+
+@pytest.mark.parametrize("model", ["exprnn", "urnn"])
+def test_recurrent_matrix_stays_orthogonal_or_unitary_through_training(model):
+    torch.manual_seed(0)
+    net = build_model(model, 10, 10, 16)
+    opt = torch.optim.RMSprop(net.parameters(), lr=1e-2)  # large steps on purpose
+    x, y = torch.randn(30, 8, 10), torch.randint(0, 10, (30, 8))
+    for _ in range(25):
+        out, _ = net(x)
+        loss = torch.nn.functional.cross_entropy(out.reshape(-1, 10), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        W = net.recurrent_weight.detach()
+        n = W.shape[0]
+        error = (W.conj().t() @ W - torch.eye(n, dtype=W.dtype)).abs().max().item()
+        assert error < 1e-5
+
+
+def test_nnrnn_matrix_is_the_product_of_its_factors():
+    net = build_model("nnrnn", 3, 2, 8)
+    with torch.no_grad():
+        net.rnn.T.normal_()
+        net.rnn.gamma.uniform_(0.5, 1.5)
+    rnn = net.rnn
+    P = rnn.P.weight.detach()
+    Lam, T = (m.detach() for m in rnn.schur_parts())
+    assert torch.allclose(rnn.recurrent_matrix().detach(), P @ (Lam + T) @ P.t(), atol=1e-6)
+    assert torch.equal(T, torch.triu(T, 1)) and T.abs().sum() > 0
+    for i in range(4):  # Λ: 2×2 rotations by θ_i scaled by γ_i
+        block = Lam[2 * i:2 * i + 2, 2 * i:2 * i + 2]
+        assert torch.allclose(torch.linalg.det(block), rnn.gamma[i].detach() ** 2, atol=1e-6)
+    assert torch.allclose(P.t() @ P, torch.eye(8), atol=1e-5)
+    assert rnn.regularization(gamma_penalty=1.0).item() > 0
+
+
+@pytest.mark.parametrize("model", PEERS)
+def test_gradients_match_finite_differences(model):
+    torch.manual_seed(1)
+    net = build_model(model, 3, 2, 4 if model != "urnn" else 3).double()
+    if model == "urnn":  # complex parts in double precision too
+        net.rnn.recurrent_matrix = _double_urnn(net.rnn)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+
+    def loss():
+        out, _ = net(x)
+        return out.pow(2).sum()
+
+    params = [p for p in net.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss(), params)
+    direction = [torch.randn_like(p) for p in params]
+    eps = 1e-6
+    with torch.no_grad():
+        for p, d in zip(params, direction, strict=True):
+            p.add_(eps * d)
+        up = loss().item()
+        for p, d in zip(params, direction, strict=True):
+            p.sub_(2 * eps * d)
+        down = loss().item()
+        for p, d in zip(params, direction, strict=True):
+            p.add_(eps * d)
+    numeric = (up - down) / (2 * eps)
+    analytic = sum((g * d).sum() for g, d in zip(grads, direction, strict=True)).item()
+    assert numeric == pytest.approx(analytic, rel=1e-4, abs=1e-6)
+
+
+def _double_urnn(rnn):
+    def recurrent_matrix():
+        return rnn._apply_w(torch.eye(rnn.hidden, dtype=torch.complex128)).t()
+    return recurrent_matrix
+
+
+@pytest.mark.parametrize("model", PEERS)
+def test_smoke_training_lowers_the_loss(model, tmp_path):
+    config = TrainConfig(task="adding", T=8, model=model, hidden=16, batch=32, steps=150,
+                         eval_every=150, val_size=256, lr=3e-3)
+    summary = train(config, tmp_path)
+    assert summary["final_val_loss"] < 0.5 * summary["initial_train_loss"]
+
+
+def test_exprnn_orthogonal_parameter_has_its_own_learning_rate():
+    config = TrainConfig(model="exprnn", lr=1e-3)
+    net = build_model("exprnn", 10, 10, 8)
+    opt = make_optimizer(config, net)
+    orth = {id(p) for p in net.rnn.recurrent.parameters()}
+    lrs = {g["lr"] for g in opt.param_groups if any(id(p) in orth for p in g["params"])}
+    assert lrs == {1e-4}
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(net.parameters()))
+    nn_config = TrainConfig(model="nnrnn", lr=1e-3, lr_orth=1e-6, t_decay=1e-3)
+    opt = make_optimizer(nn_config, build_model("nnrnn", 10, 10, 8))
+    assert sorted(g["lr"] for g in opt.param_groups)[0] == 1e-6
+    assert any(g.get("weight_decay") == 1e-3 for g in opt.param_groups)
+
+
+@pytest.mark.parametrize("model", PEERS)
+def test_peers_train_from_the_cli_on_copy(model, tmp_path):
+    assert main(["train", "--task", "copy", "--T", "5", "--S", "2", "--K", "3", "--model", model,
+                 "--hidden", "8", "--steps", "5", "--eval-every", "5", "--val-size", "8",
+                 "--batch", "4", "--out", str(tmp_path), "--quiet"]) == 0
+
+
+def test_peer_validation(capsys):
+    assert main(["train", "--model", "exprnn", "--init", "orthogonal"]) == 2
+    assert "valid: henaff, cayley" in capsys.readouterr().err
+    assert main(["train", "--model", "nnrnn", "--hidden", "7"]) == 2
+    assert "even hidden size" in capsys.readouterr().err
+    assert main(["train", "--model", "gru", "--activation", "relu"]) == 2
+    assert "not valid for gru" in capsys.readouterr().err
