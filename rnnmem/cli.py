@@ -48,7 +48,7 @@ def _field_parser(field: dataclasses.Field):
 
 
 def _train_config():
-    from .train import TrainConfig
+    from .config import TrainConfig
 
     return TrainConfig
 

