@@ -1,0 +1,77 @@
+"""``rnnmem reproduce`` and ``report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import UsageError
+
+
+def add_reproduce_parser(sub) -> None:
+    p = sub.add_parser(
+        "reproduce", help="reproduce a figure or table of either paper",
+        description="Run an experiment's grid (skipping runs already finished in the output "
+                    "directory, resuming interrupted ones), then write its figure, table and "
+                    "report. --list shows every experiment.")
+    p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments")
+    p.add_argument("--budget", choices=("quick", "full"), default="quick",
+                   help="quick: minutes on a 2-core CPU; full: the paper's settings")
+    p.add_argument("--out", type=Path, default=Path("reproduce"), help="output directory")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local worker processes, or Ray tasks (pip install 'rnnmem[ray]')")
+    p.set_defaults(func=_cmd_reproduce)
+
+
+def _cmd_reproduce(args) -> int:
+    from ..experiments.registry import EXPERIMENTS
+    from ..experiments.reproduce import list_experiments, reproduce
+
+    if args.list:
+        print(list_experiments())
+        return 0
+    if args.experiment is None:
+        raise UsageError("name an experiment (rnnmem reproduce --list shows them)")
+    if args.experiment not in EXPERIMENTS:
+        raise UsageError(f"unknown experiment {args.experiment!r}; valid: "
+                         f"{', '.join(EXPERIMENTS)}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be a positive integer, got {args.workers}")
+    if args.backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
+    from ..data import DataError
+
+    try:
+        report = reproduce(args.experiment, budget=args.budget, out=args.out,
+                           workers=args.workers, backend=args.backend)
+    except DataError as err:
+        raise UsageError(str(err)) from None
+    print(report.read_text())
+    print(f"wrote {report}")
+    return 0
+
+
+def add_report_parser(sub) -> None:
+    p = sub.add_parser("report", help="gather the reports of a reproduce directory",
+                       description="Write OUT_DIR/REPORT.md from every experiment report in "
+                                   "OUT_DIR (figures, tables, commands, wall time, machine).")
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args) -> int:
+    from ..experiments.reproduce import write_report
+
+    try:
+        path = write_report(args.out_dir)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    print(f"wrote {path}")
+    return 0
+
+

@@ -1,0 +1,195 @@
+"""``rnnmem construct``, ``memory`` and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..experiments.construct import FIG1_K, FIG1_S
+from .common import UsageError
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def add_construct_parser(sub) -> None:
+    p = sub.add_parser(
+        "construct", help="hand-built solutions of copy and adding (Henaff §3.1.1, §3.2.1)",
+        description="copy: success of Henaff's clock construction over random trials as a "
+                    "grid over K and S (Fig. 1), against d, the interference estimate, and a "
+                    "check of the paper's and the corrected construction on real batches. "
+                    "adding: the error of the exact 1-unit and d-unit solutions.")
+    p.add_argument("which", choices=("copy", "adding"))
+    p.add_argument("--out", type=Path, default=Path("construct"), help="output directory")
+    p.add_argument("--T", type=int, default=None, help="delay (copy, default 500) or length "
+                   "(adding, default 750)")
+    p.add_argument("--d", type=_int_list, default=None,
+                   help="rotation blocks (copy, default 128) or units (adding, default 1,128)")
+    p.add_argument("--K", type=_int_list, default=list(FIG1_K), help="dictionary sizes")
+    p.add_argument("--S", type=_int_list, default=list(FIG1_S), help="sequence lengths")
+    p.add_argument("--trials", type=int, default=500, help="random trials per grid cell")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--figure", action="store_true", help="also write the PNG figures")
+    p.set_defaults(func=_cmd_construct)
+
+
+def _cmd_construct(args) -> int:
+    from ..experiments.construct import adding_report, copy_report, format_grid
+
+    if (args.T is not None and args.T < 2) or args.trials < 1:
+        raise UsageError("--T must be >= 2 and --trials positive")
+    if args.which == "adding":
+        results = adding_report(args.out, T=args.T or 750, ds=args.d or (1, 128))
+        for key, error in results["max_abs_error"].items():
+            print(f"{key}: largest |output - target| = {error:.2e}")
+        print(f"wrote {args.out / 'adding.json'}")
+        return 0
+    if args.d is not None and len(args.d) != 1:
+        raise UsageError("construct copy takes one --d")
+    results = copy_report(args.out, T=args.T or 500, d=(args.d or [128])[0], trials=args.trials,
+                          Ks=args.K, Ss=args.S, seed=args.seed, figure=args.figure)
+    print(f"% of {args.trials} trials with all S answers right (T = {results['T']}, "
+          f"d = {results['d']}):")
+    print(format_grid(results))
+    for key, check in results["module_check"].items():
+        print(f"K,S = {key}: every step right: paper {check['paper']['every_step']:.0%}, "
+              f"corrected {check['corrected']['every_step']:.0%}; the paper's construction "
+              f"errs at steps {check['paper']['wrong_steps']} (delimiter step "
+              f"{check['delimiter_step']})")
+    written = [args.out / "copy.json", *results.get("figures", [])]
+    print(f"{results['seconds']:.1f} s; wrote " + ", ".join(map(str, written)))
+    return 0
+
+
+# ---------------------------------------------------------------------------- memory
+
+def add_memory_parser(sub) -> None:
+    p = sub.add_parser(
+        "memory", help="memory theory and analysis of networks (Orhan & Pitkow §2.1-§2.4)",
+        description="curve: Fisher memory J(k), J_tot and pulse amplification of identity, "
+                    "orthogonal, chain and feedback-chain networks (Fig. 1), J_tot against α "
+                    "and β. toy: linear decoding of past inputs from the final state (Fig. 2). "
+                    "analyze: non-normality, Schur form and hidden chains of trained networks "
+                    "from run directories (Fig. 5, Table 2).")
+    p.add_argument("which", choices=("curve", "toy", "analyze"))
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR",
+                   help="run directories (analyze)")
+    p.add_argument("--out", type=Path, default=Path("memory"), help="output directory")
+    p.add_argument("--N", type=int, default=100, help="units (curve, toy)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="λ of identity/orthogonal (curve: 0.98, toy: 1.0)")
+    p.add_argument("--alpha", type=float, default=None, help="chain α (curve: 1.02, toy: 1.0)")
+    p.add_argument("--beta", type=float, default=0.05, help="feedback β (curve)")
+    p.add_argument("--noise", type=float, default=None,
+                   help="curve: noise variance ε (1.0); toy: noise std of panel b (0.1)")
+    p.add_argument("--nonlinearity", default="elu", help="toy panel c: elu, tanh or relu")
+    p.add_argument("--length", type=int, default=100, help="toy sequence length")
+    p.add_argument("--k-max", type=int, default=200, help="curve: lags of J(k)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_memory)
+
+
+def _cmd_memory(args) -> int:
+    from ..experiments import memory as exp
+
+    if min(args.N, args.length, args.k_max) < 1:
+        raise UsageError("--N, --length and --k-max must be positive integers")
+    if args.noise is not None and args.noise < 0:
+        raise UsageError(f"--noise must be >= 0, got {args.noise}")
+    if args.which != "analyze" and args.run_dirs:
+        raise UsageError(f"memory {args.which} takes no run directories")
+    if args.which == "curve":
+        if args.noise == 0:
+            raise UsageError("--noise (the variance ε) must be > 0 for Fisher memory")
+        r = exp.memory_curves(args.out, N=args.N, lam=args.lam or 0.98,
+                              alpha=args.alpha or 1.02, beta=args.beta, k_max=args.k_max,
+                              noise=args.noise or 1.0, seed=args.seed)
+        for name, net in r["networks"].items():
+            print(f"{name}: J_tot = {net['J_tot']:.4f}, Henrici {net['henrici']:.3f}")
+        files = [args.out / "memory-curves.json", *r["figures"]]
+    elif args.which == "toy":
+        if args.nonlinearity not in ("elu", "tanh", "relu"):
+            raise UsageError(f"--nonlinearity must be elu, tanh or relu, got "
+                             f"{args.nonlinearity!r}")
+        r = exp.decoding_toy(args.out, N=args.N, alpha=args.alpha or 1.0, lam=args.lam or 1.0,
+                             length=args.length, noise=0.1 if args.noise is None else args.noise,
+                             nonlinearity=args.nonlinearity, seed=args.seed)
+        for panel in r["panels"]:
+            means = ", ".join(f"{name.split(' ')[0]} {sum(v) / len(v):.3f}"
+                              for name, v in panel["r2"].items())
+            print(f"{panel['nonlinearity']}, noise {panel['noise']}: mean R² over lags: {means}")
+        files = [args.out / "decoding-toy.json", *r["figures"]]
+    else:
+        if not args.run_dirs:
+            raise UsageError("memory analyze needs at least one RUN_DIR")
+        try:
+            r = exp.analyze_runs(args.run_dirs, args.out)
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            raise UsageError(str(err).splitlines()[0]) from None
+        for name, entry in r.items():
+            for block, trained in entry["trained"].items():
+                if block == "responses":
+                    continue
+                initial = entry["initial"][block]
+                print(f"{name} [{block}]: Henrici {initial['henrici']:.3f} -> "
+                      f"{trained['henrici']:.3f}; chain score {initial['chain_score']:.4f} -> "
+                      f"{trained['chain_score']:.4f}")
+        files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()]
+    print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
+# ---------------------------------------------------------------------------- bench
+
+def add_bench_parser(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="speed of the recurrent layers at the papers' sizes",
+        description="Forward+backward milliseconds of each recurrent layer (fused scan, "
+                    "per-step autograd reference, torch.nn.RNN/LSTM) at the papers' sizes, "
+                    "achieved GFLOP/s and the fraction of a GEMM roofline measured in the same "
+                    "run; with 1 thread and with all cores.")
+    p.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
+    p.add_argument("--quick", action="store_true", help="smallest size only, 2 repeats")
+    p.add_argument("--threads", choices=("1", "all", "both"), default="both")
+    p.add_argument("--workers", action="store_true",
+                   help="also measure training-run throughput with 1 and 2 worker processes")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args) -> int:
+    from .. import bench
+
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be a positive integer, got {args.repeats}")
+    threads = {"1": (1,), "all": (None,), "both": (1, None)}[args.threads]
+    sizes = bench.SIZES[:1] if args.quick else bench.SIZES
+    repeats = 2 if args.quick else args.repeats
+    progress = None if args.json else (lambda r: print(
+        f"  {r['threads']} thread(s), {r['size']}, {r['layer']}: {r['ms']:.1f} ms",
+        file=sys.stderr, flush=True))
+    rows = bench.run_bench(repeats=repeats, threads=threads, sizes=sizes,
+                           slow_repeats=1 if args.quick else 2, progress=progress)
+    throughput = bench.sweep_throughput(steps=30 if args.quick else 300) if args.workers else []
+    if args.json:
+        print(json.dumps(dict(cores=os.cpu_count(), layers=rows, sweep_throughput=throughput),
+                         indent=2))
+        return 0
+    print(bench.format_rows(rows))
+    for t in throughput:
+        print(f"{t['workers']} worker(s): {t['runs']} runs of {t['steps']} steps in "
+              f"{t['seconds']:.1f} s = {t['runs_per_minute']:.1f} runs/min")
+    return 0
+
+

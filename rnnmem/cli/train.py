@@ -1,0 +1,229 @@
+"""``rnnmem train``, ``plot`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from .common import UsageError
+
+
+def _parse_optional(parse):
+    def parse_or_none(text: str):
+        return None if text.lower() == "none" else parse(text)
+
+    parse_or_none.__name__ = parse.__name__
+    return parse_or_none
+
+
+def _field_parser(field: dataclasses.Field):
+    hint = typing.get_type_hints(_train_config())[field.name]
+    args = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in args
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    if base is str:
+        return str  # "none" stays a word: it is a valid LT-RNN input activation
+    return _parse_optional(base) if optional else base
+
+
+def _train_config():
+    from ..config import TrainConfig
+
+    return TrainConfig
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train one model on a long-memory task",
+        description="Train one model; writes config.json, metrics.csv, summary.json and "
+                    "model.pt to the run directory. Defaults follow Henaff et al. §4.1 "
+                    "(copy T=100, LT-RNN, orthogonal init, 80 units, RMSProp lr 1e-4, "
+                    "decay 0.9, batch 50, activation clipping 1000).")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<task>-<model>-...)")
+    p.add_argument("--config", type=Path, help="JSON file of config values; flags override it")
+    p.add_argument("--lr-search", action="store_true",
+                   help="pick the learning rate by Henaff §4.1's protocol first: the largest "
+                        "of 1, 1e-1, ..., 1e-5 whose loss does not diverge in a probe run")
+    p.add_argument("--probe-steps", type=int, default=200, help="steps of each lr probe run")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="reuse a finished run directory")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue an interrupted run from its last checkpoint, with its own "
+                        "config.json (the result equals an uninterrupted run's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    config_fields = p.add_argument_group("run configuration")
+    for f in dataclasses.fields(_train_config()):
+        default = f.default
+        config_fields.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
+            default=argparse.SUPPRESS, metavar=f.name.upper() if len(f.name) > 1 else f.name,
+            help=f"{f.metadata['help']} (default: {default})")
+    p.set_defaults(func=_cmd_train)
+
+
+def _load_config_file(path: Path) -> dict:
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise UsageError(f"config file {path} is not valid JSON: {err}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"config file {path} must hold a JSON object")
+    return values
+
+
+def _resolve_config(args):
+    TrainConfig = _train_config()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = _load_config_file(args.config) if args.config else {}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    try:
+        return TrainConfig.from_dict(values)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+
+
+def _default_run_dir(c, lr_search: bool = False) -> Path:
+    lr = "lrsearch" if lr_search else f"lr{c.lr:g}"
+    return Path("runs") / f"{c.task}-T{c.T}-{c.model}-{c.init}-{lr}-seed{c.seed}"
+
+
+def _check_run_dir(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} exists and is not a directory")
+    if (run_dir / "summary.json").exists() and not overwrite:
+        raise UsageError(f"{run_dir} already holds a finished run; pass --overwrite or "
+                         "another --out")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _cmd_train(args) -> int:
+    import torch
+
+    if args.threads < 1 or args.probe_steps < 1:
+        raise UsageError("--threads and --probe-steps must be positive integers")
+    torch.set_num_threads(args.threads)
+    if args.resume is not None:
+        return _resume(args)
+    from ..train import find_learning_rate
+
+    config = _resolve_config(args)
+    run_dir = args.out or _default_run_dir(config, lr_search=args.lr_search)
+    _check_run_dir(run_dir, args.overwrite)
+    if args.lr_search:
+        lr, trials = find_learning_rate(config, run_dir / "lr-search",
+                                        probe_steps=args.probe_steps)
+        for t in trials:
+            print(f"lr {t['lr']:g}: {'diverged' if t['diverged'] else 'stable'} "
+                  f"(train loss {_fmt(t['initial_train_loss'])} -> "
+                  f"{_fmt(t['final_train_loss'])})")
+        if lr is None:
+            print("every learning rate in the grid diverged", file=sys.stderr)
+            return 1
+        print(f"chosen learning rate: {lr:g}")
+        config = dataclasses.replace(config, lr=lr)
+    return _run_train(config, run_dir, args, resume=False)
+
+
+def _resume(args) -> int:
+    from ..io import read_json
+    from ..train import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = sorted(k for k in vars(args) if k in names)
+    if given or args.config or args.out or args.lr_search:
+        extra = ", ".join(f"--{k.replace('_', '-')}" for k in given) or "--config/--out/--lr-search"
+        raise UsageError(f"--resume continues the run with its own config; drop {extra}")
+    run_dir = args.resume
+    try:
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not a run directory (no config.json)") from None
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"{run_dir}/config.json is not a valid config: {err}") from None
+    if (run_dir / "summary.json").is_file():
+        print(f"{run_dir} is already finished; nothing to resume")
+        return 0
+    return _run_train(config, run_dir, args, resume=True)
+
+
+def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
+    from ..checkpoint import CheckpointError
+    from ..data import DataError
+    from ..train import train
+
+    try:
+        summary = train(config, run_dir, progress=not args.quiet, resume=resume)
+    except (CheckpointError, DataError) as err:
+        raise UsageError(str(err)) from None
+    print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
+          f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "
+          f"{summary['final_val_ratio']:.3f} × chance; {summary['metric_name']} "
+          f"{summary['final_val_metric']:.4g}; solved: {summary['solved']}")
+    if "test_metric" in summary:
+        print(f"test loss {summary['test_loss']:.4g}; test {summary['metric_name']} "
+              f"{summary['test_metric']:.4g}")
+    return 0 if summary["status"] != "diverged" else 1
+
+
+# ---------------------------------------------------------------------------- plot
+
+def add_plot_parser(sub) -> None:
+    from ..plot import CURVES
+
+    p = sub.add_parser("plot", help="learning curves of run directories on one PNG",
+                       description="Draw the learning curves of one or more runs on one PNG, "
+                                   "with the chance baseline dashed.")
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="PNG to write")
+    p.add_argument("--curve", choices=tuple(CURVES), default="val_ratio",
+                   help="which column to draw (default: val_ratio)")
+    p.set_defaults(func=_cmd_plot)
+
+
+def _cmd_plot(args) -> int:
+    from ..plot import RunDirError, plot_runs
+
+    try:
+        out = plot_runs(args.run_dirs, args.out, curve=args.curve)
+    except RunDirError as err:
+        raise UsageError(str(err)) from None
+    print(f"wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- demo
+
+def add_demo_parser(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="quick real experiment: LT-ORNN vs LT-IRNN on copy T=100",
+        description="Henaff et al. §4.1 in under a minute: train an LT-RNN with orthogonal "
+                    "and with identity initialization on the copy task (T=100, 80 units, "
+                    "batch 50, RMSProp lr 1e-4), print a table and write curves.png.")
+    p.add_argument("--out", type=Path, default=Path("demo"), help="output directory")
+    p.add_argument("--steps", type=int, default=3000, help="training steps per run")
+    p.add_argument("--seeds", type=int, default=1, help="runs per initialization (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args) -> int:
+    from ..experiments.demo import run_demo
+
+    if min(args.steps, args.seeds, args.workers or 1) < 1:
+        raise UsageError("--steps, --seeds and --workers must be positive integers")
+    print(run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
+                   workers=args.workers))
+    return 0
+
+
