@@ -82,11 +82,22 @@ class _SymbolRecallTask:
         return (output.argmax(-1)[answer] == target[answer]).double().mean().item()
 
     def baseline(self) -> float:
+        """The chance level: the loss of the best predictor that remembers no symbol.
+
+        It knows when answers are due (blank elsewhere, with certainty) and guesses uniformly
+        among the K symbols when one is due: S·ln K / L, computed from ``answer_probability()``
+        (Σ_t q_t = S). For copy this is also the best input-independent predictor's loss; for
+        variable copy the input-independent predictor does worse, as it cannot see the
+        delimiter (:meth:`marginal_baseline`), which is why Henaff et al. measure against this.
+        """
+        q = self.answer_probability()
+        return (q.sum() * math.log(self.K) / q.numel()).item()
+
+    def marginal_baseline(self) -> float:
         """Mean cross-entropy of the best input-independent predictor.
 
-        At each step that predictor outputs the marginal distribution of the target; its loss
-        is that distribution's entropy. For copy this is S·ln K / L. ``answer_probability()``
-        (each copy task's own) gives the chance that a step's target is a symbol.
+        At each step it outputs the marginal distribution of that step's target; its loss is
+        that distribution's entropy. Equal to :meth:`baseline` for copy.
         """
         q = self.answer_probability()
         return _entropy_of_answer_marginal(q, self.K).mean().item()

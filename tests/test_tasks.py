@@ -77,7 +77,17 @@ def _monte_carlo_baseline(task, n=20000, seed=5):
 @pytest.mark.parametrize("task", [CopyTask(40, S=5, K=4), CopyTask(30, convention="exprnn"),
                                   VariableCopyTask(20, S=4, K=3), VariableCopyTask(8, S=8)])
 def test_symbol_baseline_equals_monte_carlo(task):
-    assert task.baseline() == pytest.approx(_monte_carlo_baseline(task), rel=0.02)
+    assert task.marginal_baseline() == pytest.approx(_monte_carlo_baseline(task), rel=0.02)
+
+
+@pytest.mark.parametrize("T, S, K", [(20, 4, 3), (100, 10, 8), (8, 8, 2)])
+def test_chance_baseline_is_memoryless_recall(T, S, K):
+    # A predictor that knows when answers are due but remembers no symbol: S ln K / L.
+    copy, varcopy = CopyTask(T, S=S, K=K), VariableCopyTask(T, S=S, K=K)
+    expected = S * math.log(K) / (T + 2 * S)
+    assert copy.baseline() == pytest.approx(expected) == copy.marginal_baseline()
+    assert varcopy.baseline() == pytest.approx(expected)
+    assert varcopy.marginal_baseline() > varcopy.baseline()  # it cannot see the delimiter
 
 
 def test_copy_baseline_closed_form():
