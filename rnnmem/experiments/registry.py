@@ -74,7 +74,7 @@ def _henaff_jobs(budget, panels, models, hidden, steps, seeds, **common) -> list
 def henaff_fig2(budget: str) -> list[Job]:
     Ts = _pick(budget, (100,), (100, 200, 300, 500))  # Henaff gives no T: Arjovsky's values
     return _henaff_jobs(budget, [(f"copy T = {T}", dict(task="copy", T=T)) for T in Ts],
-                        ("LT-ORNN", "LT-IRNN", "LSTM"), 80, _pick(budget, 2000, 20000),
+                        ("LT-ORNN", "LT-IRNN", "LSTM"), 80, _pick(budget, 3000, 20000),
                         _seeds(budget, 2, 8))
 
 
