@@ -33,6 +33,7 @@ from .train import (
     _metrics_csv,
     _progress_bar,
     _stop_reason,
+    exploded,
     make_optimizer,
 )
 
@@ -185,7 +186,7 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
         logits, state = model(x, state)
         state = detach_state(state)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        if not torch.isfinite(loss):
+        if exploded(loss.item(), baseline):
             status, diverged_at = "diverged", step
             break
         optimizer.zero_grad(set_to_none=True)

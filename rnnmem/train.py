@@ -37,6 +37,7 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
 )
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
 
+EXPLOSION = 1e6  # a loss this many times the chance baseline counts as divergence
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
 CHECKPOINT = "checkpoint.pt"
@@ -170,7 +171,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         x, y = task.sample(config.batch, generators["data"])
         output, _ = model(x)
         loss = task.loss(output, y)
-        if not torch.isfinite(loss):
+        if exploded(loss.item(), baseline):
             status, diverged_at = "diverged", step
             break
         optimizer.zero_grad(set_to_none=True)
@@ -205,9 +206,15 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
                    time.perf_counter() - start, test)
 
 
+def exploded(loss: float, baseline: float) -> bool:
+    """Divergence: a non-finite loss, or one above EXPLOSION × the chance baseline (an exploding
+    hidden state drives the loss up long before it overflows)."""
+    return not math.isfinite(loss) or loss > EXPLOSION * baseline
+
+
 def _stop_reason(val_loss: float, config: TrainConfig, baseline: float) -> str | None:
     """Why training stops after an evaluation with this validation loss, or None."""
-    if not math.isfinite(val_loss):
+    if exploded(val_loss, baseline):
         return "diverged"
     if config.stop_ratio is not None and val_loss < config.stop_ratio * baseline:
         return "early-stopped"

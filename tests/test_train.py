@@ -63,6 +63,15 @@ def test_huge_learning_rate_is_reported_as_divergence(tmp_path):
     assert 1 <= summary["diverged_at"] <= 200 and not summary["solved"]
 
 
+def test_exploding_loss_counts_as_divergence(tmp_path):
+    # relu sRNN, identity ×1.5, no clipping: the state grows ~1.5^T without overflowing
+    config = TrainConfig(task="adding", T=60, model="srnn", activation="relu", init="identity",
+                         gain=1.5, clip=None, hidden=8, batch=8, steps=20, eval_every=10,
+                         val_size=16, lr=1e-4)
+    summary = train(config, tmp_path)
+    assert summary["status"] == "diverged" and summary["diverged_at"] == 1
+
+
 def test_early_stop(tmp_path):
     config = TrainConfig(task="adding", T=6, init="identity", activation="relu", hidden=8,
                          lr=3e-3, steps=2000, eval_every=20, batch=32, stop_ratio=0.5)
