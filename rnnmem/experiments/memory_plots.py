@@ -130,8 +130,21 @@ def plot_analysis(name: str, entry: dict, out: Path) -> Path:
     axes[3].set_title("hidden chain (Orhan & Pitkow Fig. 5)", fontsize=9)
     for ax in (axes[0], axes[1], axes[3]):
         ax.legend(fontsize=7)
+    gates = [b for b in entry["trained"] if b not in ("W", "responses")]
+    if gates:  # LSTM: every gate's trained weights against i − j (Orhan & Pitkow Fig. 6)
+        axes[3].cla()
+        for gate in gates:
+            r = entry["trained"][gate]
+            axes[3].plot(r["offsets"], r["diagonal_means"], label=gate)
+        axes[3].axvline(0, color="k", lw=0.5)
+        axes[3].set_xlim(-span, span)
+        axes[3].set_xlabel("i − j (units ordered by peak time)")
+        axes[3].set_ylabel("mean W_ij (trained)")
+        axes[3].set_title("gate weights against i − j (Orhan & Pitkow Fig. 6)", fontsize=9)
+        axes[3].legend(fontsize=7)
     c = entry["config"]
-    fig.suptitle(f"{name}: {c['model']} {c['init']} on {c['task']} T = {c['T']}", fontsize=10)
+    sizes = f" T = {c['T']}" if c["task"] in ("copy", "varcopy", "adding") else ""
+    fig.suptitle(f"{name}: {c['model']} {c['init']} on {c['task']}{sizes}", fontsize=10)
     fig.tight_layout()
     path = out / f"analysis-{name}.png"
     fig.savefig(path, dpi=110)

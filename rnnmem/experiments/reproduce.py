@@ -68,10 +68,11 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
                       solved=sum(solved) if solved else None,
                       metric_name=summaries[0]["metric_name"])
         records.append(record)
+        solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(runs)}"
         rows.append(f"| {panel} | {group} | {len(runs)} | {_mean_se(record['val_ratio'])} | "
                     f"{_mean_se(record['val_metric'])} ({record['metric_name']}) | "
                     f"{_mean_se(record['test_metric'])} | "
-                    f"{'n/a' if record['solved'] is None else record['solved']}/{len(runs)} | "
+                    f"{solved_text} | "
                     f"{record['diverged']} |")
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
               "| solved | diverged |", "|---|---|---|---|---|---|---|---|"]
