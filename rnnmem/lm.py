@@ -99,7 +99,9 @@ class LMTask:
         return "perplexity" if self.corpus.level == "word" else "bits per character"
 
     def metric(self, loss: float) -> float:
-        return math.exp(loss) if self.corpus.level == "word" else loss / math.log(2)
+        if self.corpus.level == "char":
+            return loss / math.log(2)
+        return math.exp(loss) if loss < 700 else math.inf  # exp overflows a float past ~709
 
     def baseline(self) -> float:
         """Unigram entropy of the training tokens (nats): the best input-independent loss."""

@@ -8,6 +8,7 @@ interrupted ones resume from their last checkpoint.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -41,7 +42,23 @@ def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
 
 
 def _train_job(config_dict: dict, run_dir: str) -> dict:
-    return train_or_resume(TrainConfig.from_dict(config_dict), run_dir)
+    return _guarded(TrainConfig.from_dict(config_dict), run_dir)
+
+
+def _guarded(config: TrainConfig, run_dir) -> dict:
+    """train_or_resume, but an unexpected error fails this run only: the sweep carries on."""
+    try:
+        return train_or_resume(config, run_dir)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:  # noqa: BLE001 - recorded, reported, and the run is not trusted
+        return failed_summary(err)
+
+
+def failed_summary(err: BaseException) -> dict:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return dict(status="failed", error=f"{type(err).__name__}: {reason}",
+                final_val_ratio=math.nan, final_val_loss=math.nan)
 
 
 BACKENDS = ("local", "ray")
@@ -66,7 +83,7 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     if workers == 1:
         _single_thread()
         for i, (config, run_dir) in enumerate(jobs):
-            summaries[i] = train_or_resume(config, run_dir)
+            summaries[i] = _guarded(config, run_dir)
             if on_done:
                 on_done(i, summaries[i])
         return summaries

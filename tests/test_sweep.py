@@ -12,3 +12,12 @@ def test_worker_processes_give_the_same_results_as_one_process(tmp_path):
         assert p["final_val_loss"] == s["final_val_loss"]
         assert p["final_train_loss"] == s["final_train_loss"]
     assert len({s["final_val_loss"] for s in serial}) == 3
+
+
+def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
+    good = TrainConfig(**TINY)
+    bad = TrainConfig(task="psmnist", data_dir=str(tmp_path / "no-mnist-here"), hidden=4,
+                      steps=2, eval_every=2)
+    results = run_all([(bad, tmp_path / "bad"), (good, tmp_path / "good")], workers=1)
+    assert results[0]["status"] == "failed" and "does not exist" in results[0]["error"]
+    assert results[1]["status"] == "completed"

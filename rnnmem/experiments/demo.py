@@ -41,7 +41,8 @@ def format_table(summaries: dict[str, list[dict]]) -> str:
     lines = ["| model | init | seeds | val loss / chance | recall accuracy | solved |",
              "|---|---|---|---|---|---|"]
     for init, runs in summaries.items():
-        solved = sum(s["solved"] for s in runs)
+        runs = [s for s in runs if s["status"] != "failed"] or runs
+        solved = sum(bool(s.get("solved")) for s in runs)
         lines.append(
             f"| {INITS[init]} | {init} | {len(runs)} | "
             f"{_mean_se([s['final_val_ratio'] for s in runs])} | "
@@ -61,8 +62,9 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
 
     def done(i, summary):
         init, s = jobs[i]
-        print(f"  {INITS[init]} seed {s}: {summary['status']}, val loss / chance "
-              f"{summary['final_val_ratio']:.3f} ({summary['seconds']:.1f} s)", flush=True)
+        what = summary.get("error") or (f"val loss / chance {summary['final_val_ratio']:.3f} "
+                                        f"({summary['seconds']:.1f} s)")
+        print(f"  {INITS[init]} seed {s}: {summary['status']}, {what}", flush=True)
 
     print(f"training LT-ORNN and LT-IRNN on copy T=100: {seeds} seed(s) each, {steps} steps",
           flush=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import write_json_atomic, write_text_atomic
+from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..sweep import run_all
 from .registry import BUDGETS, EXPERIMENTS, Job
@@ -52,30 +52,32 @@ def _mean_se(values: list[float]) -> str:
 
 
 def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
-    """Markdown table: one row per (panel, group), mean ± s.e. over seeds."""
+    """Markdown table: one row per (panel, group), mean ± s.e. over seeds.
+
+    A run that failed (an error, not a divergence) has no summary; it is counted, not averaged.
+    """
     rows, records = [], []
     keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
     for panel, group in keys:
-        runs = [load_run(d) for j, d in zip(jobs, dirs, strict=True)
-                if (j.panel, j.group) == (panel, group)]
-        summaries = [r["summary"] for r in runs]
+        mine = [d for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel, group)]
+        summaries = [read_json(d / "summary.json") for d in mine if (d / "summary.json").is_file()]
+        failed = len(mine) - len(summaries)
         solved = [s["solved"] for s in summaries if s["solved"] is not None]
-        record = dict(panel=panel, group=group, runs=len(runs),
+        record = dict(panel=panel, group=group, runs=len(mine), failed=failed,
                       val_ratio=[s["final_val_ratio"] for s in summaries],
                       val_metric=[s["final_val_metric"] for s in summaries],
                       test_metric=[s.get("test_metric") for s in summaries],
                       diverged=sum(s["status"] == "diverged" for s in summaries),
                       solved=sum(solved) if solved else None,
-                      metric_name=summaries[0]["metric_name"])
+                      metric_name=summaries[0]["metric_name"] if summaries else "")
         records.append(record)
-        solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(runs)}"
-        rows.append(f"| {panel} | {group} | {len(runs)} | {_mean_se(record['val_ratio'])} | "
+        solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
+        rows.append(f"| {panel} | {group} | {len(mine)} | {_mean_se(record['val_ratio'])} | "
                     f"{_mean_se(record['val_metric'])} ({record['metric_name']}) | "
-                    f"{_mean_se(record['test_metric'])} | "
-                    f"{solved_text} | "
-                    f"{record['diverged']} |")
+                    f"{_mean_se(record['test_metric'])} | {solved_text} | "
+                    f"{record['diverged']} | {failed} |")
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
-              "| solved | diverged |", "|---|---|---|---|---|---|---|---|"]
+              "| solved | diverged | failed |", "|---|---|---|---|---|---|---|---|---|"]
     return "\n".join(header + rows), records
 
 
@@ -95,13 +97,15 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
 
         def done(i, summary):
             j = jobs[i]
+            what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
             progress(f"  [{i + 1}/{len(jobs)}] {j.panel} / {j.group} / seed {j.seed}: "
-                     f"{summary['status']}, val loss / chance {summary['final_val_ratio']:.3f}")
+                     f"{summary['status']}, {what}")
 
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
         panels: dict[str, dict[str, list]] = {}
         for j, d in zip(jobs, dirs, strict=True):
-            panels.setdefault(j.panel, {}).setdefault(j.group, []).append(load_run(d))
+            if (d / "summary.json").is_file():  # failed runs are in the table, not the plot
+                panels.setdefault(j.panel, {}).setdefault(j.group, []).append(load_run(d))
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
                                    title=f"{exp.paper}, {exp.target} ({budget} budget)"))]
         table, records = results_table(jobs, dirs)
