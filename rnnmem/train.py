@@ -231,7 +231,7 @@ def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, secon
         baseline=task.baseline(), final_val_loss=final["val_loss"],
         final_val_ratio=final["val_ratio"], final_val_metric=final["val_metric"],
         metric_name=task.metric_name,
-        solved=status != "diverged" and task.solved(final["val_loss"]),
+        solved=_solved(task, final["val_loss"], status),
         initial_train_loss=train_losses[0] if train_losses else None,
         final_train_loss=sum(tail) / len(tail) if train_losses else None,
         parameters=sum(p.numel() for p in model.parameters()),
@@ -242,6 +242,12 @@ def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, secon
     write_bytes_atomic(run_dir / "model.pt", buffer.getvalue())
     write_json_atomic(run_dir / "summary.json", summary)
     return summary
+
+
+def _solved(task, val_loss: float, status: str) -> bool | None:
+    """The task's success criterion; None where it has none (language models)."""
+    verdict = task.solved(val_loss)
+    return None if verdict is None else (status != "diverged" and bool(verdict))
 
 
 def _check_same_config(config: TrainConfig, run_dir: Path) -> None:
