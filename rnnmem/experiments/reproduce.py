@@ -109,20 +109,27 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
                                    title=f"{exp.paper}, {exp.target} ({budget} budget)"))]
         table, records = results_table(jobs, dirs)
+        train_seconds = sum(read_json(d / "summary.json").get("seconds", 0.0) for d in dirs
+                            if (d / "summary.json").is_file())
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
                                                        groups=records))
     else:
         root.mkdir(parents=True, exist_ok=True)
         result = exp.run(root, budget, workers)
         figures, table = result["figures"], result["table"]
+        train_seconds = None
     seconds = time.perf_counter() - start
     write_text_atomic(root / "table.md", table + "\n")
     report = root / "report.md"
-    write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root))
+    write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root,
+                                           train_seconds))
     return report
 
 
-def _report_text(exp, budget, figures, table, seconds, root: Path) -> str:
+def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds) -> str:
+    trained = ("" if train_seconds is None else
+               f" Training time summed over the runs: {train_seconds:.0f} s (on 2 worker "
+               f"processes the wall time is about half).")
     images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
     return (f"## {exp.name}: {exp.paper}, {exp.target} ({budget} budget)\n\n"
             f"Claim: {exp.claim}.\n\n"
@@ -130,7 +137,7 @@ def _report_text(exp, budget, figures, table, seconds, root: Path) -> str:
             f"{images}\n\n{table}\n\n"
             f"Wall time {seconds:.0f} s (runs already finished in the output directory are "
             f"not redone) on {platform.machine()}, {torch.get_num_threads()} threads, torch "
-            f"{torch.__version__}.\n")
+            f"{torch.__version__}.{trained}\n")
 
 
 def write_report(out: str | Path) -> Path:
