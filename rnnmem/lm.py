@@ -33,8 +33,8 @@ from .train import (
     _metrics_csv,
     _progress_bar,
     _stop_reason,
-    exploded,
     make_optimizer,
+    run_steps,
 )
 
 EVAL_STREAMS = 10
@@ -179,32 +179,20 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
 
     if saved is None:
         record(0)
-    for step in range(first_step, config.steps + 1):
+    def batch_loss() -> torch.Tensor:
+        nonlocal position, state
         if position >= stream.shape[0] - 1:  # a new epoch starts from a fresh state
             position, state = 0, None
         n = min(config.bptt, stream.shape[0] - 1 - position)
         x, y = stream[position:position + n], stream[position + 1:position + 1 + n]
         position += n
-        logits, state = model(x, state)
-        state = detach_state(state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        if exploded(loss.item(), baseline):
-            status, diverged_at = "diverged", step
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        train_losses.append(loss.item())
-        window.append(train_losses[-1])
-        if bar is not None:
-            bar.update()
-        if step % config.eval_every == 0 or step == config.steps:
-            stopped = _stop_reason(record(step), config, baseline)
-            if stopped:
-                status, diverged_at = stopped, (step if stopped == "diverged" else None)
-                break
+        logits, new_state = model(x, state)
+        state = detach_state(new_state)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    if status == "completed":
+        status, diverged_at = run_steps(config, model, optimizer, first_step, batch_loss,
+                                        record, baseline, train_losses, window, bar)
     if bar is not None:
         bar.close()
     test = {}

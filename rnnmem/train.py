@@ -167,35 +167,22 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
 
     if state is None:
         record(0)
-    for step in range(first_step, config.steps + 1):
+    def batch_loss() -> torch.Tensor:
         x, y = task.sample(config.batch, generators["data"])
         output, _ = model(x)
-        loss = task.loss(output, y)
-        if exploded(loss.item(), baseline):
-            status, diverged_at = "diverged", step
-            break
-        optimizer.zero_grad(set_to_none=True)
-        if regularizer is not None:  # nnRNN's δ·mean((γ−1)²); the task loss is what is logged
-            (loss + regularizer(gamma_penalty=config.gamma_penalty)).backward()
-        else:
-            loss.backward()
-        if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        if config.ortho_lr > 0 and V is not None:
-            points = _random_unit_vectors(config.ortho_points, config.hidden, generators["ortho"])
-            (grad,) = torch.autograd.grad(orthogonality_penalty(V, points), V)
-            with torch.no_grad():
-                V.sub_(config.ortho_lr * grad)
-        train_losses.append(loss.item())
-        window.append(train_losses[-1])
-        if bar is not None:
-            bar.update()
-        if step % config.eval_every == 0 or step == config.steps:
-            stopped = _stop_reason(record(step), config, baseline)
-            if stopped:
-                status, diverged_at = stopped, (step if stopped == "diverged" else None)
-                break
+        return task.loss(output, y)
+
+    def ortho_step() -> None:  # Henaff §4.2: one SGD step on the penalty after each update
+        points = _random_unit_vectors(config.ortho_points, config.hidden, generators["ortho"])
+        (grad,) = torch.autograd.grad(orthogonality_penalty(V, points), V)
+        with torch.no_grad():
+            V.sub_(config.ortho_lr * grad)
+
+    if status == "completed":
+        status, diverged_at = run_steps(
+            config, model, optimizer, first_step, batch_loss, record, baseline, train_losses,
+            window, bar, regularizer=regularizer,
+            after_update=ortho_step if config.ortho_lr > 0 and V is not None else None)
     if bar is not None:
         bar.close()
     test = {}
@@ -204,6 +191,40 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         test = dict(test_loss=test_loss, test_metric=test_metric)
     return _finish(run_dir, model, task, rows, train_losses, status, diverged_at,
                    time.perf_counter() - start, test)
+
+
+def run_steps(config, model, optimizer, first_step: int, batch_loss, record, baseline: float,
+              train_losses: list, window: list, bar, *, regularizer=None,
+              after_update=None) -> tuple[str, int | None]:
+    """The training loop shared by task and language-model runs; returns (status, diverged_at).
+
+    Each step: ``batch_loss()`` → divergence check → backward (plus ``regularizer``) → gradient
+    clipping → optimizer step → ``after_update()``; ``record(step)`` every ``eval_every`` steps
+    evaluates and checkpoints, and may stop the run.
+    """
+    for step in range(first_step, config.steps + 1):
+        loss = batch_loss()
+        if exploded(loss.item(), baseline):
+            return "diverged", step
+        optimizer.zero_grad(set_to_none=True)
+        if regularizer is not None:  # nnRNN's δ·mean((γ−1)²); the task loss is what is logged
+            (loss + regularizer(gamma_penalty=config.gamma_penalty)).backward()
+        else:
+            loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        if after_update is not None:
+            after_update()
+        train_losses.append(loss.item())
+        window.append(train_losses[-1])
+        if bar is not None:
+            bar.update()
+        if step % config.eval_every == 0 or step == config.steps:
+            stopped = _stop_reason(record(step), config, baseline)
+            if stopped:
+                return stopped, (step if stopped == "diverged" else None)
+    return "completed", None
 
 
 def exploded(loss: float, baseline: float) -> bool:
