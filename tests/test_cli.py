@@ -78,6 +78,10 @@ def test_lr_search_flag(tmp_path, capsys):
     (["plot", "/nonexistent-run"], "is not a run directory"),
     (["demo", "--steps", "0"], "must be positive"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["train", "--out", "/dev/null/run"], "/dev/null is not a directory"),
+    (["demo", "--out", "/dev/null/demo"], "/dev/null is not a directory"),
+    (["memory", "curve", "--out", "/dev/null/m"], "/dev/null is not a directory"),
+    (["plot", "x", "-o", "/dev/null/c.png"], "/dev/null is not a directory"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys):
     assert main(args) == 2

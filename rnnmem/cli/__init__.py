@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from .. import __version__
-from .common import Parser, UsageError
+from .common import Parser, UsageError, check_writable
 from .experiments import add_report_parser, add_reproduce_parser
 from .tools import add_bench_parser, add_construct_parser, add_memory_parser
 from .train import add_demo_parser, add_plot_parser, add_train_parser
@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        out = getattr(args, "out", None)
+        if out is not None:
+            check_writable(out, is_file=out.suffix == ".png")
         return args.func(args)
     except UsageError as err:
         print(f"rnnmem: error: {err}", file=sys.stderr)

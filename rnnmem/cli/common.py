@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -12,3 +14,15 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line instead of argparse's usage block
         raise UsageError(message)
+
+
+def check_writable(path: Path, *, is_file: bool = False) -> None:
+    """Fail early, in one line, when ``path`` (a directory, or a file's directory) can't be made."""
+    target = path.parent if is_file else path
+    probe = target
+    while not probe.exists():  # the nearest existing ancestor decides
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"cannot write to {path}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to {path}: {probe} is not writable")
