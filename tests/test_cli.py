@@ -144,7 +144,7 @@ def test_any_non_positive_size_is_rejected(field, value, capsys):
 @given(option=st.sampled_from(["--task", "--model", "--init", "--convention", "--placement"]),
        value=st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1,
                      max_size=12).filter(lambda v: not v.startswith("-")))
-def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys):
+def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys, tmp_path):
     from rnnmem.nn import MODEL_INITS, MODELS
     from rnnmem.tasks import ADDING_PLACEMENTS, COPY_CONVENTIONS
     from rnnmem.train import ALL_TASKS
@@ -153,7 +153,7 @@ def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys):
              "--convention": COPY_CONVENTIONS, "--placement": ADDING_PLACEMENTS}[option]
     if value in valid:
         return
-    assert main(["train", option, value, "--steps", "1", "--out", "/dev/null/never"]) == 2
+    assert main(["train", option, value, "--steps", "1", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rnnmem: error: ") and err.count("\n") == 1
     assert repr(value) in err
