@@ -22,6 +22,7 @@ MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
 ALL_TASKS = (*tasks.TASKS, *MNIST_TASKS, *LM_TASKS)
 OPTIMIZERS = ("rmsprop", "adam")
+LT_MODELS = ("lt-rnn", "lt-rnn-pool")
 
 
 def _opt(help: str, **kw):
@@ -52,17 +53,22 @@ class TrainConfig:
                                   default=None)
     model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
     init: str | None = _opt("recurrent init; default per model: orthogonal (lt-rnn, srnn), "
-                            "identity (irnn), plain (lstm, gru), henaff (exprnn, nnrnn); also "
-                            "gaussian, chain, feedback-chain; mixed (lstm); cayley (exprnn)",
-                            default=None)
+                            "identity (irnn), gaussian (lstm: Henaff §4.1), plain (gru), henaff "
+                            "(exprnn, nnrnn); also gaussian, chain, feedback-chain; plain, "
+                            "mixed (lstm); cayley (exprnn, nnrnn)", default=None)
     gain: float = _opt("scale of the recurrent init (λ, or the chain's α)", default=1.0)
     feedback: float | None = _opt("feedback weight β of feedback-chain", default=None)
     input_init: str = _opt("input weights: gaussian or source (0.9·I onto the chain's source)",
                            default="gaussian")
     input_gain: float = _opt("scale of the input init", default=1.0)
+    input_bias: float | None = _opt("initial input bias b of srnn/irnn/lt-rnn (default: -1 "
+                                    "under a relu input non-linearity, Henaff §3.2.1; else 0)",
+                                    default=None)
+    gate_bias: bool | None = _opt("lstm: learned gate biases (default: none under the gaussian "
+                                  "init, Henaff eqs. 3-5; PyTorch's otherwise)", default=None)
     activation: str | None = _opt("LT-RNN input non-linearity (none, relu, tanh, elu; default "
-                                  "none) or sRNN non-linearity (tanh, relu, elu; default tanh)",
-                                  default=None)
+                                  "relu on adding, Henaff §3.2.1, else none) or sRNN "
+                                  "non-linearity (tanh, relu, elu; default tanh)", default=None)
     hidden: int = _opt("hidden units", default=80)
     pool: int = _opt("l2 pool size and stride of lt-rnn-pool", default=2)
     clip: float | None = _opt("activation clipping norm l (none to disable)", default=1000.0)
@@ -86,16 +92,23 @@ class TrainConfig:
     val_size: int = _opt("held-out sequences per evaluation", default=500)
     stop_ratio: float | None = _opt("stop once val loss < stop_ratio × chance baseline",
                                     default=None)
+    explosion: float | None = _opt("also count a loss above explosion × chance as divergence "
+                                   "(default: only a non-finite loss diverges; the papers clip "
+                                   "activations and train on)", default=None)
+    final_evals: int = _opt("the final figure of a run is the median of its last k "
+                            "evaluations (robust to one loss spike)", default=5)
     seed: int = _opt("seed of the initialization and the training batches", default=0)
 
     def __post_init__(self):
         if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
             self.init = MODEL_INITS[self.model][0]
+        if self.activation is None and self.model in LT_MODELS and self.task == "adding":
+            self.activation = "relu"  # Henaff §3.2.1: real-valued inputs go through a ReLU
         self.validate()
 
     def validate(self) -> None:
         positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
-                         "eval_every", "val_size", "bptt", "layers")
+                         "eval_every", "val_size", "bptt", "layers", "final_evals")
         for name in ("embedding", "val_tokens"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -115,7 +128,7 @@ class TrainConfig:
         for name in ("lr", "rms_eps", "input_gain"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("clip", "grad_clip", "stop_ratio"):
+        for name in ("clip", "grad_clip", "stop_ratio", "explosion"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or none, got {value!r}")
@@ -146,6 +159,11 @@ class TrainConfig:
         if self.activation is not None and self.activation not in activations:
             raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
                              f"valid: {', '.join(map(str, activations))}")
+        if self.input_bias is not None and self.model not in (*LT_MODELS, "srnn", "irnn"):
+            raise ValueError(f"input_bias applies to srnn, irnn, lt-rnn and lt-rnn-pool, not "
+                             f"{self.model}")
+        if self.gate_bias is not None and self.model != "lstm":
+            raise ValueError(f"gate_bias applies to lstm only, not {self.model}")
         if self.model == "lt-rnn-pool" and self.hidden % self.pool:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
         for name in ("t_decay", "gamma_penalty"):
@@ -196,5 +214,6 @@ def make_model(config: TrainConfig, task, generator: torch.Generator | None = No
     return build_model(
         config.model, task.n_inputs, task.n_outputs, config.hidden, init=config.init,
         gain=config.gain, feedback=config.feedback, input_init=config.input_init,
-        input_gain=config.input_gain, activation=config.activation, clip=config.clip,
+        input_gain=config.input_gain, input_bias=config.input_bias,
+        gate_bias=config.gate_bias, activation=config.activation, clip=config.clip,
         pool=config.pool, generator=generator)

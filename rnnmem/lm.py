@@ -52,14 +52,15 @@ class LanguageModel(nn.Module):
             n_in = emb if i == 0 else config.hidden
             if config.model == "lstm":
                 layers.append(LSTM(n_in, config.hidden, init=config.init, gain=config.gain,
-                                   generator=generator))
+                                   bias=config.gate_bias, generator=generator))
             else:
                 cls, key = (SRNN, "activation") if config.model == "srnn" else (
                     LTRNN, "input_activation")
                 extra = {key: config.activation} if config.activation else {}
                 layers.append(cls(n_in, config.hidden, init=config.init, gain=config.gain,
                                   feedback=config.feedback, input_init=config.input_init,
-                                  input_gain=config.input_gain, clip=config.clip,
+                                  input_gain=config.input_gain,
+                                  input_bias=config.input_bias, clip=config.clip,
                                   generator=generator, **extra))
         self.layers = nn.ModuleList(layers)
         self.decoder = nn.Linear(config.hidden, vocab)
@@ -155,12 +156,13 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
         first_step, position = saved["step"] + 1, saved["extra"]["position"]
         state = [tuple(s) if len(s) == 2 else s[0] for s in saved["extra"]["state"]] or None
     status, diverged_at = "completed", None
-    if saved is not None and (stopped := _stop_reason(rows[-1]["val_loss"], config, baseline)):
+    if saved is not None and (stopped := _stop_reason(rows, config, baseline)):
         status, first_step = stopped, config.steps + 1
+        diverged_at = rows[-1]["step"] if stopped == "diverged" else None
     start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
     bar = _progress_bar(config.steps, progress, initial=first_step - 1)
 
-    def record(step: int) -> float:
+    def record(step: int) -> list[dict]:
         val_loss = evaluate_stream(model, val_ids, config.bptt)
         train_loss = sum(window) / len(window) if window else val_loss
         window.clear()
@@ -175,7 +177,7 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
                         extra=dict(position=position, state=carried))
         if bar is not None:
             bar.set_postfix_str(f"val {task.metric_name}={task.metric(val_loss):.3f}")
-        return val_loss
+        return rows
 
     if saved is None:
         record(0)
@@ -200,4 +202,4 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
         test_loss = evaluate_stream(model, corpus.ids["test"], config.bptt)
         test = dict(test_loss=test_loss, test_metric=task.metric(test_loss))
     return _finish(run_dir, model, task, rows, train_losses, status, diverged_at,
-                   time.perf_counter() - start, test)
+                   time.perf_counter() - start, test, config.final_evals)

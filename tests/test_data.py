@@ -149,7 +149,7 @@ def test_psmnist_training_smoke(tmp_path):
     assert main(["train", "--task", "psmnist", "--model", "srnn", "--activation", "elu",
                  "--hidden", "16", "--steps", "30", "--eval-every", "15", "--batch", "32",
                  "--val-size", "200", "--lr", "1e-3", "--train-subset", "2000",
-                 "--out", str(tmp_path), "--quiet"]) == 0
+                 "--final-evals", "1", "--out", str(tmp_path), "--quiet"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["metric_name"] == "accuracy" and 0 <= summary["test_metric"] <= 1
     assert summary["final_val_loss"] < summary["baseline"]  # it learned something

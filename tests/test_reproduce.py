@@ -118,3 +118,27 @@ def test_ray_backend_matches_local_workers(tmp_path):
     # resumable like the local backend: a second call trains nothing
     again = run_all([(c, tmp_path / f"ray{i}") for i, c in enumerate(jobs)], backend="ray")
     assert [s["final_val_loss"] for s in again] == [s["final_val_loss"] for s in ray_runs]
+
+
+def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
+    from rnnmem.experiments.reproduce import best_variant, results_table
+    from rnnmem.io import write_json_atomic
+
+    config = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, steps=1)
+    ratios = {("lr=1", 0): 0.9, ("lr=1", 1): 0.3, ("lr=2", 0): 0.4, ("lr=2", 1): float("nan")}
+    jobs, dirs = [], []
+    for (variant, seed), ratio in ratios.items():
+        job = Job("copy", "chain", seed, config, variant=variant)
+        d = job_dir(tmp_path, job)
+        assert variant.replace("=", "") in str(d).replace("=", "")
+        write_json_atomic(d / "summary.json", dict(
+            final_val_ratio=ratio, final_val_metric=0.5, status="completed",
+            solved=ratio < 0.5, metric_name="accuracy"))
+        jobs.append(job)
+        dirs.append(d)
+    assert len(set(dirs)) == 4
+    variant, best = best_variant(jobs, dirs)  # lr=2 has a NaN seed: its mean is infinite
+    assert variant == "lr=1" and best == dirs[:2]
+    table, (record,) = results_table(jobs, dirs)
+    assert record["solved"] == 2 and record["runs"] == 4 and record["val_ratio"] == [0.9, 0.3]
+    assert "best: lr=1, 2 seeds" in table

@@ -8,6 +8,8 @@ from .common import UsageError
 
 
 def add_reproduce_parser(sub) -> None:
+    from ..experiments.registry import BUDGETS
+
     p = sub.add_parser(
         "reproduce", help="reproduce a figure or table of either paper",
         description="Run an experiment's grid (skipping runs already finished in the output "
@@ -15,8 +17,9 @@ def add_reproduce_parser(sub) -> None:
                     "report. --list shows every experiment.")
     p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments")
-    p.add_argument("--budget", choices=("quick", "full"), default="quick",
-                   help="quick: minutes on a 2-core CPU; full: the paper's settings")
+    p.add_argument("--budget", choices=BUDGETS, default="quick",
+                   help="quick: minutes on a 2-core CPU; paper: the budget that decides a "
+                        "claim (≥ 3 seeds, about an hour on 2 cores); full: the paper's settings")
     p.add_argument("--out", type=Path, default=Path("reproduce"), help="output directory")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: all cores)")

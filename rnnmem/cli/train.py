@@ -21,6 +21,16 @@ def _parse_optional(parse):
     return parse_or_none
 
 
+def _parse_bool(text: str) -> bool:
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in words:
+        raise ValueError(text)
+    return words[text.lower()]
+
+
+_parse_bool.__name__ = "bool"
+
+
 def _field_parser(field: dataclasses.Field):
     hint = typing.get_type_hints(_train_config())[field.name]
     args = typing.get_args(hint)
@@ -28,6 +38,8 @@ def _field_parser(field: dataclasses.Field):
     base = next(a for a in args if a is not type(None)) if optional else hint
     if base is str:
         return str  # "none" stays a word: it is a valid LT-RNN input activation
+    if base is bool:
+        base = _parse_bool
     return _parse_optional(base) if optional else base
 
 

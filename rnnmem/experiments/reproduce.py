@@ -8,8 +8,8 @@ Layout of an output directory::
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import platform
 import re
 import time
@@ -28,7 +28,8 @@ def _slug(text: str) -> str:
 
 
 def job_dir(root: Path, job: Job) -> Path:
-    return root / "runs" / _slug(job.panel) / _slug(job.group) / f"seed{job.seed}"
+    group = root / "runs" / _slug(job.panel) / _slug(job.group)
+    return (group / _slug(job.variant) if job.variant else group) / f"seed{job.seed}"
 
 
 def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | None,
@@ -51,28 +52,60 @@ def _mean_se(values: list[float]) -> str:
     return f"{mean:.4g} ± {se:.2g}"
 
 
+def _summaries(dirs: list[Path]) -> list[dict]:
+    return [read_json(d / "summary.json") for d in dirs if (d / "summary.json").is_file()]
+
+
+def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
+    """The grid point with the lowest mean final val loss / chance over its seeds, and its runs.
+
+    Orhan & Pitkow's Fig. 3a-c show each initializer at its best hyper-parameters; a group
+    without a grid has one variant, "". A non-finite or missing result counts as infinite.
+    """
+    by_variant: dict[str, list[Path]] = {}
+    for j, d in zip(jobs, dirs, strict=True):
+        by_variant.setdefault(j.variant, []).append(d)
+
+    def score(variant: str) -> float:
+        ratios = [s["final_val_ratio"] for s in _summaries(by_variant[variant])]
+        ratios += [math.inf] * (len(by_variant[variant]) - len(ratios))
+        ratios = [r if math.isfinite(r) else math.inf for r in ratios]
+        return sum(ratios) / len(ratios)
+
+    best = min(by_variant, key=score)
+    return best, by_variant[best]
+
+
 def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
     """Markdown table: one row per (panel, group), mean ± s.e. over seeds.
 
-    A run that failed (an error, not a divergence) has no summary; it is counted, not averaged.
+    A group that runs a hyper-parameter grid shows its best grid point's seeds (see
+    :func:`best_variant`) and counts solved runs over the whole grid, as Orhan & Pitkow's
+    Fig. 3d-f do. A run that failed (an error, not a divergence) has no summary; it is counted,
+    not averaged.
     """
     rows, records = [], []
     keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
     for panel, group in keys:
-        mine = [d for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel, group)]
-        summaries = [read_json(d / "summary.json") for d in mine if (d / "summary.json").is_file()]
+        pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel,
+                                                                                       group)]
+        mine = [d for _, d in pairs]
+        variant, best = best_variant([j for j, _ in pairs], mine)
+        summaries, shown = _summaries(mine), _summaries(best)
         failed = len(mine) - len(summaries)
         solved = [s["solved"] for s in summaries if s["solved"] is not None]
         record = dict(panel=panel, group=group, runs=len(mine), failed=failed,
-                      val_ratio=[s["final_val_ratio"] for s in summaries],
-                      val_metric=[s["final_val_metric"] for s in summaries],
-                      test_metric=[s.get("test_metric") for s in summaries],
+                      best_variant=variant, best_runs=len(best),
+                      val_ratio=[s["final_val_ratio"] for s in shown],
+                      val_metric=[s["final_val_metric"] for s in shown],
+                      test_metric=[s.get("test_metric") for s in shown],
                       diverged=sum(s["status"] == "diverged" for s in summaries),
                       solved=sum(solved) if solved else None,
                       metric_name=summaries[0]["metric_name"] if summaries else "")
         records.append(record)
         solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
-        rows.append(f"| {panel} | {group} | {len(mine)} | {_mean_se(record['val_ratio'])} | "
+        name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
+        rows.append(f"| {panel} | {name} | {len(mine)} | {_mean_se(record['val_ratio'])} | "
                     f"{_mean_se(record['val_metric'])} ({record['metric_name']}) | "
                     f"{_mean_se(record['test_metric'])} | {solved_text} | "
                     f"{record['diverged']} | {failed} |")
@@ -103,9 +136,14 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
 
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
         panels: dict[str, dict[str, list]] = {}
-        for j, d in zip(jobs, dirs, strict=True):
-            if (d / "summary.json").is_file():  # failed runs are in the table, not the plot
-                panels.setdefault(j.panel, {}).setdefault(j.group, []).append(load_run(d))
+        for panel, group in dict.fromkeys((j.panel, j.group) for j in jobs):
+            pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True)
+                     if (j.panel, j.group) == (panel, group)]
+            variant, best = best_variant(*map(list, zip(*pairs, strict=True)))
+            label = f"{group} ({variant})" if variant else group
+            runs = [load_run(d) for d in best if (d / "summary.json").is_file()]
+            if runs:  # failed runs are in the table, not the plot
+                panels.setdefault(panel, {})[label] = runs
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
                                    title=f"{exp.paper}, {exp.target} ({budget} budget)"))]
         table, records = results_table(jobs, dirs)
@@ -128,15 +166,14 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
 
 def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds) -> str:
     trained = ("" if train_seconds is None else
-               f" Training time summed over the runs: {train_seconds:.0f} s (on 2 worker "
-               f"processes the wall time is about half).")
+               f" Training time summed over the runs: {train_seconds:.0f} s.")
     images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
     return (f"## {exp.name}: {exp.paper}, {exp.target} ({budget} budget)\n\n"
             f"Claim: {exp.claim}.\n\n"
             f"```bash\nrnnmem reproduce {exp.name} --budget {budget}\n```\n\n"
             f"{images}\n\n{table}\n\n"
-            f"Wall time {seconds:.0f} s (runs already finished in the output directory are "
-            f"not redone) on {platform.machine()}, {torch.get_num_threads()} threads, torch "
+            f"Wall time of this command {seconds:.0f} s (runs already finished in the output "
+            f"directory are not redone) on {platform.machine()}, {os.cpu_count()} cores, torch "
             f"{torch.__version__}.{trained}\n")
 
 
@@ -165,6 +202,3 @@ def list_experiments() -> str:
         lines.append(f"| {e.name} | {e.paper} | {e.target} | {e.claim} |")
     return "\n".join(lines)
 
-
-def load_results(root: Path) -> dict:
-    return json.loads((root / "results.json").read_text())

@@ -35,6 +35,7 @@ class _ScanRNN(nn.Module):
         feedback: float | None = None,
         input_init: str | Callable = "gaussian",
         input_gain: float = 1.0,
+        input_bias: float | None = None,
         clip: float | None = None,
         fused: bool = True,
         generator: torch.Generator | None = None,
@@ -46,6 +47,7 @@ class _ScanRNN(nn.Module):
         self.init = rinit.get_initializer(init, rinit.RECURRENT_INITS)
         self.input_init = rinit.get_initializer(input_init, rinit.INPUT_INITS)
         self.gain, self.feedback, self.input_gain = gain, feedback, input_gain
+        self.input_bias = self.default_input_bias() if input_bias is None else input_bias
         self.U = nn.Linear(n_inputs, hidden)
         self.V = nn.Parameter(torch.empty(hidden, hidden))
         self.reset_parameters(generator)
@@ -54,7 +56,11 @@ class _ScanRNN(nn.Module):
         extra = {} if self.feedback is None else {"feedback": self.feedback}
         self.init(self.V, gain=self.gain, generator=generator, **extra)
         self.input_init(self.U.weight, gain=self.input_gain, generator=generator)
-        nn.init.zeros_(self.U.bias)
+        nn.init.constant_(self.U.bias, self.input_bias)
+
+    def default_input_bias(self) -> float:
+        """The initial b where the user gives none: 0 (the sRNN's usual start)."""
+        return 0.0
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """σ(U x_t + b) for all steps at once: (T, B, n_inputs) -> (T, B, hidden)."""
@@ -113,16 +119,28 @@ class LTRNN(_ScanRNN):
         self.input_activation = input_activation
         super().__init__(n_inputs, hidden, **kwargs)
 
+    def default_input_bias(self) -> float:
+        """Henaff §4.1 does not say how b starts. Under a ReLU σ we start it at −1, the value of
+        the paper's own adding solution (§3.2.1, ``relu(value + mark − 1)``): a unit then passes
+        an input only when the mark is set, so identity-initialized V integrates the marked
+        values and nothing else. With b = 0 every step adds relu(U x) > 0, which an identity V
+        integrates without bound (the LT-IRNN then fails; docs/protocol.md has the ablation).
+        Without σ (categorical inputs) b stays 0."""
+        return -1.0 if self.input_activation == "relu" else 0.0
 
-LSTM_INITS = ("plain", "orthogonal", "chain", "mixed")
+
+LSTM_INITS = ("gaussian", "plain", "orthogonal", "chain", "mixed")
 
 
 class LSTM(nn.Module):
     """LSTM without peepholes (Henaff eqs. 3-5), run by ``torch.nn.LSTM``'s fused loop.
 
-    ``init`` sets the recurrent weights: ``plain`` (PyTorch's default uniform), ``orthogonal``
-    or ``chain`` (each gate's block), or Orhan & Pitkow's ``mixed`` (§2.5). PyTorch adds input
-    and recurrent biases, which eqs. 3-5 leave out; they start at 0 except the default init.
+    ``init``: ``gaussian`` (Henaff §4.1: every weight matrix N(0, 1/n_in)), ``plain``
+    (PyTorch's default uniform), ``orthogonal`` or ``chain`` (each gate's recurrent block), or
+    Orhan & Pitkow's ``mixed`` (§2.5). ``bias``: the gate biases, which Henaff's eqs. 3-5 leave
+    out; default (None): none under ``gaussian`` (Henaff's LSTM), PyTorch's two bias vectors
+    otherwise (the Keras/awd-lstm LSTMs of Orhan & Pitkow). Biases start at 0 except under
+    ``plain``.
     """
 
     def __init__(
@@ -132,6 +150,7 @@ class LSTM(nn.Module):
         *,
         init: str = "plain",
         gain: float | None = None,
+        bias: bool | None = None,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -139,7 +158,8 @@ class LSTM(nn.Module):
             raise ValueError(f"unknown LSTM initializer {init!r}; valid names: "
                              f"{', '.join(LSTM_INITS)}")
         self.n_inputs, self.hidden, self.init, self.gain = n_inputs, hidden, init, gain
-        self.lstm = nn.LSTM(n_inputs, hidden)
+        self.bias = init != "gaussian" if bias is None else bias
+        self.lstm = nn.LSTM(n_inputs, hidden, bias=self.bias)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -149,9 +169,15 @@ class LSTM(nn.Module):
                 p.uniform_(-bound, bound, generator=generator)
             if self.init == "plain":
                 return
-            for b in (self.lstm.bias_ih_l0, self.lstm.bias_hh_l0):
-                b.zero_()
+            if self.bias:
+                for b in (self.lstm.bias_ih_l0, self.lstm.bias_hh_l0):
+                    b.zero_()
             w = self.lstm.weight_hh_l0
+            if self.init == "gaussian":  # Henaff §4.1, each gate's block: fan-in n_in
+                for block in (*self.lstm.weight_ih_l0.chunk(4, dim=0), *w.chunk(4, dim=0)):
+                    rinit.gaussian_(block, gain=1.0 if self.gain is None else self.gain,
+                                    generator=generator)
+                return
             if self.init == "mixed":
                 rinit.mixed_lstm_(w, gain=1.02 if self.gain is None else self.gain)
                 return

@@ -50,6 +50,8 @@ def build_model(
     feedback: float | None = None,
     input_init: str = "gaussian",
     input_gain: float = 1.0,
+    input_bias: float | None = None,
+    gate_bias: bool | None = None,
     activation: str | None = None,
     clip: float | None = None,
     pool: int = 2,
@@ -61,6 +63,8 @@ def build_model(
     ``init`` defaults per model (:data:`MODEL_INITS`). ``activation``: the LT-RNN's input
     non-linearity σ (default none) or the sRNN's φ (default tanh; the IRNN's is relu); the
     gated and peer models have their own. ``pool`` is the l2 pool size of ``lt-rnn-pool``.
+    ``input_bias``: the initial b of the sRNN/LT-RNN (default: the layer's reading, see
+    :meth:`LTRNN.default_input_bias`); ``gate_bias``: the LSTM's gate biases (see :class:`LSTM`).
 
     Example:
         >>> net = build_model("lt-rnn", 10, 10, 80, init="orthogonal", clip=1000.0)
@@ -73,9 +77,10 @@ def build_model(
         raise ValueError(f"unknown init {init!r} for {name}; valid: "
                          f"{', '.join(MODEL_INITS[name])}")
     common = dict(init=init, gain=gain, feedback=feedback, input_init=input_init,
-                  input_gain=input_gain, clip=clip, fused=fused, generator=generator)
+                  input_gain=input_gain, input_bias=input_bias, clip=clip, fused=fused,
+                  generator=generator)
     if name == "lstm":
-        rnn = LSTM(n_inputs, hidden, init=init, gain=gain, generator=generator)
+        rnn = LSTM(n_inputs, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
     elif name == "gru":
         rnn = GRU(n_inputs, hidden, init=init, generator=generator)
     elif name == "exprnn":

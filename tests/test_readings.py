@@ -1,0 +1,112 @@
+"""The reading choices where the papers are silent: their defaults, and that they are applied.
+
+docs/protocol.md gives the ablation behind each default; these tests pin the values, not the
+stochastic outcomes.
+"""
+
+import math
+
+import pytest
+import torch
+
+from rnnmem.cli import main
+from rnnmem.config import TrainConfig, make_model, make_task
+from rnnmem.experiments.registry import BUDGETS, EXPERIMENTS, HENAFF_MODELS
+from rnnmem.nn import build_model
+from rnnmem.nn.cells import LSTM, LTRNN, SRNN
+from rnnmem.tasks import VariableCopyTask
+from rnnmem.train import _stop_reason, exploded, final_figures
+
+
+def test_lt_rnn_input_bias_is_minus_one_under_relu_and_zero_otherwise():
+    assert torch.all(LTRNN(2, 6, input_activation="relu").U.bias == -1.0)  # Henaff §3.2.1
+    assert torch.all(LTRNN(10, 6, input_activation="none").U.bias == 0.0)
+    assert torch.all(LTRNN(2, 6, input_activation="relu", input_bias=0.5).U.bias == 0.5)
+    assert torch.all(SRNN(2, 6, activation="relu").U.bias == 0.0)
+
+
+def test_adding_defaults_reach_the_layer():
+    config = TrainConfig(task="adding", T=20, model="lt-rnn", init="identity", hidden=8)
+    assert config.activation == "relu" and config.input_bias is None
+    net = make_model(config, make_task(config), torch.Generator().manual_seed(0))
+    assert net.rnn.input_activation == "relu" and torch.all(net.rnn.U.bias == -1.0)
+    copy = TrainConfig(task="copy", T=20, model="lt-rnn", hidden=8)
+    assert copy.activation is None
+    net = make_model(copy, make_task(copy), torch.Generator().manual_seed(0))
+    assert net.rnn.input_activation == "none" and torch.all(net.rnn.U.bias == 0.0)
+    assert TrainConfig(task="adding", T=20, model="lstm").activation is None
+
+
+def test_henaff_lstm_is_gaussian_without_biases_by_default():
+    config = TrainConfig(model="lstm", hidden=128)
+    assert config.init == "gaussian" and config.gate_bias is None
+    lstm = build_model("lstm", 2, 1, 128, generator=torch.Generator().manual_seed(0)).rnn
+    names = {n for n, _ in lstm.lstm.named_parameters()}
+    assert names == {"weight_ih_l0", "weight_hh_l0"}  # eqs. 3-5: no biases
+    for block in lstm.lstm.weight_hh_l0.chunk(4):  # §4.1: N(0, 1/n) with n = fan-in
+        assert block.mean().abs() < 0.01 and block.std().item() == pytest.approx(
+            1 / math.sqrt(128), rel=0.03)
+    with_bias = LSTM(2, 8, init="gaussian", bias=True)
+    assert torch.all(with_bias.lstm.bias_ih_l0 == 0) and torch.all(with_bias.lstm.bias_hh_l0 == 0)
+    plain = LSTM(2, 8, init="plain")  # PyTorch's init keeps its uniform biases
+    assert plain.lstm.bias_ih_l0.abs().max() > 0
+
+
+def test_henaff_experiments_use_henaff_lstm_and_every_training_experiment_decides():
+    assert HENAFF_MODELS["LSTM"]["init"] == "gaussian"
+    for name in ("henaff-fig2", "henaff-fig3", "henaff-fig5", "henaff-readings"):
+        lstm = [j for j in EXPERIMENTS[name].jobs("paper") if j.config.model == "lstm"]
+        assert all(j.config.gate_bias is not False for j in lstm)
+    assert BUDGETS == ("quick", "paper", "full")
+    for e in EXPERIMENTS.values():
+        if e.jobs is not None:
+            seeds = {}
+            for j in e.jobs("paper"):
+                seeds.setdefault((j.panel, j.group), set()).add(j.seed)
+            assert min(len(s) for s in seeds.values()) >= 3, e.name
+
+
+def test_divergence_is_a_non_finite_loss_unless_a_ratio_is_asked_for():
+    assert TrainConfig().explosion is None
+    assert not exploded(1e30, 1.0) and exploded(math.inf, 1.0) and exploded(math.nan, 1.0)
+    assert exploded(2e6, 1.0, explosion=1e6) and not exploded(5e5, 1.0, explosion=1e6)
+
+
+def _rows(ratios):
+    return [dict(step=100 * i, val_loss=r, val_ratio=r, val_metric=1 - r)
+            for i, r in enumerate(ratios)]
+
+
+def test_final_figure_is_the_median_of_the_last_k_evaluations():
+    rows = _rows([1.0, 0.2, 0.1, 0.14, 0.71, 0.05])  # a spike at the second-to-last evaluation
+    final = final_figures(rows, 3)
+    assert final["final_val_ratio"] == 0.14 and final["last_val_ratio"] == 0.05
+    assert final_figures(rows, 4)["final_val_ratio"] == pytest.approx((0.1 + 0.14) / 2)
+    assert final_figures(_rows([1.0, 0.2]), 5)["final_evals"] == 1  # step 0 is not training
+    assert math.isnan(final_figures(_rows([1.0, 0.1, math.nan]), 3)["final_val_ratio"])
+
+
+def test_early_stop_asks_the_robust_figure():
+    config = TrainConfig(stop_ratio=0.5, final_evals=3)
+    assert _stop_reason(_rows([1.0, 0.9, 0.8, 0.1]), config, 1.0) is None  # one lucky eval
+    assert _stop_reason(_rows([1.0, 0.9, 0.3, 0.1]), config, 1.0) == "early-stopped"
+
+
+def test_order_free_line_of_variable_copy_matches_monte_carlo():
+    task = VariableCopyTask(T=30)
+    assert task.order_free_baseline() / task.baseline() == pytest.approx(0.79830, abs=1e-4)
+    x, y = task.sample(4000, torch.Generator().manual_seed(0))
+    symbols = x[: task.S].argmax(-1)  # (S, B): the symbols, whose order the predictor ignores
+    counts = torch.nn.functional.one_hot(symbols, task.K).sum(0).double()  # (B, K)
+    answer = y < task.K
+    n_true = counts.gather(1, y.t().clamp(max=task.K - 1)).t()  # count of each target symbol
+    loss = -(n_true / task.S).log()[answer].sum() / y.numel()
+    assert loss.item() == pytest.approx(task.order_free_baseline(), rel=0.02)
+
+
+def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
+    out = str(tmp_path / "x")
+    assert main(["train", "--model", "lstm", "--input-bias", "-1", "--out", out]) == 2
+    assert "input_bias applies to" in capsys.readouterr().err
+    assert main(["train", "--model", "lt-rnn", "--gate-bias", "true", "--out", out]) == 2
+    assert main(["train", "--model", "lstm", "--gate-bias", "maybe", "--out", out]) == 2
