@@ -142,3 +142,16 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
     table, (record,) = results_table(jobs, dirs)
     assert record["solved"] == 2 and record["runs"] == 4 and record["val_ratio"] == [0.9, 0.3]
     assert "best: lr=1, 2 seeds" in table
+
+
+def test_estimate_is_measured_and_scales_with_steps():
+    from rnnmem.experiments.estimate import describe_estimate, estimate_seconds
+
+    short = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=100, val_size=8)
+    long = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=1000, val_size=8)
+    lm = TrainConfig(task="ptb-char", model="lstm", init="plain")
+    a, skipped = estimate_seconds([short, lm])
+    assert skipped == 1 and 0 < a < 60
+    b, _ = estimate_seconds([long])
+    assert b > 3 * a  # ten times the steps; the per-step probe is noisy, not that noisy
+    assert "1 language-model runs not estimated" in describe_estimate([short, lm], 2)

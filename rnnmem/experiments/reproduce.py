@@ -19,7 +19,8 @@ import torch
 
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
-from ..sweep import run_all
+from ..sweep import finished_summary, run_all
+from .estimate import describe_estimate
 from .registry import BUDGETS, EXPERIMENTS, Job
 
 
@@ -126,7 +127,10 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     start = time.perf_counter()
     if exp.jobs is not None:
         jobs = exp.jobs(budget)
-        progress(f"{name} ({budget}): {len(jobs)} runs")
+        todo = [j.config for j in jobs if finished_summary(j.config, job_dir(root, j)) is None]
+        estimate = describe_estimate(todo, workers) if todo and backend == "local" else None
+        progress(f"{name} ({budget}): {len(jobs)} runs, {len(jobs) - len(todo)} already "
+                 f"finished" + (f"; {estimate}" if estimate else ""))
 
         def done(i, summary):
             j = jobs[i]

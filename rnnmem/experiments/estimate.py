@@ -1,0 +1,84 @@
+"""How long an experiment's grid will take, measured on this machine before it starts.
+
+Each distinct run shape in the grid (task and its sizes, model, width, batch) trains a few real
+steps on one thread, as a sweep worker does; the estimate multiplies by the steps of every job
+and adds the evaluations (a forward pass costs about a third of a training step).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import torch
+
+from ..config import LM_TASKS, TrainConfig, make_model, make_task
+from ..train import make_optimizer
+
+
+def _shape(config: TrainConfig) -> tuple:
+    return (config.task, config.T, config.S, config.K, config.convention, config.model,
+            config.init, config.hidden, config.batch, config.pool, config.ortho_lr > 0)
+
+
+def step_seconds(config: TrainConfig, probe_steps: int = 3) -> float:
+    """Seconds of one training step of ``config`` on one thread (after one warm-up step)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        task = make_task(config)
+        model = make_model(config, task, torch.Generator().manual_seed(0))
+        optimizer = make_optimizer(config, model)
+        generator = torch.Generator().manual_seed(0)
+        for i in range(probe_steps + 1):
+            if i == 1:
+                start = time.perf_counter()
+            x, y = task.sample(config.batch, generator)
+            loss = task.loss(model(x)[0], y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        return (time.perf_counter() - start) / probe_steps
+    finally:
+        torch.set_num_threads(threads)
+
+
+def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
+    """(estimated core-seconds of training every config, configs not estimated).
+
+    Language-model runs are not estimated (their cost depends on the corpus stream).
+    """
+    per_step: dict[tuple, float] = {}
+    total, skipped = 0.0, 0
+    for c in configs:
+        if c.task in LM_TASKS:
+            skipped += 1
+            continue
+        key = _shape(c)
+        if key not in per_step:
+            per_step[key] = step_seconds(c)
+        evaluations = math.ceil(c.steps / c.eval_every) + 1
+        eval_steps = evaluations * math.ceil(c.val_size / c.batch) / 3
+        total += per_step[key] * (c.steps + eval_steps)
+    return total, skipped
+
+
+def describe_estimate(configs: list[TrainConfig], workers: int | None) -> str:
+    """One line: estimated core-hours and wall time on ``workers`` processes."""
+    seconds, skipped = estimate_seconds(configs)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(configs)))
+    text = (f"estimated training time {_duration(seconds)} of one core, about "
+            f"{_duration(seconds / workers)} on {workers} worker process"
+            f"{'es' if workers > 1 else ''} (measured here)")
+    if skipped:
+        text += f"; {skipped} language-model runs not estimated"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
