@@ -16,7 +16,7 @@ from . import tasks
 from .data import mnist
 from .init import INPUT_INITS
 from .nn import MODEL_INITS, MODELS, build_model
-from .nn.cells import INPUT_ACTIVATIONS
+from .nn.cells import INPUT_ACTIVATIONS, SRNN_ACTIVATIONS
 
 MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
@@ -153,12 +153,14 @@ class TrainConfig:
         if self.input_init not in INPUT_INITS:
             raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
                              f"{', '.join(INPUT_INITS)}")
-        activations = {"srnn": ("tanh", "relu", "elu"), "irnn": ("tanh", "relu", "elu"),
+        activations = {"srnn": SRNN_ACTIVATIONS, "irnn": SRNN_ACTIVATIONS,
                        "lt-rnn": INPUT_ACTIVATIONS, "lt-rnn-pool": INPUT_ACTIVATIONS}.get(
             self.model, (None,))
         if self.activation is not None and self.activation not in activations:
             raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
                              f"valid: {', '.join(map(str, activations))}")
+        if self.feedback is not None and self.init != "feedback-chain":
+            raise ValueError(f"feedback applies to init feedback-chain, not {self.init}")
         if self.input_bias is not None and self.model not in (*LT_MODELS, "srnn", "irnn"):
             raise ValueError(f"input_bias applies to srnn, irnn, lt-rnn and lt-rnn-pool, not "
                              f"{self.model}")

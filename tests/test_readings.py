@@ -110,3 +110,20 @@ def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
     assert "input_bias applies to" in capsys.readouterr().err
     assert main(["train", "--model", "lt-rnn", "--gate-bias", "true", "--out", out]) == 2
     assert main(["train", "--model", "lstm", "--gate-bias", "maybe", "--out", out]) == 2
+
+
+def test_options_of_other_inits_and_peer_activations_are_refused():
+    with pytest.raises(ValueError, match="feedback applies to init feedback-chain"):
+        TrainConfig(init="orthogonal", feedback=0.1)
+    with pytest.raises(ValueError, match="sRNN activation must be one of tanh, relu, elu"):
+        build_model("srnn", 2, 2, 4, activation="modrelu")
+
+
+def test_memory_curve_takes_zero_and_refuses_what_has_no_stationary_state(tmp_path, capsys):
+    assert main(["memory", "curve", "--N", "8", "--k-max", "20", "--lam", "0",
+                 "--out", str(tmp_path / "zero")]) == 0
+    assert "identity (λ = 0.0)" in capsys.readouterr().out  # 0 is a value, not "the default"
+    for bad in (["--lam", "1"], ["--lam", "nan"], ["--alpha", "inf"], ["--noise", "nan"]):
+        assert main(["memory", "curve", "--N", "8", *bad, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rnnmem: error:") and "Traceback" not in err

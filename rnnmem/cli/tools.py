@@ -100,9 +100,21 @@ def add_memory_parser(sub) -> None:
     p.set_defaults(func=_cmd_memory)
 
 
-def _cmd_memory(args) -> int:
-    from ..experiments import memory as exp
+def _given(value, default):
+    """The flag's value if the user gave one (0 included), else the command's default."""
+    return default if value is None else value
 
+
+def _cmd_memory(args) -> int:
+    import math
+
+    from ..experiments import memory as exp
+    from ..memory import NoStationaryState
+
+    for flag in ("lam", "alpha", "beta", "noise"):
+        value = getattr(args, flag)
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"--{flag} must be a finite number, got {value}")
     if min(args.N, args.length, args.k_max) < 1:
         raise UsageError("--N, --length and --k-max must be positive integers")
     if args.noise is not None and args.noise < 0:
@@ -112,9 +124,13 @@ def _cmd_memory(args) -> int:
     if args.which == "curve":
         if args.noise == 0:
             raise UsageError("--noise (the variance ε) must be > 0 for Fisher memory")
-        r = exp.memory_curves(args.out, N=args.N, lam=args.lam or 0.98,
-                              alpha=args.alpha or 1.02, beta=args.beta, k_max=args.k_max,
-                              noise=args.noise or 1.0, seed=args.seed)
+        try:
+            r = exp.memory_curves(args.out, N=args.N, lam=_given(args.lam, 0.98),
+                                  alpha=_given(args.alpha, 1.02), beta=args.beta,
+                                  k_max=args.k_max, noise=_given(args.noise, 1.0),
+                                  seed=args.seed)
+        except NoStationaryState as err:  # |λ| ≥ 1: the noise covariance has no stationary sum
+            raise UsageError(f"--lam {_given(args.lam, 0.98)}: {err}") from None
         for name, net in r["networks"].items():
             print(f"{name}: J_tot = {net['J_tot']:.4f}, Henrici {net['henrici']:.3f}")
         files = [args.out / "memory-curves.json", *r["figures"]]
@@ -122,7 +138,8 @@ def _cmd_memory(args) -> int:
         if args.nonlinearity not in ("elu", "tanh", "relu"):
             raise UsageError(f"--nonlinearity must be elu, tanh or relu, got "
                              f"{args.nonlinearity!r}")
-        r = exp.decoding_toy(args.out, N=args.N, alpha=args.alpha or 1.0, lam=args.lam or 1.0,
+        r = exp.decoding_toy(args.out, N=args.N, alpha=_given(args.alpha, 1.0),
+                             lam=_given(args.lam, 1.0),
                              length=args.length, noise=0.1 if args.noise is None else args.noise,
                              nonlinearity=args.nonlinearity, seed=args.seed)
         for panel in r["panels"]:

@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from .. import init as rinit
-from .scan import ACTIVATIONS, scan, scan_reference
+from .scan import scan, scan_reference
 
 INPUT_ACTIVATIONS = ("none", "relu", "tanh", "elu")
+SRNN_ACTIVATIONS = ("tanh", "relu", "elu")  # modReLU is the peers' (complex-phase) non-linearity
 
 
 class _ScanRNN(nn.Module):
@@ -99,8 +100,9 @@ class SRNN(_ScanRNN):
     """
 
     def __init__(self, n_inputs: int, hidden: int, *, activation: str = "tanh", **kwargs):
-        if activation not in ACTIVATIONS[1:]:
-            raise ValueError(f"sRNN activation must be one of tanh, relu, elu; got {activation!r}")
+        if activation not in SRNN_ACTIVATIONS:
+            raise ValueError(f"sRNN activation must be one of {', '.join(SRNN_ACTIVATIONS)}; "
+                             f"got {activation!r}")
         self.activation = activation
         super().__init__(n_inputs, hidden, **kwargs)
 
