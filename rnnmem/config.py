@@ -15,8 +15,9 @@ import torch
 from . import tasks
 from .data import mnist
 from .init import INPUT_INITS
-from .nn import MODEL_INITS, MODELS, build_model
+from .nn import MODEL_INITS, MODEL_RECIPES, MODELS, build_model
 from .nn.cells import INPUT_ACTIVATIONS, SRNN_ACTIVATIONS
+from .nn.model import HENAFF_RECIPE
 
 MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
@@ -27,6 +28,16 @@ LT_MODELS = ("lt-rnn", "lt-rnn-pool")
 
 def _opt(help: str, **kw):
     return field(metadata={"help": help}, **kw)
+
+
+class _FromRecipe:
+    """Default of a field that each model's own paper sets (:data:`MODEL_RECIPES`)."""
+
+    def __repr__(self) -> str:
+        return "the model's recipe"
+
+
+FROM_RECIPE = _FromRecipe()
 
 
 @dataclass
@@ -71,7 +82,8 @@ class TrainConfig:
                                   "non-linearity (tanh, relu, elu; default tanh)", default=None)
     hidden: int = _opt("hidden units", default=80)
     pool: int = _opt("l2 pool size and stride of lt-rnn-pool", default=2)
-    clip: float | None = _opt("activation clipping norm l (none to disable)", default=1000.0)
+    clip: float | None = _opt("activation clipping norm l (none to disable); 1000 (Henaff "
+                              "§4.1), none for exprnn and nnrnn", default=FROM_RECIPE)
     optimizer: str = _opt("rmsprop (Henaff) or adam (Orhan & Pitkow's language models)",
                           default="rmsprop")
     lr: float = _opt("learning rate", default=1e-4)
@@ -79,8 +91,9 @@ class TrainConfig:
                                  "(default lr/10)", default=None)
     t_decay: float = _opt("nnrnn: weight decay of the strictly upper-triangular part",
                           default=1e-6)
-    gamma_penalty: float = _opt("nnrnn: δ of the penalty δ·mean((γ−1)²)", default=1e-4)
-    rms_decay: float = _opt("RMSProp decay", default=0.9)
+    gamma_penalty: float = _opt("nnrnn: δ of the penalty δ·Σ(γ−1)²", default=1e-4)
+    rms_decay: float = _opt("RMSProp decay: 0.9 (Henaff §4.1), 0.99 for exprnn and nnrnn",
+                            default=FROM_RECIPE)
     rms_eps: float = _opt("RMSProp epsilon", default=1e-8)
     grad_clip: float | None = _opt("gradient-norm clipping (none to disable)", default=None)
     ortho_lr: float = _opt("SGD step size of the soft orthogonality penalty (0: off)",
@@ -102,6 +115,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
             self.init = MODEL_INITS[self.model][0]
+        recipe = MODEL_RECIPES.get(self.model, HENAFF_RECIPE)
+        for name, value in recipe.items():
+            if getattr(self, name) is FROM_RECIPE:
+                setattr(self, name, value)
         if self.activation is None and self.model in LT_MODELS and self.task == "adding":
             self.activation = "relu"  # Henaff §3.2.1: real-valued inputs go through a ReLU
         self.validate()

@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 
 from rnnmem.cli import main
+from rnnmem.config import make_model, make_task
 from rnnmem.nn import build_model
 from rnnmem.train import TrainConfig, make_optimizer, train
 
@@ -125,3 +128,36 @@ def test_peer_validation(capsys):
     assert "even hidden size" in capsys.readouterr().err
     assert main(["train", "--model", "gru", "--activation", "relu"]) == 2
     assert "not valid for gru" in capsys.readouterr().err
+
+
+def test_each_peer_runs_its_own_recipe_by_default():
+    """shared/PEERS.md: expRNN and nnRNN use RMSprop decay 0.99 and no activation clipping."""
+    for model in ("exprnn", "nnrnn"):
+        config = TrainConfig(model=model)
+        assert config.rms_decay == 0.99 and config.clip is None
+        net = make_model(config, make_task(config), torch.Generator().manual_seed(0))
+        assert net.rnn.clip is None and net.rnn.U.bias is None  # no input bias in either
+        opt = make_optimizer(config, net)
+        assert {g["alpha"] for g in opt.param_groups} == {0.99}
+    for model in ("lt-rnn", "srnn", "lstm"):  # Henaff §4.1
+        config = TrainConfig(model=model)
+        assert config.rms_decay == 0.9 and config.clip == 1000.0
+    given = TrainConfig(model="exprnn", rms_decay=0.9, clip=1000.0)  # a user's value wins
+    assert given.rms_decay == 0.9 and given.clip == 1000.0
+
+
+def test_peer_input_and_readout_inits_follow_the_originals():
+    g = torch.Generator().manual_seed(0)
+    exp = build_model("exprnn", 100, 400, 400, generator=g)
+    assert exp.rnn.U.weight.std().item() == pytest.approx(math.sqrt(2 / 100), rel=0.05)
+    assert exp.readout.W.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.05)
+    nn_ = build_model("nnrnn", 100, 400, 400, generator=g)
+    assert nn_.rnn.U.weight.abs().max().item() <= 1 / math.sqrt(100)  # PyTorch's uniform
+    assert nn_.readout.W.weight.std().item() == pytest.approx(math.sqrt(2 / 800), rel=0.05)
+
+
+def test_nnrnn_gamma_penalty_is_summed_over_the_radii():
+    rnn = build_model("nnrnn", 2, 2, 128).rnn
+    with torch.no_grad():
+        rnn.gamma.fill_(2.0)  # (γ − 1)² = 1 for each of the 64 radii
+    assert rnn.regularization(gamma_penalty=1e-4).item() == pytest.approx(64e-4)

@@ -1,10 +1,11 @@
 """Recurrent layers, their fused kernel, readouts and pooling."""
 
 from .cells import LSTM, LTRNN, SRNN
-from .model import MODEL_INITS, MODELS, RecurrentNet, build_model
+from .model import MODEL_INITS, MODEL_RECIPES, MODELS, RecurrentNet, build_model
 from .peers import GRU, NNRNN, URNN, ExpRNN
 from .readout import Readout, l2_pool
 from .scan import scan, scan_reference
 
-__all__ = ["GRU", "LSTM", "LTRNN", "MODELS", "MODEL_INITS", "NNRNN", "SRNN", "URNN", "ExpRNN",
+__all__ = ["GRU", "LSTM", "LTRNN", "MODELS", "MODEL_INITS", "MODEL_RECIPES",
+           "NNRNN", "SRNN", "URNN", "ExpRNN",
            "Readout", "RecurrentNet", "build_model", "l2_pool", "scan", "scan_reference"]

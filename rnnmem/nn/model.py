@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -19,6 +21,16 @@ MODEL_INITS = {
     "irnn": ("identity", *[k for k in RECURRENT_INITS if k != "identity"]),
     "lstm": LSTM_INITS, "gru": ("plain", "orthogonal"),
     "exprnn": EXPRNN_INITS, "nnrnn": EXPRNN_INITS, "urnn": ("random",),
+}
+
+# Each model's own optimizer recipe where its paper's code differs from Henaff's (RMSProp decay
+# 0.9, activation clipping at 1000, §4.1). expRNN: RMSprop at PyTorch's default decay 0.99, no
+# clipping (expRNN 1_copying.py:139-140); nnRNN: RMSprop alpha 0.99 (copytask.py --alpha), no
+# clipping. TrainConfig takes these unless the user gives a value.
+HENAFF_RECIPE = dict(rms_decay=0.9, clip=1000.0)
+MODEL_RECIPES = {name: HENAFF_RECIPE for name in MODELS} | {
+    "exprnn": dict(rms_decay=0.99, clip=None),
+    "nnrnn": dict(rms_decay=0.99, clip=None),
 }
 
 
@@ -97,4 +109,10 @@ def build_model(
     width = 2 * hidden if name == "urnn" else hidden  # uRNN reads out [Re h, Im h]
     readout = Readout(width, n_outputs, pool=pool if name == "lt-rnn-pool" else None,
                       generator=generator)
+    with torch.no_grad():  # the peers' own readout inits
+        if name == "exprnn":  # expRNN 1_copying.py:90: N(0, 2/H)
+            readout.W.weight.normal_(0.0, math.sqrt(2 / width), generator=generator)
+        elif name == "nnrnn":  # nnRNN copytask.py: xavier_normal_
+            std = math.sqrt(2 / (width + n_outputs))
+            readout.W.weight.normal_(0.0, std, generator=generator)
     return RecurrentNet(rnn, readout)

@@ -6,7 +6,7 @@
   per forward; the recurrence runs in the fused scan. Inits ``henaff`` and ``cayley``.
 - **nnRNN** (Kerg et al. 2019): ``V = P (Λ + T) Pᵀ``, P orthogonal (the same parametrization),
   Λ block-diagonal 2×2 rotations by θ_i scaled by γ_i, T strictly upper-triangular. Penalty
-  δ·mean((γ − 1)²) (:meth:`NNRNN.regularization`); P gets its own learning rate and T its own
+  δ·Σ(γ − 1)² (:meth:`NNRNN.regularization`); P gets its own learning rate and T its own
   weight decay (:meth:`NNRNN.param_groups`). Fused scan with modReLU.
 - **uRNN** (Arjovsky et al. 2016): complex state, W = D₃ R₂ F⁻¹ D₂ Π R₁ F D₁ (diagonal phases,
   reflections, a fixed permutation, unitary FFTs), complex modReLU. W is applied densely (formed
@@ -62,17 +62,23 @@ def _orthogonal_linear(hidden: int, init: str, generator) -> nn.Linear:
 
 
 class _ModReLURNN(nn.Module):
-    """``h_t = clip(modReLU(U x_t + V h_{t-1}))`` with V from :meth:`recurrent_matrix`."""
+    """``h_t = clip(modReLU(U x_t + V h_{t-1}))`` with V from :meth:`recurrent_matrix`.
+
+    U has no bias in either original (the modReLU bias plays that part); each subclass draws
+    U as its original does (:meth:`init_input_`).
+    """
 
     def __init__(self, n_inputs: int, hidden: int, *, clip: float | None, generator):
         super().__init__()
         self.n_inputs, self.hidden, self.clip = n_inputs, hidden, clip
-        self.U = nn.Linear(n_inputs, hidden)
+        self.U = nn.Linear(n_inputs, hidden, bias=False)
         self.bias = nn.Parameter(torch.empty(hidden))
         with torch.no_grad():
-            self.U.weight.normal_(0, 1 / math.sqrt(n_inputs), generator=generator)
-            self.U.bias.zero_()
+            self.init_input_(self.U.weight, generator)
             self.bias.uniform_(-0.01, 0.01, generator=generator)
+
+    def init_input_(self, weight: torch.Tensor, generator) -> None:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
         V = self.recurrent_matrix()  # formed once per forward, not per step
@@ -88,6 +94,10 @@ class ExpRNN(_ModReLURNN):
                  clip: float | None = None, generator: torch.Generator | None = None):
         super().__init__(n_inputs, hidden, clip=clip, generator=generator)
         self.recurrent = _orthogonal_linear(hidden, init, generator)
+
+    def init_input_(self, weight, generator) -> None:
+        """expRNN orthogonal.py:88,94: N(0, 2/n_in) (He), no bias."""
+        weight.normal_(0.0, math.sqrt(2 / self.n_inputs), generator=generator)
 
     def recurrent_matrix(self) -> torch.Tensor:
         return self.recurrent.weight
@@ -112,6 +122,11 @@ class NNRNN(_ModReLURNN):
         with torch.no_grad():
             self.theta.uniform_(-math.pi, math.pi, generator=generator)
 
+    def init_input_(self, weight, generator) -> None:
+        """nnRNN RNN_Cell.py: PyTorch's default Linear init (its xavier is never applied)."""
+        bound = 1 / math.sqrt(self.n_inputs)
+        weight.uniform_(-bound, bound, generator=generator)
+
     def schur_parts(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(Λ, strictly upper-triangular T)."""
         c, s = torch.cos(self.theta) * self.gamma, torch.sin(self.theta) * self.gamma
@@ -124,7 +139,8 @@ class NNRNN(_ModReLURNN):
         return P @ (Lam + T) @ P.t()
 
     def regularization(self, gamma_penalty: float = 1e-4, **_) -> torch.Tensor:
-        return gamma_penalty * (self.gamma - 1).pow(2).mean()
+        """δ·Σᵢ(γᵢ − 1)², summed over the H/2 rotation radii (nnRNN RNN_Cell.py:220-223)."""
+        return gamma_penalty * (self.gamma - 1).pow(2).sum()
 
     def param_groups(self, lr: float, lr_orth: float, t_decay: float = 1e-6, **_) -> list[dict]:
         orth = list(self.P.parameters())
