@@ -157,3 +157,21 @@ def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys, tmp_p
     err = capsys.readouterr().err
     assert err.startswith("rnnmem: error: ") and err.count("\n") == 1
     assert repr(value) in err
+
+
+def test_demo_and_reproduce_report_failed_runs_and_exit_1(tmp_path, capsys, monkeypatch):
+    import rnnmem.sweep
+
+    def broken(config, run_dir):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(rnnmem.sweep, "train_or_resume", broken)
+    assert main(["demo", "--steps", "2", "--workers", "1", "--out", str(tmp_path / "d")]) == 1
+    captured = capsys.readouterr()
+    assert "| LT-ORNN | orthogonal | 1 | failed |" in captured.out
+    assert "2 run(s) failed" in captured.err and "Traceback" not in captured.err
+    assert main(["reproduce", "henaff-fig5", "--workers", "1", "--out",
+                 str(tmp_path / "r")]) == 1
+    captured = capsys.readouterr()
+    assert "run(s) failed" in captured.err and "Traceback" not in captured.err
+    assert (tmp_path / "r" / "henaff-fig5-quick" / "report.md").is_file()

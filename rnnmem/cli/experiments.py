@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from ..io import read_json
 from .common import UsageError
 
 
@@ -56,7 +58,12 @@ def _cmd_reproduce(args) -> int:
         raise UsageError(str(err)) from None
     print(report.read_text())
     print(f"wrote {report}")
-    return 0
+    results = report.parent / "results.json"
+    failed = (sum(g["failed"] for g in read_json(results)["groups"]) if results.is_file()
+              else 0)
+    if failed:
+        print(f"rnnmem: {failed} run(s) failed; see the table", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def add_report_parser(sub) -> None:

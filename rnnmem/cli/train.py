@@ -234,8 +234,11 @@ def _cmd_demo(args) -> int:
 
     if min(args.steps, args.seeds, args.workers or 1) < 1:
         raise UsageError("--steps, --seeds and --workers must be positive integers")
-    print(run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
-                   workers=args.workers))
-    return 0
+    report, failed = run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
+                              workers=args.workers)
+    print(report)
+    if failed:
+        print(f"rnnmem: {failed} run(s) failed; see the table", file=sys.stderr)
+    return 1 if failed else 0
 
 

@@ -17,6 +17,7 @@ import torch
 from ..io import write_text_atomic
 from ..plot import plot_groups
 from ..sweep import run_all
+from ..tasks import CopyTask
 from ..train import TrainConfig
 
 INITS = {"orthogonal": "LT-ORNN", "identity": "LT-IRNN"}
@@ -41,20 +42,27 @@ def format_table(summaries: dict[str, list[dict]]) -> str:
     lines = ["| model | init | seeds | val loss / chance | recall accuracy | solved |",
              "|---|---|---|---|---|---|"]
     for init, runs in summaries.items():
-        runs = [s for s in runs if s["status"] != "failed"] or runs
-        solved = sum(bool(s.get("solved")) for s in runs)
+        finished = [s for s in runs if s["status"] != "failed"]
+        failed = len(runs) - len(finished)
+        if not finished:
+            lines.append(f"| {INITS[init]} | {init} | {len(runs)} | failed | failed | "
+                         f"0/{len(runs)} |")
+            continue
+        solved = sum(bool(s.get("solved")) for s in finished)
         lines.append(
-            f"| {INITS[init]} | {init} | {len(runs)} | "
-            f"{_mean_se([s['final_val_ratio'] for s in runs])} | "
-            f"{_mean_se([s['final_val_metric'] for s in runs])} | {solved}/{len(runs)} |")
+            f"| {INITS[init]} | {init} | {len(finished)}"
+            f"{f' (+{failed} failed)' if failed else ''} | "
+            f"{_mean_se([s['final_val_ratio'] for s in finished])} | "
+            f"{_mean_se([s['final_val_metric'] for s in finished])} | {solved}/{len(runs)} |")
     return "\n".join(lines)
 
 
 def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 0,
-             workers: int | None = None) -> str:
+             workers: int | None = None) -> tuple[str, int]:
     """Train ``seeds`` runs per init under ``out``; write ``curves.png`` and ``results.md``.
 
-    Returns the report (table, chance baseline, time, machine, the files written).
+    Returns the report (table, chance baseline, time, machine, the files written) and the
+    number of runs that failed (an error, not a divergence; they are in the table).
     """
     out = Path(out)
     jobs = [(init, seed + k) for init in INITS for k in range(seeds)]
@@ -74,15 +82,19 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
     elapsed = time.perf_counter() - start
     summaries = {init: [r for (i, _), r in zip(jobs, results, strict=True) if i == init]
                  for init in INITS}
-    groups = {INITS[init]: [run_dirs[job] for job in jobs if job[0] == init] for init in INITS}
-    figure = plot_groups(groups, out / "curves.png",
-                         title="Copy T = 100: LT-RNN, 80 units, RMSProp 1e-4")
+    groups = {INITS[init]: [run_dirs[job] for job, r in zip(jobs, results, strict=True)
+                            if job[0] == init and r["status"] != "failed"] for init in INITS}
+    groups = {k: v for k, v in groups.items() if v}  # failed runs are in the table only
+    figure = (plot_groups(groups, out / "curves.png",
+                          title="Copy T = 100: LT-RNN, 80 units, RMSProp 1e-4")
+              if groups else "none (every run failed)")
+    baseline = CopyTask(T=100).baseline()
     report = (
         f"{format_table(summaries)}\n\n"
-        f"Chance baseline S·ln K / (T + 2S) = {results[0]['baseline']:.4f} nats per step; "
+        f"Chance baseline S·ln K / (T + 2S) = {baseline:.4f} nats per step; "
         f"'solved' = final validation loss below half of it.\n"
         f"{len(jobs)} runs of {steps} steps in {elapsed:.0f} s on {platform.machine()} "
         f"(up to {workers or os.cpu_count()} worker processes, one thread each; torch "
         f"{torch.__version__}).\nFigure: {figure}\n")
     write_text_atomic(out / "results.md", report)
-    return report
+    return report, sum(r["status"] == "failed" for r in results)

@@ -149,7 +149,8 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
             if runs:  # failed runs are in the table, not the plot
                 panels.setdefault(panel, {})[label] = runs
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
-                                   title=f"{exp.paper}, {exp.target} ({budget} budget)"))]
+                                   title=f"{exp.paper}, {exp.target} ({budget} budget)"))
+                   ] if panels else []  # every run failed: the table says so
         table, records = results_table(jobs, dirs)
         train_seconds = sum(read_json(d / "summary.json").get("seconds", 0.0) for d in dirs
                             if (d / "summary.json").is_file())
