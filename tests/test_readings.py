@@ -127,3 +127,27 @@ def test_memory_curve_takes_zero_and_refuses_what_has_no_stationary_state(tmp_pa
         assert main(["memory", "curve", "--N", "8", *bad, "--out", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("rnnmem: error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(gain="1.0"), "gain must be a number, got '1.0'"),
+    (dict(seed="0"), "seed must be an integer"),
+    (dict(seed=1.5), "seed must be an integer"),
+    (dict(seed=2**64 - 1), r"seed must be in \[0, 2\^63 - 2\)"),
+    (dict(permutation=7), "permutation must be a string"),
+    (dict(data_dir=5), "data_dir must be a string or none"),
+    (dict(lr="1e-3"), "lr must be a number"),
+    (dict(model=["lt-rnn"]), "model must be a string"),
+    (dict(gate_bias=1), "gate_bias must be true or false or none"),
+])
+def test_config_values_of_the_wrong_type_name_their_field(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad)
+
+
+def test_config_file_of_the_wrong_type_is_one_line(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text('{"lr": "1e-3"}')
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "lr must be a number" in err and "Traceback" not in err

