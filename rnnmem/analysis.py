@@ -95,8 +95,17 @@ def recurrent_core(model) -> tuple[torch.nn.Module, int]:
     return model.rnn, model.rnn.n_inputs
 
 
-def recurrent_weight(layer) -> torch.Tensor:
-    return layer.lstm.weight_hh_l0 if hasattr(layer, "lstm") else layer.V
+def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
+    """The layer's recurrent matrix as named real square blocks (float64): one "W", or one per
+    gate of a gated layer (its ``gates``). A complex recurrent matrix (uRNN) has no real chain
+    analysis: ValueError."""
+    W = layer.recurrent_matrix().detach()
+    if W.is_complex():
+        raise ValueError("the analysis of non-normality and hidden chains needs a real recurrent "
+                         "matrix; urnn's is complex")
+    W = W.double()
+    gates = getattr(layer, "gates", None)
+    return dict(zip(gates, W.chunk(len(gates)), strict=True)) if gates else {"W": W}
 
 
 def build_from_config(config, generator: torch.Generator | None = None):

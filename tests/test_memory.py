@@ -189,3 +189,21 @@ def test_memory_cli_bad_input(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("model", ["lt-rnn", "srnn", "lstm", "gru", "exprnn", "nnrnn", "urnn"])
+def test_memory_analyze_runs_on_every_model(model, tmp_path, capsys):
+    from rnnmem.cli import main
+
+    run = tmp_path / model
+    assert main(["train", "--task", "copy", "--T", "5", "--S", "2", "--K", "3", "--hidden", "6",
+                 "--model", model, "--steps", "2", "--eval-every", "1", "--val-size", "4",
+                 "--batch", "4", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["memory", "analyze", str(run), "--out", str(tmp_path / "analysis")])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if model == "urnn":  # a complex state: refused in one line
+        assert code == 2 and "urnn" in err
+    else:
+        assert code == 0

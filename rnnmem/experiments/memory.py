@@ -18,8 +18,8 @@ from ..analysis import (
     hidden_chain,
     load_run_model,
     pulse_responses,
+    recurrent_blocks,
     recurrent_core,
-    recurrent_weight,
     schur_profile,
 )
 from ..io import write_json_atomic
@@ -140,9 +140,7 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
         entry = dict(config=config.to_dict())
         for label, net in (("initial", initial), ("trained", model)):
             layer, n_inputs = recurrent_core(net)
-            W = recurrent_weight(layer).detach().double()
-            blocks = {"W": W} if W.shape[0] == W.shape[1] else dict(
-                zip(("input", "forget", "cell", "output"), W.chunk(4), strict=True))
+            blocks = recurrent_blocks(layer)
             responses = pulse_responses(layer, n_inputs, steps=steps).double()
             entry[label] = {}
             for block, M in blocks.items():

@@ -92,7 +92,8 @@ def plot_decoding_toy(results: dict, out: Path) -> Path:
 
 def plot_analysis(name: str, entry: dict, out: Path) -> Path:
     plt = _pyplot()
-    block = "W" if "W" in entry["trained"] else "cell"
+    # the plain matrix, or the gate that writes the state (LSTM cell / GRU new; Orhan Fig. 6)
+    block = next(b for b in ("W", "cell", "new") if b in entry["trained"])
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     for label, style in (("initial", "C0"), ("trained", "C1")):
         r = entry[label][block]

@@ -190,6 +190,8 @@ class LSTM(nn.Module):
     def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor:
         return self.lstm(x, h0)[0]
 
+    gates = ("input", "forget", "cell", "output")  # PyTorch's order of the stacked blocks
+
     def recurrent_matrix(self) -> torch.Tensor:
         """The stacked (4H, H) recurrent weights of the input, forget, cell and output gates."""
         return self.lstm.weight_hh_l0

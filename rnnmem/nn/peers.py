@@ -235,5 +235,7 @@ class GRU(nn.Module):
         out, h = self.gru(x, None if state is None else state[None])
         return out, h[0]
 
+    gates = ("reset", "update", "new")  # PyTorch's order of the stacked blocks
+
     def recurrent_matrix(self) -> torch.Tensor:
         return self.gru.weight_hh_l0
