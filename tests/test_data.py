@@ -3,6 +3,7 @@
 import gzip
 import importlib.metadata
 import json
+import math
 
 import numpy as np
 import pytest
@@ -229,7 +230,8 @@ def test_ptb_char_training_resumes_bit_exactly(tmp_path, monkeypatch):
     resumed = train(config, tmp_path / "cut", resume=True)
     drop = lambda s: {k: v for k, v in s.items() if k != "seconds"}  # noqa: E731
     assert drop(resumed) == drop(full)
-    assert full["metric_name"] == "bits per character" and full["test_metric"] < 8
+    # below a uniform guess over the 50 characters: it has learned something in 40 steps
+    assert full["metric_name"] == "bits per character" and full["test_metric"] < math.log2(50)
 
 
 def test_a_crafted_pickle_is_refused_before_it_is_unpickled(tmp_path, monkeypatch):

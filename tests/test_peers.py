@@ -93,11 +93,15 @@ def _double_urnn(rnn):
 
 
 @pytest.mark.parametrize("model", PEERS)
-def test_smoke_training_lowers_the_loss(model, tmp_path):
-    config = TrainConfig(task="adding", T=8, model=model, hidden=16, batch=32, steps=150,
-                         eval_every=150, val_size=256, lr=3e-3)
+def test_smoke_training_solves_short_adding(model, tmp_path):
+    # below half the chance baseline (1/6): predicting the mean sum is not enough
+    # the orthogonal/unitary models learn adding more slowly: a larger rate, more steps
+    slow = model in ("exprnn", "urnn")
+    config = TrainConfig(task="adding", T=8, model=model, hidden=16, batch=32,
+                         steps=1000 if slow else 400, eval_every=50, val_size=256,
+                         lr=1e-2 if slow else 3e-3)
     summary = train(config, tmp_path)
-    assert summary["final_val_loss"] < 0.5 * summary["initial_train_loss"]
+    assert summary["final_val_ratio"] < 0.5 and summary["solved"]
 
 
 def test_exprnn_orthogonal_parameter_has_its_own_learning_rate():
