@@ -79,7 +79,7 @@ def henaff_fig2(budget: str) -> list[Job]:
     # Henaff gives no T for copy: Arjovsky's values
     Ts = _pick(budget, (100,), (100, 200), (100, 200, 300, 500))
     return _henaff_jobs(budget, [(f"copy T = {T}", dict(task="copy", T=T)) for T in Ts],
-                        ("LT-ORNN", "LT-IRNN", "LSTM"), 80, _pick(budget, 3000, 8000, 20000),
+                        ("LT-ORNN", "LT-IRNN", "LSTM"), 80, _pick(budget, 3000, 6000, 20000),
                         _seeds(budget, 2, 3, 8))
 
 
@@ -97,7 +97,7 @@ def henaff_fig4(budget: str) -> list[Job]:
             (f"copy T = {copy_T}", dict(task="copy", T=copy_T), 80,
              _pick(budget, 1500, 3000, 20000)),
             (f"adding T = {adding_T}", dict(task="adding", T=adding_T), 128,
-             _pick(budget, 1500, 8000, 20000))):  # the pooled LT-ORNN learns adding slowly
+             _pick(budget, 1500, 6000, 20000))):  # the pooled LT-ORNN learns adding slowly
         jobs += _henaff_jobs(budget, [(panel, task)], ("LT-ORNN + l2 pool", "LT-IRNN", "LT-ORNN"),
                              hidden, steps, _seeds(budget, 2, 3, 8))
     return jobs
