@@ -324,10 +324,10 @@ def _pool_activations(out, budget, workers):
     from .reproduce import run_experiment_jobs
 
     jobs = [j for j in henaff_fig4(budget) if j.group == "LT-ORNN + l2 pool"
-            and j.config.task == "adding" and j.seed == 0]
-    (run_dir,) = run_experiment_jobs("henaff-fig4", jobs, out.parent / f"henaff-fig4-{budget}",
-                                     workers)
-    return plot_pool_activations(run_dir, out)
+            and j.config.task == "adding"]
+    run_dirs = run_experiment_jobs("henaff-fig4", jobs, out.parent / f"henaff-fig4-{budget}",
+                                   workers)
+    return plot_pool_activations(run_dirs, out)
 
 
 EXPERIMENTS = {e.name: e for e in [
