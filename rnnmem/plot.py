@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import read_json
+from .stats import mean_se
 from .tasks import VariableCopyTask
 
 CURVES = {"val_ratio": "validation loss / chance", "val_loss": "validation loss",
@@ -56,8 +57,7 @@ def _mean_and_se(runs: list[dict], curve: str):
     n_points = min(len(r["rows"]) for r in runs)
     values = np.array([[row[curve] for row in r["rows"][:n_points]] for r in runs])
     steps = [row["step"] for row in runs[0]["rows"][:n_points]]
-    se = values.std(0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros(n_points)
-    return steps, values.mean(0), se
+    return (steps, *mean_se(values))
 
 
 def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:

@@ -301,9 +301,3 @@ def make_task(name: str, **sizes) -> CopyTask | VariableCopyTask | AddingTask:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
     return TASKS[name](**sizes)
-
-
-def chance_ratio(task, loss: float) -> float:
-    """Loss relative to the task's chance baseline (1 = chance, 0 = perfect)."""
-    base = task.baseline()
-    return loss / base if base > 0 else math.inf

@@ -6,7 +6,6 @@ activation clipping 1000; orthogonal (LT-ORNN) against identity (LT-IRNN) initia
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import time
@@ -16,6 +15,7 @@ import torch
 
 from ..io import write_text_atomic
 from ..plot import plot_groups
+from ..stats import format_mean_se
 from ..sweep import run_all
 from ..tasks import CopyTask
 from ..train import TrainConfig
@@ -27,14 +27,6 @@ def demo_config(init: str, steps: int = 3000, seed: int = 0) -> TrainConfig:
     return TrainConfig(task="copy", T=100, model="lt-rnn", init=init, hidden=80, batch=50,
                        lr=1e-4, clip=1000.0, steps=steps, eval_every=max(1, steps // 20),
                        seed=seed)
-
-
-def _mean_se(values: list[float]) -> str:
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return f"{mean:.3f}"
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return f"{mean:.3f} ± {math.sqrt(var / len(values)):.3f}"
 
 
 def format_table(summaries: dict[str, list[dict]]) -> str:
@@ -52,8 +44,9 @@ def format_table(summaries: dict[str, list[dict]]) -> str:
         lines.append(
             f"| {INITS[init]} | {init} | {len(finished)}"
             f"{f' (+{failed} failed)' if failed else ''} | "
-            f"{_mean_se([s['final_val_ratio'] for s in finished])} | "
-            f"{_mean_se([s['final_val_metric'] for s in finished])} | {solved}/{len(runs)} |")
+            f"{format_mean_se([s['final_val_ratio'] for s in finished], '.3f', '.3f')} | "
+            f"{format_mean_se([s['final_val_metric'] for s in finished], '.3f', '.3f')} | "
+            f"{solved}/{len(runs)} |")
     return "\n".join(lines)
 
 

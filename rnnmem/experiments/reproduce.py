@@ -19,6 +19,7 @@ import torch
 
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
+from ..stats import format_mean_se
 from ..sweep import finished_summary, run_all
 from .estimate import describe_estimate
 from .registry import BUDGETS, EXPERIMENTS, Job
@@ -40,17 +41,6 @@ def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | N
     run_all([(j.config, d) for j, d in zip(jobs, dirs, strict=True)], workers=workers,
             backend=backend, on_done=on_done)
     return dirs
-
-
-def _mean_se(values: list[float]) -> str:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return "n/a"
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return f"{mean:.4g}"
-    se = (sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values)) ** 0.5
-    return f"{mean:.4g} ± {se:.2g}"
 
 
 def _summaries(dirs: list[Path]) -> list[dict]:
@@ -106,9 +96,9 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
         records.append(record)
         solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
         name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
-        rows.append(f"| {panel} | {name} | {len(mine)} | {_mean_se(record['val_ratio'])} | "
-                    f"{_mean_se(record['val_metric'])} ({record['metric_name']}) | "
-                    f"{_mean_se(record['test_metric'])} | {solved_text} | "
+        rows.append(f"| {panel} | {name} | {len(mine)} | {format_mean_se(record['val_ratio'])} | "
+                    f"{format_mean_se(record['val_metric'])} ({record['metric_name']}) | "
+                    f"{format_mean_se(record['test_metric'])} | {solved_text} | "
                     f"{record['diverged']} | {failed} |")
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
               "| solved | diverged | failed |", "|---|---|---|---|---|---|---|---|---|"]
