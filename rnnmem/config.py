@@ -80,6 +80,10 @@ class TrainConfig:
                                     default=None)
     gate_bias: bool | None = _opt("lstm: learned gate biases (default: none under the gaussian "
                                   "init, Henaff eqs. 3-5; PyTorch's otherwise)", default=None)
+    readout_bias: bool | None = _opt("learned readout bias c, y = W h + c, initialized to 0 "
+                                     "(default: yes; Henaff eq. 2 writes y = W h, and the "
+                                     "ablation in docs/protocol.md finds no difference)",
+                                     default=None)
     activation: str | None = _opt("LT-RNN input non-linearity (none, relu, tanh, elu; default "
                                   "relu on adding, Henaff §3.2.1, else none) or sRNN "
                                   "non-linearity (tanh, relu, elu; default tanh)", default=None)
@@ -193,6 +197,9 @@ class TrainConfig:
                              f"{self.model}")
         if self.gate_bias is not None and self.model != "lstm":
             raise ValueError(f"gate_bias applies to lstm only, not {self.model}")
+        if self.readout_bias is not None and self.task in LM_TASKS:
+            raise ValueError("readout_bias applies to the synthetic and MNIST tasks; the "
+                             "language models' decoder has its own bias")
         if self.model == "lt-rnn-pool" and self.hidden % self.pool:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
         for name in ("t_decay", "gamma_penalty"):
@@ -215,6 +222,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def matches(self, saved) -> bool:
+        """Whether a saved config.json (a dict) describes this config. Keys it lacks, fields
+        added after it was written, take their defaults, which keep the earlier behaviour."""
+        try:
+            return isinstance(saved, dict) and TrainConfig.from_dict(saved) == self
+        except (TypeError, ValueError):
+            return False
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -269,4 +284,4 @@ def make_model(config: TrainConfig, task, generator: torch.Generator | None = No
         gain=config.gain, feedback=config.feedback, input_init=config.input_init,
         input_gain=config.input_gain, input_bias=config.input_bias,
         gate_bias=config.gate_bias, activation=config.activation, clip=config.clip,
-        pool=config.pool, generator=generator)
+        pool=config.pool, readout_bias=config.readout_bias is not False, generator=generator)

@@ -28,7 +28,7 @@ def finished_summary(config: TrainConfig, run_dir: str | Path) -> dict | None:
     """The summary of a finished run of ``config`` in ``run_dir``, or None."""
     run_dir = Path(run_dir)
     try:  # finished = same config, summary and weights present (a copy without weights reruns)
-        if (read_json(run_dir / "config.json") == config.to_dict()
+        if (config.matches(read_json(run_dir / "config.json"))
                 and (run_dir / "model.pt").is_file()):
             return read_json(run_dir / "summary.json")
     except (FileNotFoundError, ValueError):

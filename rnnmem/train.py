@@ -303,7 +303,7 @@ def _solved(task, val_loss: float, status: str) -> bool | None:
 def _check_same_config(config: TrainConfig, run_dir: Path) -> None:
     path = run_dir / "config.json"
     saved = read_json(path) if path.is_file() else None
-    if saved != config.to_dict():
+    if not config.matches(saved):
         raise CheckpointError(f"{run_dir} holds a checkpoint of a different config; resume it "
                               "with its own config.json or use another run directory")
 

@@ -112,6 +112,20 @@ def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
     assert main(["train", "--model", "lstm", "--gate-bias", "maybe", "--out", out]) == 2
 
 
+def test_readout_bias_is_a_config_value_and_old_run_configs_still_match():
+    config = TrainConfig(task="copy", T=10, hidden=8)
+    task = make_task(config)
+    assert make_model(config, task).readout.W.bias is not None  # default: y = W h + c
+    no_bias = TrainConfig(task="copy", T=10, hidden=8, readout_bias=False)
+    assert make_model(no_bias, task).readout.W.bias is None  # Henaff eq. 2: y = W h
+    with pytest.raises(ValueError, match="readout_bias applies to"):
+        TrainConfig(task="ptb-char", model="lstm", readout_bias=False)
+    saved = config.to_dict()
+    del saved["readout_bias"]  # a config.json written before the field existed
+    assert config.matches(saved) and not no_bias.matches(saved)
+    assert not config.matches({**saved, "lr": 0.5}) and not config.matches({"lr": "x"})
+
+
 def test_options_of_other_inits_and_peer_activations_are_refused():
     with pytest.raises(ValueError, match="feedback applies to init feedback-chain"):
         TrainConfig(init="orthogonal", feedback=0.1)

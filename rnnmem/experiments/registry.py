@@ -118,18 +118,30 @@ HENAFF_READINGS = {
     "LSTM gaussian, no bias": dict(model="lstm", init="gaussian", lr=1e-3),  # the default
     "LSTM gaussian + biases": dict(model="lstm", init="gaussian", gate_bias=True, lr=1e-3),
     "LSTM plain (PyTorch)": dict(model="lstm", init="plain", lr=1e-3),
+    # eq. 2 writes y = W h: the readout bias c, on the models that solve each task
+    "LT-IRNN, b = -1, no readout bias": dict(model="lt-rnn", init="identity", lr=1e-4,
+                                             readout_bias=False),
+    "LSTM gaussian, no bias, no readout bias": dict(model="lstm", init="gaussian", lr=1e-3,
+                                                    readout_bias=False),
+    "LT-ORNN, no readout bias": dict(model="lt-rnn", init="orthogonal", lr=1e-4,
+                                     readout_bias=False),
 }
 
 
 def henaff_readings(budget: str) -> list[Job]:
     """Adding T = 200 under each reading of what §4.1 leaves open (docs/protocol.md)."""
-    T = 200
-    lt = [g for g in HENAFF_READINGS if g.startswith("LT-")]
-    lstm = [g for g in HENAFF_READINGS if g.startswith("LSTM")]
+    T, seeds = 200, _seeds(budget, 1, 3, 8)
+    lt = ["LT-IRNN, b = -1", "LT-IRNN, b = 0", "LT-ORNN, b = -1", "LT-ORNN, b = 0",
+          "LT-IRNN, b = -1, no readout bias"]
+    lstm = ["LSTM gaussian, no bias", "LSTM gaussian + biases", "LSTM plain (PyTorch)",
+            "LSTM gaussian, no bias, no readout bias"]
     return (_henaff_jobs(budget, [(f"adding T = {T}: input bias b", dict(task="adding", T=T))],
-                         lt, 128, _pick(budget, 1000, 3000, 20000), _seeds(budget, 1, 3, 8))
+                         lt, 128, _pick(budget, 1000, 3000, 20000), seeds)
             + _henaff_jobs(budget, [(f"adding T = {T}: LSTM init", dict(task="adding", T=T))],
-                           lstm, 128, _pick(budget, 1000, 4000, 20000), _seeds(budget, 1, 3, 8)))
+                           lstm, 128, _pick(budget, 1000, 4000, 20000), seeds)
+            + _henaff_jobs(budget, [("copy T = 100: readout bias c", dict(task="copy", T=100))],
+                           ("LT-ORNN", "LT-ORNN, no readout bias"), 80,
+                           _pick(budget, 1000, 3000, 20000), seeds))
 
 
 # ---------------------------------------------------------------- Orhan & Pitkow 2020

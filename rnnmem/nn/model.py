@@ -67,6 +67,7 @@ def build_model(
     activation: str | None = None,
     clip: float | None = None,
     pool: int = 2,
+    readout_bias: bool = True,
     fused: bool = True,
     generator: torch.Generator | None = None,
 ) -> RecurrentNet:
@@ -74,7 +75,8 @@ def build_model(
 
     ``init`` defaults per model (:data:`MODEL_INITS`). ``activation``: the LT-RNN's input
     non-linearity σ (default none) or the sRNN's φ (default tanh; the IRNN's is relu); the
-    gated and peer models have their own. ``pool`` is the l2 pool size of ``lt-rnn-pool``.
+    gated and peer models have their own. ``pool`` is the l2 pool size of ``lt-rnn-pool``;
+    ``readout_bias``: the readout's c (Henaff eq. 2 has none).
     ``input_bias``: the initial b of the sRNN/LT-RNN (default: the layer's reading, see
     :meth:`LTRNN.default_input_bias`); ``gate_bias``: the LSTM's gate biases (see :class:`LSTM`).
 
@@ -108,7 +110,7 @@ def build_model(
         rnn = LTRNN(n_inputs, hidden, input_activation=activation or "none", **common)
     width = 2 * hidden if name == "urnn" else hidden  # uRNN reads out [Re h, Im h]
     readout = Readout(width, n_outputs, pool=pool if name == "lt-rnn-pool" else None,
-                      generator=generator)
+                      bias=readout_bias, generator=generator)
     with torch.no_grad():  # the peers' own readout inits
         if name == "exprnn":  # expRNN 1_copying.py:90: N(0, 2/H)
             readout.W.weight.normal_(0.0, math.sqrt(2 / width), generator=generator)

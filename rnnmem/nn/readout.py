@@ -19,24 +19,25 @@ def l2_pool(h: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class Readout(nn.Module):
-    """Linear decoder ``y_t = W h_t + c``.
+    """Linear decoder ``y_t = W h_t + c`` (``bias=False``: Henaff eq. 2's ``y_t = W h_t``).
 
     With ``pool=k``, Henaff eq. 6: ``y_t = W_I h_t + W_P P_k(h_t) + c``.
     """
 
     def __init__(self, hidden: int, n_outputs: int, *, pool: int | None = None,
-                 generator: torch.Generator | None = None):
+                 bias: bool = True, generator: torch.Generator | None = None):
         super().__init__()
         if pool is not None and (pool < 1 or hidden % pool):
             raise ValueError(f"pool size must divide the hidden size {hidden}, got {pool}")
         self.pool = pool
-        self.W = nn.Linear(hidden, n_outputs)
+        self.W = nn.Linear(hidden, n_outputs, bias=bias)
         self.W_pool = nn.Linear(hidden // pool, n_outputs, bias=False) if pool else None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         rinit.gaussian_(self.W.weight, generator=generator)
-        nn.init.zeros_(self.W.bias)
+        if self.W.bias is not None:
+            nn.init.zeros_(self.W.bias)
         if self.W_pool is not None:
             rinit.gaussian_(self.W_pool.weight, generator=generator)
 
