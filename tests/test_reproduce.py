@@ -144,14 +144,20 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
     assert "best: lr=1, 2 seeds" in table
 
 
-def test_estimate_is_measured_and_scales_with_steps():
-    from rnnmem.experiments.estimate import describe_estimate, estimate_seconds
+def test_estimate_is_measured_and_scales_with_steps(monkeypatch):
+    from rnnmem.experiments import estimate
 
-    short = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=100, val_size=8)
-    long = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=1000, val_size=8)
+    short = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=100, val_size=8,
+                        eval_every=10)
+    long = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=1000, val_size=8,
+                       eval_every=10)
     lm = TrainConfig(task="ptb-char", model="lstm", init="plain")
-    a, skipped = estimate_seconds([short, lm])
+    assert 0 < estimate.step_seconds(short) < 10  # a real measurement
+    a, skipped = estimate.estimate_seconds([short, lm])
     assert skipped == 1 and 0 < a < 60
-    b, _ = estimate_seconds([long])
-    assert b > 3 * a  # ten times the steps; the per-step probe is noisy, not that noisy
-    assert "1 language-model runs not estimated" in describe_estimate([short, lm], 2)
+    assert "1 language-model runs not estimated" in estimate.describe_estimate([short, lm], 2)
+    # the arithmetic, with the timing fixed: steps plus a third of a step per val batch
+    monkeypatch.setattr(estimate, "step_seconds", lambda config: 0.01)
+    assert estimate.estimate_seconds([short])[0] == pytest.approx(0.01 * (100 + 11 * 2 / 3))
+    assert estimate.estimate_seconds([short, long])[0] == pytest.approx(
+        0.01 * (100 + 11 * 2 / 3 + 1000 + 101 * 2 / 3))
