@@ -2,14 +2,18 @@
 
 A checkpoint holds the model, the optimizer, every random generator state the run uses (its
 explicit torch generators, and torch's, NumPy's and Python's global ones), the step, and the
-metrics so far. It is written atomically and read with ``torch.load(weights_only=True)``: only
-tensors and plain containers, no pickled code. A file that is not such a checkpoint raises
-:class:`CheckpointError` with a one-line reason.
+metrics so far, and the config of the run it belongs to. It is written atomically, behind a
+header and a SHA-256 checksum of its payload, and read with ``torch.load(weights_only=True)``:
+only tensors and plain containers, no pickled code. A file that is not such a checkpoint, or
+whose payload does not match its checksum, raises :class:`CheckpointError` with a one-line
+reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import random
 from pathlib import Path
 
@@ -18,7 +22,9 @@ import torch
 
 from .io import write_bytes_atomic
 
-FORMAT = "rnnmem-checkpoint-1"
+FORMAT = "rnnmem-checkpoint-2"
+LEGACY_FORMATS = ("rnnmem-checkpoint-1",)  # before the checksum and config: still resumable
+MAGIC = FORMAT.encode() + b"\n"  # then 32 bytes of SHA-256, then the torch.save payload
 REQUIRED = ("format", "step", "model", "optimizer", "generators", "global_rng", "rows",
             "train_losses", "elapsed")
 
@@ -45,31 +51,45 @@ def _restore_global_rng(state: dict) -> None:
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
 
 
-def save_checkpoint(path: str | Path, *, model, optimizer, generators: dict, step: int,
-                    rows: list[dict], train_losses: list[float], elapsed: float,
+def save_checkpoint(path: str | Path, *, config: dict, model, optimizer, generators: dict,
+                    step: int, rows: list[dict], train_losses: list[float], elapsed: float,
                     extra: dict | None = None) -> None:
-    """``extra``: whatever else the loop needs to continue (tensors and plain containers)."""
-    state = dict(format=FORMAT, step=step, extra=extra or {}, model=model.state_dict(),
+    """``config``: the run's config dict (see :func:`checkpoint_config`); ``extra``: whatever
+    else the loop needs to continue (tensors and plain containers)."""
+    state = dict(format=FORMAT, config=json.dumps(config, sort_keys=True), step=step,
+                 extra=extra or {}, model=model.state_dict(),
                  optimizer=optimizer.state_dict(),
                  generators={k: g.get_state() for k, g in generators.items()},
                  global_rng=_global_rng_state(), rows=rows,
                  train_losses=torch.tensor(train_losses, dtype=torch.float64), elapsed=elapsed)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
+    payload = buffer.getvalue()
+    write_bytes_atomic(path, MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
 def load_checkpoint(path: str | Path) -> dict:
     """The checkpoint's contents, validated; raises CheckpointError with the reason."""
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
+    except OSError as err:
+        raise CheckpointError(f"cannot read the checkpoint {path} ({err.strerror})") from None
+    if data.startswith(MAGIC):
+        digest, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+        if hashlib.sha256(payload).digest() != digest:
+            raise CheckpointError(f"{path} is damaged: its contents do not match its checksum")
+    else:
+        payload = data  # a legacy checkpoint, without a checksum
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged or foreign file
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path} is not a readable rnnmem checkpoint ({reason})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    current = isinstance(state, dict) and state.get("format") == FORMAT and payload is not data
+    if not (current or isinstance(state, dict) and state.get("format") in LEGACY_FORMATS):
         raise CheckpointError(f"{path} is not an rnnmem checkpoint (format {FORMAT} expected)")
     missing = [k for k in REQUIRED if k not in state]
     if missing:
@@ -88,3 +108,8 @@ def restore(state: dict, *, model, optimizer, generators: dict) -> None:
     except (RuntimeError, KeyError, ValueError, TypeError) as err:
         reason = str(err).strip().splitlines()[0]
         raise CheckpointError(f"the checkpoint does not fit this run's model ({reason})") from None
+
+
+def checkpoint_config(state: dict) -> dict | None:
+    """The config dict of the run that wrote the checkpoint (None for a legacy checkpoint)."""
+    return json.loads(state["config"]) if state.get("config") else None

@@ -22,18 +22,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import load_checkpoint, restore, save_checkpoint
+from .checkpoint import restore, save_checkpoint
 from .data.ptb import PTBCorpus
-from .io import write_json_atomic, write_text_atomic
+from .io import write_text_atomic
 from .nn.cells import LSTM, LTRNN, SRNN
 from .train import (
     CHECKPOINT,
-    _check_same_config,
     _finish,
     _metrics_csv,
     _progress_bar,
     _stop_reason,
     make_optimizer,
+    open_run,
     run_steps,
 )
 
@@ -137,12 +137,8 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
     corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", data_dir=config.data_dir)
     task = LMTask(corpus)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / CHECKPOINT
-    saved = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
-    if saved is not None:
-        _check_same_config(config, run_dir)
-    write_json_atomic(run_dir / "config.json", config.to_dict())
+    saved = open_run(config, run_dir, resume)
     baseline = task.baseline()
     model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
     optimizer = make_optimizer(config, model)
@@ -171,9 +167,9 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
                          val_metric=task.metric(val_loss)))
         write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
         carried = [list(s) if isinstance(s, tuple) else [s] for s in (state or [])]
-        save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, generators={},
-                        step=step, rows=rows, train_losses=train_losses,
-                        elapsed=time.perf_counter() - start,
+        save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
+                        optimizer=optimizer, generators={}, step=step, rows=rows,
+                        train_losses=train_losses, elapsed=time.perf_counter() - start,
                         extra=dict(position=position, state=carried))
         if bar is not None:
             bar.set_postfix_str(f"val {task.metric_name}={task.metric(val_loss):.3f}")

@@ -25,7 +25,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    checkpoint_config,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
 from .config import (  # noqa: F401 - also importable from here, next to train()
     ALL_TASKS,
     LM_TASKS,
@@ -121,12 +127,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         return train_lm(config, run_dir, progress=progress, resume=resume)
     task = make_task(config)  # first: missing data fails before anything is written
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / CHECKPOINT
-    state = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
-    if state is not None:
-        _check_same_config(config, run_dir)
-    write_json_atomic(run_dir / "config.json", config.to_dict())
+    state = open_run(config, run_dir, resume)
     baseline = task.baseline()
     generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
                       ortho=torch.Generator().manual_seed(config.seed + 2))
@@ -156,9 +158,9 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
         write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
-        save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, generators=generators,
-                        step=step, rows=rows, train_losses=train_losses,
-                        elapsed=time.perf_counter() - start)
+        save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
+                        optimizer=optimizer, generators=generators, step=step, rows=rows,
+                        train_losses=train_losses, elapsed=time.perf_counter() - start)
         if bar is not None:
             bar.set_postfix_str(f"val/chance={val_loss / baseline:.3f} "
                                 f"{task.metric_name}={val_metric:.3f}")
@@ -300,12 +302,31 @@ def _solved(task, val_loss: float, status: str) -> bool | None:
     return None if verdict is None else (status != "diverged" and bool(verdict))
 
 
-def _check_same_config(config: TrainConfig, run_dir: Path) -> None:
-    path = run_dir / "config.json"
-    saved = read_json(path) if path.is_file() else None
-    if not config.matches(saved):
-        raise CheckpointError(f"{run_dir} holds a checkpoint of a different config; resume it "
-                              "with its own config.json or use another run directory")
+def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
+    """Prepare ``run_dir`` for ``config``; return the checkpoint to resume from, or None.
+
+    Stale temporary files of a killed write go first. A checkpoint is resumed only if both
+    config.json and the checkpoint's own record say it is ``config``'s. Starting afresh removes
+    the summary first, then the weights and checkpoint of a previous run, so the directory
+    never claims to be finished with a summary that is not its config's.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT
+    state = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
+    if state is not None:
+        path = run_dir / "config.json"
+        recorded = checkpoint_config(state)
+        if not config.matches(read_json(path) if path.is_file() else None) or (
+                recorded is not None and not config.matches(recorded)):
+            raise CheckpointError(f"{checkpoint_path} belongs to a different config; resume it "
+                                  "with its own config.json or use another run directory")
+    else:
+        for name in ("summary.json", "model.pt", CHECKPOINT):
+            (run_dir / name).unlink(missing_ok=True)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    return state
 
 
 def _progress_bar(total: int, enabled: bool, initial: int = 0):

@@ -159,3 +159,55 @@ def test_resume_flag_validation(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path)]) == 0
     assert "already finished" in capsys.readouterr().out
+
+
+def _stopped_run(tmp_path, name, *extra):
+    """A finished 20-step run made resumable again (as if killed after its last checkpoint)."""
+    run = tmp_path / name
+    assert main(["train", *ARGS, "--steps", "20", *extra, "--out", str(run)]) == 0
+    (run / "summary.json").unlink()
+    return run
+
+
+def test_damaged_checkpoint_is_refused(tmp_path, capsys):
+    run = _stopped_run(tmp_path, "run")
+    data = bytearray((run / "checkpoint.pt").read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the payload
+    (run / "checkpoint.pt").write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "do not match its checksum" in err
+
+
+def test_checkpoint_of_another_run_or_an_edited_config_is_refused(tmp_path, capsys):
+    mine, other = _stopped_run(tmp_path, "mine"), _stopped_run(tmp_path, "other", "--seed", "7")
+    (mine / "checkpoint.pt").write_bytes((other / "checkpoint.pt").read_bytes())
+    capsys.readouterr()
+    assert main(["train", "--resume", str(mine), "--quiet"]) == 2
+    assert "belongs to a different config" in capsys.readouterr().err
+    edited = read_json(other / "config.json") | {"lr": 0.5}
+    (other / "config.json").write_text(__import__("json").dumps(edited))
+    assert main(["train", "--resume", str(other), "--quiet"]) == 2
+    assert "belongs to a different config" in capsys.readouterr().err
+
+
+def test_a_fresh_start_unmarks_the_old_run_first_and_cleans_stale_files(tmp_path):
+    from rnnmem.train import open_run
+
+    config = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=20, val_size=8)
+    train(config, tmp_path)
+    (tmp_path / ".metrics.csv.x1.tmp").write_text("half")
+    other = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=60, val_size=8)
+    assert open_run(other, tmp_path, resume=False) is None  # as --overwrite starts
+    assert not any((tmp_path / n).exists() for n in ("summary.json", "model.pt", "checkpoint.pt"))
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert TrainConfig.from_dict(read_json(tmp_path / "config.json")) == other
+
+
+def test_out_onto_an_unfinished_run_is_refused(tmp_path, capsys):
+    run = _stopped_run(tmp_path, "run")
+    capsys.readouterr()
+    assert main(["train", *ARGS, "--steps", "30", "--out", str(run)]) == 2
+    assert "holds an unfinished run; continue it with --resume" in capsys.readouterr().err
+    assert (run / "checkpoint.pt").exists()  # untouched

@@ -112,6 +112,9 @@ def _check_run_dir(run_dir: Path, overwrite: bool) -> None:
     if (run_dir / "summary.json").exists() and not overwrite:
         raise UsageError(f"{run_dir} already holds a finished run; pass --overwrite or "
                          "another --out")
+    if (run_dir / "config.json").exists() and not overwrite:
+        raise UsageError(f"{run_dir} holds an unfinished run; continue it with --resume "
+                         f"{run_dir}, or pass --overwrite or another --out")
 
 
 def _fmt(value: float | None) -> str:
