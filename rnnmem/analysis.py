@@ -130,7 +130,14 @@ def load_run_model(run_dir: str | Path):
     for name in ("config.json", "model.pt"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir} is not a finished run directory (no {name})")
-    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    try:
+        config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (ValueError, TypeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{run_dir}/config.json is not a valid run config ({err})") from None
     task, model = build_from_config(config)
-    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+    except Exception as err:  # torch raises many types for a damaged or foreign file
+        reason = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{run_dir}/model.pt is not this run's weights ({reason})") from None
     return config, task, model

@@ -25,12 +25,24 @@ def load_run(run_dir: str | Path) -> dict:
     for name in ("config.json", "metrics.csv"):
         if not (run_dir / name).is_file():
             raise RunDirError(f"{run_dir} is not a run directory (no {name})")
-    with open(run_dir / "metrics.csv") as f:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    summary_path = run_dir / "summary.json"
-    summary = read_json(summary_path) if summary_path.is_file() else None
-    return dict(path=run_dir, config=read_json(run_dir / "config.json"), rows=rows,
-                summary=summary)
+    try:
+        with open(run_dir / "metrics.csv") as f:
+            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        if not rows or not {"step", "val_ratio"} <= rows[0].keys():
+            raise ValueError("no metric rows")
+    except (ValueError, TypeError, UnicodeDecodeError) as err:
+        raise RunDirError(f"{run_dir}/metrics.csv is malformed ({err})") from None
+    parsed = {}
+    for name in ("config.json", "summary.json"):
+        path = run_dir / name
+        try:
+            parsed[name] = read_json(path) if path.is_file() else None
+        except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+            raise RunDirError(f"{path} is not valid JSON ({err})") from None
+    config = parsed["config.json"]
+    if not isinstance(config, dict) or not {"model", "init", "seed"} <= config.keys():
+        raise RunDirError(f"{run_dir}/config.json is not a run config")
+    return dict(path=run_dir, config=config, rows=rows, summary=parsed["summary.json"])
 
 
 def run_label(config: dict) -> str:

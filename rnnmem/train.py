@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from . import footprint
 from .checkpoint import (
     CheckpointError,
     checkpoint_config,
@@ -126,6 +127,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
 
         return train_lm(config, run_dir, progress=progress, resume=resume)
     task = make_task(config)  # first: missing data fails before anything is written
+    footprint.require_training(config, task)  # and a size this machine cannot hold
     run_dir = Path(run_dir)
     checkpoint_path = run_dir / CHECKPOINT
     state = open_run(config, run_dir, resume)

@@ -175,3 +175,39 @@ def test_demo_and_reproduce_report_failed_runs_and_exit_1(tmp_path, capsys, monk
     captured = capsys.readouterr()
     assert "run(s) failed" in captured.err and "Traceback" not in captured.err
     assert (tmp_path / "r" / "henaff-fig5-quick" / "report.md").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--T", "10000000000", "--steps", "1"], "needs about"),
+    (["train", "--hidden", "10000000", "--steps", "1"], "more than this machine's"),
+    (["train", "--batch", "100000000", "--steps", "1"], "reduce T, hidden, batch"),
+    (["construct", "adding", "--d", "99999999999"], "reduce --d"),
+    (["memory", "curve", "--N", "3000000"], "reduce --N"),
+])
+def test_sizes_beyond_memory_are_refused_before_allocating(args, message, tmp_path, capsys):
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
+
+
+def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "cdir" / "config.json").mkdir(parents=True)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "metrics.csv").write_text("nonsense\n")
+    (bad / "config.json").write_text('{"a":')
+    (bad / "model.pt").write_bytes(b"garbage")
+    cases = [(["train", "--resume", str(tmp_path / "file")], "Not a directory"),
+             (["train", "--resume", str(tmp_path / "cdir")], "Is a directory"),
+             (["plot", str(bad), "-o", str(tmp_path / "p.png")], "metrics.csv is malformed"),
+             (["memory", "analyze", str(bad), "--out", str(tmp_path / "a")],
+              "config.json is not a valid run config")]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (args, err)
+    (bad / "config.json").write_text('{"task": "copy"}')
+    assert main(["memory", "analyze", str(bad), "--out", str(tmp_path / "a")]) == 2
+    assert "model.pt is not this run's weights" in capsys.readouterr().err

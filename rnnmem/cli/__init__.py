@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"rnnmem: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a path the command cannot read or write
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"rnnmem: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rnnmem: interrupted", file=sys.stderr)
         return 130

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .. import footprint
 from ..experiments.construct import FIG1_K, FIG1_S
 from .common import UsageError
 
@@ -49,6 +50,14 @@ def _cmd_construct(args) -> int:
 
     if (args.T is not None and args.T < 2) or args.trials < 1:
         raise UsageError("--T must be >= 2 and --trials positive")
+    T = args.T or (750 if args.which == "adding" else 500)
+    for d in args.d or ():
+        if d < 1:
+            raise UsageError(f"--d must be positive, got {d}")
+        try:  # adding: T × 1000 sequences × d states; copy: d × d rotations
+            footprint.require(8.0 * d * (T * 1000 + d), f"--d {d}", "reduce --d or --T")
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     if args.which == "adding":
         results = adding_report(args.out, T=args.T or 750, ds=args.d or (1, 128))
         for key, error in results["max_abs_error"].items():
@@ -119,6 +128,10 @@ def _cmd_memory(args) -> int:
         raise UsageError("--N, --length and --k-max must be positive integers")
     if args.noise is not None and args.noise < 0:
         raise UsageError(f"--noise must be >= 0, got {args.noise}")
+    try:  # N × N float64 matrices: W, its powers, covariances, decoders
+        footprint.require_square(args.N, 12, f"--N {args.N}", "--N")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     if args.which != "analyze" and args.run_dirs:
         raise UsageError(f"memory {args.which} takes no run directories")
     if args.which == "curve":

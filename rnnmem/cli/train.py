@@ -174,11 +174,12 @@ def _resume(args) -> int:
 def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
+    from ..footprint import TooLarge
     from ..train import train
 
     try:
         summary = train(config, run_dir, progress=not args.quiet, resume=resume)
-    except (CheckpointError, DataError) as err:
+    except (CheckpointError, DataError, TooLarge) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "
