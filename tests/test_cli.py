@@ -112,6 +112,9 @@ def test_plot_writes_png(tmp_path):
     assert main(["plot", str(tmp_path / "orthogonal"), str(tmp_path / "identity"),
                  "-o", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png.unlink()
+    assert main(["plot", str(tmp_path / "identity"), "-o", str(tmp_path)]) == 0  # a directory
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
@@ -208,6 +211,8 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (args, err)
+    assert main(["plot", str(bad), "-o", str(tmp_path / "x.txt")]) == 2
+    assert "give a .png file or an existing directory" in capsys.readouterr().err
     (bad / "config.json").write_text('{"task": "copy"}')
     assert main(["memory", "analyze", str(bad), "--out", str(tmp_path / "a")]) == 2
     assert "model.pt is not this run's weights" in capsys.readouterr().err

@@ -200,7 +200,8 @@ def add_plot_parser(sub) -> None:
                        description="Draw the learning curves of one or more runs on one PNG, "
                                    "with the chance baseline dashed.")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
-    p.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="PNG to write")
+    p.add_argument("-o", "--out", type=Path, default=Path("curves.png"),
+                   help="PNG to write, or a directory to write curves.png into")
     p.add_argument("--curve", choices=tuple(CURVES), default="val_ratio",
                    help="which column to draw (default: val_ratio)")
     p.set_defaults(func=_cmd_plot)
@@ -209,8 +210,11 @@ def add_plot_parser(sub) -> None:
 def _cmd_plot(args) -> int:
     from ..plot import RunDirError, plot_runs
 
+    out = args.out / "curves.png" if args.out.is_dir() else args.out
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"-o {args.out}: give a .png file or an existing directory")
     try:
-        out = plot_runs(args.run_dirs, args.out, curve=args.curve)
+        out = plot_runs(args.run_dirs, out, curve=args.curve)
     except RunDirError as err:
         raise UsageError(str(err)) from None
     print(f"wrote {out}")
