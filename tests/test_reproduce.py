@@ -161,3 +161,15 @@ def test_estimate_is_measured_and_scales_with_steps(monkeypatch):
     assert estimate.estimate_seconds([short])[0] == pytest.approx(0.01 * (100 + 11 * 2 / 3))
     assert estimate.estimate_seconds([short, long])[0] == pytest.approx(
         0.01 * (100 + 11 * 2 / 3 + 1000 + 101 * 2 / 3))
+
+
+def test_progress_counts_runs_and_extrapolates_only_trained_ones(monkeypatch):
+    from rnnmem.experiments import estimate
+
+    clock = iter([0.0, 600.0, 1200.0])  # start, then the time at each trained run
+    monkeypatch.setattr(estimate.time, "perf_counter", lambda: next(clock))
+    progress = estimate.Progress(total=5, to_train=3)
+    assert progress(False) == "[1/5]"  # already finished: no estimate yet
+    assert progress(True) == "[2/5] (about 20 min left)"  # 600 s per run, 2 to go
+    assert progress(True) == "[3/5] (about 10 min left)"
+    assert progress(True) == "[4/5]"  # nothing left to train

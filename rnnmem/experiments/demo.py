@@ -19,6 +19,7 @@ from ..stats import format_mean_se
 from ..sweep import run_all
 from ..tasks import CopyTask
 from ..train import TrainConfig
+from .estimate import Progress
 
 INITS = {"orthogonal": "LT-ORNN", "identity": "LT-IRNN"}
 
@@ -61,11 +62,14 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
     jobs = [(init, seed + k) for init in INITS for k in range(seeds)]
     run_dirs = {job: out / "runs" / f"{job[0]}-seed{job[1]}" for job in jobs}
 
+    counter = Progress(len(jobs), len(jobs))
+
     def done(i, summary):
         init, s = jobs[i]
         what = summary.get("error") or (f"val loss / chance {summary['final_val_ratio']:.3f} "
                                         f"({summary['seconds']:.1f} s)")
-        print(f"  {INITS[init]} seed {s}: {summary['status']}, {what}", flush=True)
+        print(f"  {counter(True)} {INITS[init]} seed {s}: {summary['status']}, {what}",
+              flush=True)
 
     print(f"training LT-ORNN and LT-IRNN on copy T=100: {seeds} seed(s) each, {steps} steps",
           flush=True)

@@ -82,3 +82,26 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+class Progress:
+    """"[done/total]" and the time left, for the line a sweep prints as each run finishes.
+
+    The time left extrapolates the wall time per run trained so far (runs overlap across
+    workers, so this is the sweep's throughput) over the runs still to train; runs that were
+    already finished return at once and count as done, not as trained.
+    """
+
+    def __init__(self, total: int, to_train: int):
+        self.total, self.to_train, self.done, self.trained = total, to_train, 0, 0
+        self.start = time.perf_counter()
+
+    def __call__(self, trained: bool) -> str:
+        self.done += 1
+        self.trained += bool(trained)
+        text = f"[{self.done}/{self.total}]"
+        left = self.to_train - self.trained
+        if self.trained and left > 0:
+            per_run = (time.perf_counter() - self.start) / self.trained
+            text += f" (about {_duration(per_run * left)} left)"
+        return text

@@ -21,7 +21,7 @@ from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..stats import format_mean_se
 from ..sweep import finished_summary, run_all
-from .estimate import describe_estimate
+from .estimate import Progress, describe_estimate
 from .registry import BUDGETS, EXPERIMENTS, Job
 
 
@@ -117,15 +117,18 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     start = time.perf_counter()
     if exp.jobs is not None:
         jobs = exp.jobs(budget)
-        todo = [j.config for j in jobs if finished_summary(j.config, job_dir(root, j)) is None]
+        finished = {i for i, j in enumerate(jobs)
+                    if finished_summary(j.config, job_dir(root, j)) is not None}
+        todo = [j.config for i, j in enumerate(jobs) if i not in finished]
         estimate = describe_estimate(todo, workers) if todo and backend == "local" else None
-        progress(f"{name} ({budget}): {len(jobs)} runs, {len(jobs) - len(todo)} already "
+        progress(f"{name} ({budget}): {len(jobs)} runs, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
+        counter = Progress(len(jobs), len(todo))
 
         def done(i, summary):
             j = jobs[i]
             what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
-            progress(f"  [{i + 1}/{len(jobs)}] {j.panel} / {j.group} / seed {j.seed}: "
+            progress(f"  {counter(i not in finished)} {j.panel} / {j.group} / seed {j.seed}: "
                      f"{summary['status']}, {what}")
 
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
