@@ -16,29 +16,13 @@ from pathlib import Path
 
 import torch
 
-from .io import read_json
-from .train import TrainConfig, train
+from .train import TrainConfig, train_or_resume
 
 
 def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-def finished_summary(config: TrainConfig, run_dir: str | Path) -> dict | None:
-    """The summary of a finished run of ``config`` in ``run_dir``, or None."""
-    run_dir = Path(run_dir)
-    try:  # finished = same config, summary and weights present (a copy without weights reruns)
-        if (config.matches(read_json(run_dir / "config.json"))
-                and (run_dir / "model.pt").is_file()):
-            return read_json(run_dir / "summary.json")
-    except (FileNotFoundError, ValueError):
-        pass
-    return None
-
-
-def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
-    """Skip a finished run, resume an interrupted one, else start it."""
-    return finished_summary(config, run_dir) or train(config, run_dir, resume=True)
 
 
 def _train_job(config_dict: dict, run_dir: str) -> dict:

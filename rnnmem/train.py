@@ -351,6 +351,23 @@ def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:
     return not math.isfinite(final) or final > blowup * first
 
 
+def finished_summary(config: TrainConfig, run_dir: str | Path) -> dict | None:
+    """The summary of a finished run of ``config`` in ``run_dir``, or None."""
+    run_dir = Path(run_dir)
+    try:  # finished = same config, summary and weights present (a copy without weights reruns)
+        if (config.matches(read_json(run_dir / "config.json"))
+                and (run_dir / "model.pt").is_file()):
+            return read_json(run_dir / "summary.json")
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
+    """Skip a finished run, resume an interrupted one, else start it."""
+    return finished_summary(config, run_dir) or train(config, run_dir, resume=True)
+
+
 def find_learning_rate(
     config: TrainConfig,
     run_root: str | Path,
@@ -361,14 +378,15 @@ def find_learning_rate(
     """Henaff §4.1's protocol: the largest learning rate in ``grid`` whose loss does not diverge.
 
     Each candidate, largest first, trains a probe run of ``probe_steps`` steps under
-    ``run_root/lr-<value>``. Returns the chosen rate (None if every one diverged) and one record
-    per probe.
+    ``run_root/lr-<value>``; a search run again skips its finished probes and resumes an
+    interrupted one. Returns the chosen rate (None if every one diverged) and one record per
+    probe.
     """
     trials = []
     for lr in sorted(grid, reverse=True):
         probe = dataclasses.replace(config, lr=lr, steps=probe_steps,
                                     eval_every=max(probe_steps, 1), stop_ratio=None)
-        summary = train(probe, Path(run_root) / f"lr-{lr:g}")
+        summary = train_or_resume(probe, Path(run_root) / f"lr-{lr:g}")
         diverged = probe_diverged(summary)
         trials.append(dict(lr=lr, diverged=diverged, status=summary["status"],
                            initial_train_loss=summary["initial_train_loss"],

@@ -115,6 +115,11 @@ def test_lr_protocol_picks_largest_stable_rate(tmp_path):
     assert trials[0]["diverged"] and not trials[1]["diverged"]
     assert lr == 1e-3
     assert (tmp_path / "lr-10000" / "summary.json").is_file()
+    # a search run again (as after a kill) keeps its finished probes
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("lr-*/summary.json")}
+    assert find_learning_rate(config, tmp_path, grid=(1e4, 1e-3, 1e-4), probe_steps=40) == (
+        lr, trials)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("lr-*/summary.json")} == stamps
 
 
 def test_probe_divergence_rule():

@@ -20,7 +20,8 @@ import torch
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..stats import format_mean_se
-from ..sweep import finished_summary, run_all
+from ..sweep import run_all
+from ..train import finished_summary
 from .estimate import Progress, describe_estimate
 from .registry import BUDGETS, EXPERIMENTS, Job
 
