@@ -136,8 +136,7 @@ class TrainConfig:
     def validate(self) -> None:
         for f in dataclasses.fields(self):  # types first: a config file can hold anything
             _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
-        if not 0 <= self.seed < 2**63 - 2:  # seed + 2 seeds a torch.Generator (int64)
-            raise ValueError(f"seed must be in [0, 2^63 - 2), got {self.seed!r}")
+        check_seed(self.seed)
         positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
                          "eval_every", "val_size", "bptt", "layers", "final_evals")
         for name in ("embedding", "val_tokens"):
@@ -237,6 +236,15 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
         return cls(**values)
+
+
+MAX_SEED = 2**63 - 2  # seed + 2 seeds a torch.Generator (int64)
+
+
+def check_seed(seed: int) -> None:
+    """Seeds of every command: [0, MAX_SEED)."""
+    if not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2^63 - 2), got {seed!r}")
 
 
 @functools.cache

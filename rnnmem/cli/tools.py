@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import footprint
+from ..config import check_seed
 from ..experiments.construct import FIG1_K, FIG1_S
 from .common import UsageError
 
@@ -128,8 +129,13 @@ def _cmd_memory(args) -> int:
         raise UsageError("--N, --length and --k-max must be positive integers")
     if args.noise is not None and args.noise < 0:
         raise UsageError(f"--noise must be >= 0, got {args.noise}")
-    try:  # N × N float64 matrices: W, its powers, covariances, decoders
+    try:
+        check_seed(args.seed)
+        # N × N float64 matrices (W, its powers, covariances, decoders); N × k or N × length
         footprint.require_square(args.N, 12, f"--N {args.N}", "--N")
+        footprint.require(32.0 * args.N * (args.k_max + args.length),
+                          f"--N {args.N} with --k-max {args.k_max} and --length {args.length}",
+                          "reduce --k-max or --length")
     except ValueError as err:
         raise UsageError(str(err)) from None
     if args.which != "analyze" and args.run_dirs:

@@ -83,6 +83,8 @@ def _load_config_file(path: Path) -> dict:
         values = json.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {path} is not UTF-8 text") from None
     except (OSError, json.JSONDecodeError) as err:
         raise UsageError(f"config file {path} is not valid JSON: {err}") from None
     if not isinstance(values, dict):

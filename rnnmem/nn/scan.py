@@ -12,6 +12,8 @@ version that the tests compare against. Speed: ``rnnmem bench``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
@@ -66,7 +68,9 @@ class ScanFunction(torch.autograd.Function):
             if bias is not None:  # ‖modrelu(z)‖ ≤ ‖z‖ + ‖relu(b)‖
                 drive = drive + torch.linalg.vector_norm(bias.clamp(min=0))
             drive = drive.tolist()
-            gain = torch.linalg.matrix_norm(V, ord=2).item()
+            # non-finite weights (a diverging run) have no norm: check every step instead
+            gain = (torch.linalg.matrix_norm(V, ord=2).item() if torch.isfinite(V).all()
+                    else math.inf)
             bound = torch.linalg.vector_norm(h0, dim=1).max().item()
         for t in range(T):
             u = h[t]
