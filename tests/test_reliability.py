@@ -211,3 +211,18 @@ def test_out_onto_an_unfinished_run_is_refused(tmp_path, capsys):
     assert main(["train", *ARGS, "--steps", "30", "--out", str(run)]) == 2
     assert "holds an unfinished run; continue it with --resume" in capsys.readouterr().err
     assert (run / "checkpoint.pt").exists()  # untouched
+
+
+def test_killed_overwrite_leaves_a_resumable_unfinished_run(tmp_path):
+    from rnnmem.train import finished_summary
+
+    run = tmp_path / "run"
+    assert main(["train", *ARGS, "--steps", "20", "--out", str(run)]) == 0
+    proc = subprocess.Popen(command("train", *ARGS, "--steps", "400", "--overwrite",
+                                    "--out", str(run)), start_new_session=True)
+    kill_when(proc, rows_written(run, 5))
+    assert not (run / "summary.json").exists() and not (run / "model.pt").exists()
+    config = TrainConfig.from_dict(read_json(run / "config.json"))
+    assert config.steps == 400 and finished_summary(config, run) is None
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert read_json(run / "summary.json")["steps"] == 400
