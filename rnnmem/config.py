@@ -17,10 +17,10 @@ import torch
 
 from . import tasks
 from .data import mnist
-from .init import INPUT_INITS
+from .init import INPUT_INITS, default_gain
 from .nn import MODEL_INITS, MODEL_RECIPES, MODELS, build_model
 from .nn.cells import INPUT_ACTIVATIONS, SRNN_ACTIVATIONS
-from .nn.model import HENAFF_RECIPE
+from .nn.model import GAINLESS_MODELS, HENAFF_RECIPE
 
 MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
@@ -70,11 +70,14 @@ class TrainConfig:
                             "identity (irnn), gaussian (lstm: Henaff §4.1), plain (gru), henaff "
                             "(exprnn, nnrnn); also gaussian, chain, feedback-chain; plain, "
                             "mixed (lstm); cayley (exprnn, nnrnn)", default=None)
-    gain: float = _opt("scale of the recurrent init (λ, or the chain's α)", default=1.0)
+    gain: float | None = _opt("scale of the recurrent init (λ, or the chain's α); default: "
+                              "the init's own (1; mixed 1.02; feedback-chain 0.99)",
+                              default=None)
     feedback: float | None = _opt("feedback weight β of feedback-chain", default=None)
     input_init: str = _opt("input weights: gaussian or source (0.9·I onto the chain's source)",
                            default="gaussian")
-    input_gain: float = _opt("scale of the input init", default=1.0)
+    input_gain: float | None = _opt("scale of the input init; default: the init's own "
+                                    "(gaussian 1, source 0.9)", default=None)
     input_bias: float | None = _opt("initial input bias b of srnn/irnn/lt-rnn (default: -1 "
                                     "under a relu input non-linearity, Henaff §3.2.1; else 0)",
                                     default=None)
@@ -125,6 +128,7 @@ class TrainConfig:
                 _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
         if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
             self.init = MODEL_INITS[self.model][0]
+        self._resolve_gains()
         recipe = MODEL_RECIPES.get(self.model, HENAFF_RECIPE)
         for name, value in recipe.items():
             if getattr(self, name) is FROM_RECIPE:
@@ -132,6 +136,19 @@ class TrainConfig:
         if self.activation is None and self.model in LT_MODELS and self.task == "adding":
             self.activation = "relu"  # Henaff §3.2.1: real-valued inputs go through a ReLU
         self.validate()
+
+    def _resolve_gains(self) -> None:
+        """None → the initializer's own scale (config.json records the value used)."""
+        own = None if self.model in GAINLESS_MODELS else default_gain(self.init)
+        if self.gain is None:
+            self.gain = own
+        elif own is None:
+            if self.gain != 1.0:
+                raise ValueError(f"gain applies to a scaled recurrent init, not to {self.model} "
+                                 f"with init {self.init}")
+            self.gain = None  # 1.0 was the former default, written in older config files
+        if self.input_gain is None:
+            self.input_gain = default_gain(self.input_init, INPUT_INITS) or 1.0
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):  # types first: a config file can hold anything

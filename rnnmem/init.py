@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -153,6 +154,17 @@ INPUT_INITS: dict[str, Callable[..., torch.Tensor]] = {
     "gaussian": gaussian_,
     "source": source_input_,
 }
+
+
+def default_gain(init: str, table: dict[str, Callable] | None = None) -> float | None:
+    """The scale an initializer uses when none is given (its paper's value, e.g. 1.02 for
+    ``mixed``, 0.99 for ``feedback-chain``, 0.9 for ``source``); None if it takes no scale.
+
+    ``table`` defaults to the recurrent initializers, the LSTM's ``mixed`` included."""
+    fn = (table if table is not None else {**RECURRENT_INITS, "mixed": mixed_lstm_}).get(init)
+    if fn is None:
+        return None
+    return inspect.signature(fn).parameters["gain"].default
 
 
 def get_initializer(init: str | Callable, table: dict[str, Callable] = RECURRENT_INITS):

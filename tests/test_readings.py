@@ -126,6 +126,21 @@ def test_readout_bias_is_a_config_value_and_old_run_configs_still_match():
     assert not config.matches({**saved, "lr": 0.5}) and not config.matches({"lr": "x"})
 
 
+def test_each_initializer_owns_its_papers_default_scale():
+    assert TrainConfig(model="lstm", init="mixed").gain == 1.02  # Orhan & Pitkow §2.5
+    assert TrainConfig(init="feedback-chain").gain == 0.99  # their forward weight
+    assert TrainConfig(init="chain", input_init="source").input_gain == 0.9  # 0.9·I, §2.3.1
+    assert TrainConfig(init="orthogonal").gain == 1.0 and TrainConfig().input_gain == 1.0
+    assert TrainConfig(model="gru").gain is None
+    assert TrainConfig(model="lstm", init="plain").gain is None
+    with pytest.raises(ValueError, match="gain applies to a scaled recurrent init"):
+        TrainConfig(model="exprnn", gain=2.0)
+    layer = make_model(TrainConfig(model="lstm", init="mixed", hidden=8, task="copy", T=5),
+                       make_task(TrainConfig(task="copy", T=5))).rnn
+    cell_block = layer.recurrent_matrix().chunk(4)[2]
+    assert torch.allclose(torch.diagonal(cell_block, -1), torch.full((7,), 1.02))
+
+
 def test_options_of_other_inits_and_peer_activations_are_refused():
     with pytest.raises(ValueError, match="feedback applies to init feedback-chain"):
         TrainConfig(init="orthogonal", feedback=0.1)
@@ -144,7 +159,7 @@ def test_memory_curve_takes_zero_and_refuses_what_has_no_stationary_state(tmp_pa
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(gain="1.0"), "gain must be a number, got '1.0'"),
+    (dict(gain="1.0"), "gain must be a number or none, got '1.0'"),
     (dict(seed="0"), "seed must be an integer"),
     (dict(seed=1.5), "seed must be an integer"),
     (dict(seed=2**64 - 1), r"seed must be in \[0, 2\^63 - 2\)"),

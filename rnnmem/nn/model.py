@@ -22,6 +22,8 @@ MODEL_INITS = {
     "lstm": LSTM_INITS, "gru": ("plain", "orthogonal"),
     "exprnn": EXPRNN_INITS, "nnrnn": EXPRNN_INITS, "urnn": ("random",),
 }
+# Models whose layers take no scale for their recurrent init (``gain`` does not apply).
+GAINLESS_MODELS = ("gru", "exprnn", "nnrnn", "urnn")
 
 # Each model's own optimizer recipe where its paper's code differs from Henaff's (RMSProp decay
 # 0.9, activation clipping at 1000, §4.1). expRNN: RMSprop at PyTorch's default decay 0.99, no
