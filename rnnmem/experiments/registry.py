@@ -15,17 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..train import TrainConfig
+from .jobs import Job, best_variant, run_experiment_jobs
 
 BUDGETS = ("quick", "paper", "full")
-
-
-@dataclass(frozen=True)
-class Job:
-    panel: str  # one subplot / table block, e.g. "copy T = 100"
-    group: str  # one line / table row, e.g. "LT-ORNN"
-    seed: int
-    config: TrainConfig
-    variant: str = ""  # a hyper-parameter point within the group, e.g. "lr=0.0003 alpha=1.02"
 
 
 @dataclass(frozen=True)
@@ -315,7 +307,6 @@ def _analysis_of(source: str, select: Callable[[Job], bool]):
     every seed of its best grid point (see :func:`~rnnmem.experiments.reproduce.best_variant`)."""
     def run(out, budget, workers):
         from .memory import analyze_runs
-        from .reproduce import best_variant, run_experiment_jobs
 
         jobs = [j for j in EXPERIMENTS[source].jobs(budget) if select(j)]
         all_dirs = run_experiment_jobs(source, jobs, out.parent / f"{source}-{budget}", workers)
@@ -342,7 +333,6 @@ def _analysis_of(source: str, select: Callable[[Job], bool]):
 
 def _pool_activations(out, budget, workers):
     from .activations import plot_pool_activations
-    from .reproduce import run_experiment_jobs
 
     jobs = [j for j in henaff_fig4(budget) if j.group == "LT-ORNN + l2 pool"
             and j.config.task == "adding"]

@@ -8,7 +8,6 @@ Layout of an output directory::
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import re
@@ -20,52 +19,10 @@ import torch
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..stats import format_mean_se
-from ..sweep import run_all
 from ..train import finished_summary
 from .estimate import Progress, describe_estimate
-from .registry import BUDGETS, EXPERIMENTS, Job
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
-
-
-def job_dir(root: Path, job: Job) -> Path:
-    group = root / "runs" / _slug(job.panel) / _slug(job.group)
-    return (group / _slug(job.variant) if job.variant else group) / f"seed{job.seed}"
-
-
-def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | None,
-                        backend: str = "local", on_done=None) -> list[Path]:
-    """Train (or skip, or resume) every job under ``root``; return their run directories."""
-    dirs = [job_dir(root, j) for j in jobs]
-    run_all([(j.config, d) for j, d in zip(jobs, dirs, strict=True)], workers=workers,
-            backend=backend, on_done=on_done)
-    return dirs
-
-
-def _summaries(dirs: list[Path]) -> list[dict]:
-    return [read_json(d / "summary.json") for d in dirs if (d / "summary.json").is_file()]
-
-
-def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
-    """The grid point with the lowest mean final val loss / chance over its seeds, and its runs.
-
-    Orhan & Pitkow's Fig. 3a-c show each initializer at its best hyper-parameters; a group
-    without a grid has one variant, "". A non-finite or missing result counts as infinite.
-    """
-    by_variant: dict[str, list[Path]] = {}
-    for j, d in zip(jobs, dirs, strict=True):
-        by_variant.setdefault(j.variant, []).append(d)
-
-    def score(variant: str) -> float:
-        ratios = [s["final_val_ratio"] for s in _summaries(by_variant[variant])]
-        ratios += [math.inf] * (len(by_variant[variant]) - len(ratios))
-        ratios = [r if math.isfinite(r) else math.inf for r in ratios]
-        return sum(ratios) / len(ratios)
-
-    best = min(by_variant, key=score)
-    return best, by_variant[best]
+from .jobs import Job, best_variant, finished_summaries, job_dir, run_experiment_jobs
+from .registry import BUDGETS, EXPERIMENTS
 
 
 def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
@@ -83,7 +40,7 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
                                                                                        group)]
         mine = [d for _, d in pairs]
         variant, best = best_variant([j for j, _ in pairs], mine)
-        summaries, shown = _summaries(mine), _summaries(best)
+        summaries, shown = finished_summaries(mine), finished_summaries(best)
         failed = len(mine) - len(summaries)
         solved = [s["solved"] for s in summaries if s["solved"] is not None]
         record = dict(panel=panel, group=group, runs=len(mine), failed=failed,

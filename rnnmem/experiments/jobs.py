@@ -1,0 +1,66 @@
+"""Jobs of an experiment: one training run each, its directory, and the best grid point.
+
+Below both the registry (which defines the jobs) and ``reproduce`` (which reports them).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io import read_json
+from ..sweep import run_all
+from ..train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Job:
+    panel: str  # one subplot / table block, e.g. "copy T = 100"
+    group: str  # one line / table row, e.g. "LT-ORNN"
+    seed: int
+    config: TrainConfig
+    variant: str = ""  # a hyper-parameter point within the group, e.g. "lr=0.0003 alpha=1.02"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
+
+
+def job_dir(root: Path, job: Job) -> Path:
+    group = root / "runs" / _slug(job.panel) / _slug(job.group)
+    return (group / _slug(job.variant) if job.variant else group) / f"seed{job.seed}"
+
+
+def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | None,
+                        backend: str = "local", on_done=None) -> list[Path]:
+    """Train (or skip, or resume) every job under ``root``; return their run directories."""
+    dirs = [job_dir(root, j) for j in jobs]
+    run_all([(j.config, d) for j, d in zip(jobs, dirs, strict=True)], workers=workers,
+            backend=backend, on_done=on_done)
+    return dirs
+
+
+def finished_summaries(dirs: list[Path]) -> list[dict]:
+    return [read_json(d / "summary.json") for d in dirs if (d / "summary.json").is_file()]
+
+
+def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
+    """The grid point with the lowest mean final val loss / chance over its seeds, and its runs.
+
+    Orhan & Pitkow's Fig. 3a-c show each initializer at its best hyper-parameters; a group
+    without a grid has one variant, "". A non-finite or missing result counts as infinite.
+    """
+    by_variant: dict[str, list[Path]] = {}
+    for j, d in zip(jobs, dirs, strict=True):
+        by_variant.setdefault(j.variant, []).append(d)
+
+    def score(variant: str) -> float:
+        ratios = [s["final_val_ratio"] for s in finished_summaries(by_variant[variant])]
+        ratios += [math.inf] * (len(by_variant[variant]) - len(ratios))
+        ratios = [r if math.isfinite(r) else math.inf for r in ratios]
+        return sum(ratios) / len(ratios)
+
+    best = min(by_variant, key=score)
+    return best, by_variant[best]
