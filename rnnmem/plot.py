@@ -65,17 +65,30 @@ def plot_groups(groups: dict[str, list], out: str | Path, **kwargs):
 
 
 def _mean_and_se(runs: list[dict], curve: str):
-    """Mean and standard error over runs at the steps every run reached."""
-    n_points = min(len(r["rows"]) for r in runs)
-    values = np.array([[row[curve] for row in r["rows"][:n_points]] for r in runs])
-    steps = [row["step"] for row in runs[0]["rows"][:n_points]]
-    return (steps, *mean_se(values))
+    """Mean and standard error at each evaluation step over the runs with a finite value there.
+
+    A run that stopped early (diverged or early-stopped) leaves the mean from its last step on,
+    instead of cutting the whole group's curve short."""
+    longest = max(runs, key=lambda r: len(r["rows"]))
+    steps, means, ses = [], [], []
+    for i, row in enumerate(longest["rows"]):
+        values = [r["rows"][i][curve] for r in runs if i < len(r["rows"])]
+        values = [v for v in values if np.isfinite(v)]
+        if values:
+            mean, se = mean_se(values)
+            steps.append(row["step"])
+            means.append(mean)
+            ses.append(se)
+    return steps, np.array(means), np.array(ses)
 
 
 def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
     for label, runs in groups.items():
         steps, mean, se = _mean_and_se(runs, curve)
-        n = f" (n = {len(runs)})" if len(runs) > 1 else ""
+        stopped = sum(r["summary"] is not None and r["summary"].get("status") == "diverged"
+                      for r in runs)
+        n = f" (n = {len(runs)}{f', {stopped} diverged' if stopped else ''})" \
+            if len(runs) > 1 else ""
         (line,) = ax.plot(steps, mean, label=label + n)
         if len(runs) > 1:
             ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25)
