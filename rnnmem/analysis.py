@@ -18,6 +18,8 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from .rundir import CONFIG, WEIGHTS
+
 
 def henrici(W: torch.Tensor, *, normalized: bool = False) -> float:
     """Henrici's departure from normality; 0 iff W is normal. ``normalized``: divided by ‖W‖_F."""
@@ -127,16 +129,16 @@ def load_run_model(run_dir: str | Path):
     from .train import TrainConfig
 
     run_dir = Path(run_dir)
-    for name in ("config.json", "model.pt"):
+    for name in (CONFIG, WEIGHTS):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir} is not a finished run directory (no {name})")
     try:
-        config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        config = TrainConfig.from_dict(json.loads((run_dir / CONFIG).read_text()))
     except (ValueError, TypeError, UnicodeDecodeError) as err:
         raise ValueError(f"{run_dir}/config.json is not a valid run config ({err})") from None
     task, model = build_from_config(config)
     try:
-        model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+        model.load_state_dict(torch.load(run_dir / WEIGHTS, weights_only=True))
     except Exception as err:  # torch raises many types for a damaged or foreign file
         reason = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{run_dir}/model.pt is not this run's weights ({reason})") from None

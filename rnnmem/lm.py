@@ -26,8 +26,8 @@ from .checkpoint import restore, save_checkpoint
 from .data.ptb import PTBCorpus
 from .io import write_text_atomic
 from .nn.cells import LSTM, LTRNN, SRNN
+from .rundir import CHECKPOINT, METRICS
 from .train import (
-    CHECKPOINT,
     _finish,
     _metrics_csv,
     _progress_bar,
@@ -165,7 +165,7 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline,
                          val_metric=task.metric(val_loss)))
-        write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
+        write_text_atomic(run_dir / METRICS, _metrics_csv(rows))
         carried = [list(s) if isinstance(s, tuple) else [s] for s in (state or [])]
         save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
                         optimizer=optimizer, generators={}, step=step, rows=rows,

@@ -43,10 +43,10 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
     make_task,
 )
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
+from .rundir import CHECKPOINT, CONFIG, METRICS, SUMMARY, WEIGHTS, finished_summary
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
-CHECKPOINT = "checkpoint.pt"
 METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
 
 
@@ -159,7 +159,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         window.clear()
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
-        write_text_atomic(run_dir / "metrics.csv", _metrics_csv(rows))
+        write_text_atomic(run_dir / METRICS, _metrics_csv(rows))
         save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
                         optimizer=optimizer, generators=generators, step=step, rows=rows,
                         train_losses=train_losses, elapsed=time.perf_counter() - start)
@@ -293,8 +293,8 @@ def _finish(run_dir, model, task, rows, train_losses, status, diverged_at, secon
     )
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    write_bytes_atomic(run_dir / "model.pt", buffer.getvalue())
-    write_json_atomic(run_dir / "summary.json", summary)
+    write_bytes_atomic(run_dir / WEIGHTS, buffer.getvalue())
+    write_json_atomic(run_dir / SUMMARY, summary)
     return summary
 
 
@@ -318,16 +318,16 @@ def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
     checkpoint_path = run_dir / CHECKPOINT
     state = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
     if state is not None:
-        path = run_dir / "config.json"
+        path = run_dir / CONFIG
         recorded = checkpoint_config(state)
         if not config.matches(read_json(path) if path.is_file() else None) or (
                 recorded is not None and not config.matches(recorded)):
             raise CheckpointError(f"{checkpoint_path} belongs to a different config; resume it "
                                   "with its own config.json or use another run directory")
     else:
-        for name in ("summary.json", "model.pt", CHECKPOINT):
+        for name in (SUMMARY, WEIGHTS, CHECKPOINT):
             (run_dir / name).unlink(missing_ok=True)
-    write_json_atomic(run_dir / "config.json", config.to_dict())
+    write_json_atomic(run_dir / CONFIG, config.to_dict())
     return state
 
 
@@ -349,18 +349,6 @@ def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:
         return True
     final, first = summary["final_train_loss"], summary["initial_train_loss"]
     return not math.isfinite(final) or final > blowup * first
-
-
-def finished_summary(config: TrainConfig, run_dir: str | Path) -> dict | None:
-    """The summary of a finished run of ``config`` in ``run_dir``, or None."""
-    run_dir = Path(run_dir)
-    try:  # finished = same config, summary and weights present (a copy without weights reruns)
-        if (config.matches(read_json(run_dir / "config.json"))
-                and (run_dir / "model.pt").is_file()):
-            return read_json(run_dir / "summary.json")
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:

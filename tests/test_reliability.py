@@ -214,7 +214,7 @@ def test_out_onto_an_unfinished_run_is_refused(tmp_path, capsys):
 
 
 def test_killed_overwrite_leaves_a_resumable_unfinished_run(tmp_path):
-    from rnnmem.train import finished_summary
+    from rnnmem.rundir import finished_summary
 
     run = tmp_path / "run"
     assert main(["train", *ARGS, "--steps", "20", "--out", str(run)]) == 0

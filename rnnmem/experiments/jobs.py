@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import read_json
+from ..rundir import summaries
 from ..sweep import run_all
 from ..train import TrainConfig
 
@@ -42,10 +42,6 @@ def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | N
     return dirs
 
 
-def finished_summaries(dirs: list[Path]) -> list[dict]:
-    return [read_json(d / "summary.json") for d in dirs if (d / "summary.json").is_file()]
-
-
 def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
     """The grid point with the lowest mean final val loss / chance over its seeds, and its runs.
 
@@ -57,7 +53,7 @@ def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
         by_variant.setdefault(j.variant, []).append(d)
 
     def score(variant: str) -> float:
-        ratios = [s["final_val_ratio"] for s in finished_summaries(by_variant[variant])]
+        ratios = [s["final_val_ratio"] for s in summaries(by_variant[variant])]
         ratios += [math.inf] * (len(by_variant[variant]) - len(ratios))
         ratios = [r if math.isfinite(r) else math.inf for r in ratios]
         return sum(ratios) / len(ratios)

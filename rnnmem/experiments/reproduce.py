@@ -18,10 +18,10 @@ import torch
 
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
+from ..rundir import SUMMARY, finished_summary, summaries
 from ..stats import format_mean_se
-from ..train import finished_summary
 from .estimate import Progress, describe_estimate
-from .jobs import Job, best_variant, finished_summaries, job_dir, run_experiment_jobs
+from .jobs import Job, best_variant, job_dir, run_experiment_jobs
 from .registry import BUDGETS, EXPERIMENTS
 
 
@@ -40,17 +40,17 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
                                                                                        group)]
         mine = [d for _, d in pairs]
         variant, best = best_variant([j for j, _ in pairs], mine)
-        summaries, shown = finished_summaries(mine), finished_summaries(best)
-        failed = len(mine) - len(summaries)
-        solved = [s["solved"] for s in summaries if s["solved"] is not None]
+        finished, shown = summaries(mine), summaries(best)
+        failed = len(mine) - len(finished)
+        solved = [s["solved"] for s in finished if s["solved"] is not None]
         record = dict(panel=panel, group=group, runs=len(mine), failed=failed,
                       best_variant=variant, best_runs=len(best),
                       val_ratio=[s["final_val_ratio"] for s in shown],
                       val_metric=[s["final_val_metric"] for s in shown],
                       test_metric=[s.get("test_metric") for s in shown],
-                      diverged=sum(s["status"] == "diverged" for s in summaries),
+                      diverged=sum(s["status"] == "diverged" for s in finished),
                       solved=sum(solved) if solved else None,
-                      metric_name=summaries[0]["metric_name"] if summaries else "")
+                      metric_name=finished[0]["metric_name"] if finished else "")
         records.append(record)
         solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
         name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
@@ -96,15 +96,15 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                      if (j.panel, j.group) == (panel, group)]
             variant, best = best_variant(*map(list, zip(*pairs, strict=True)))
             label = f"{group} ({variant})" if variant else group
-            runs = [load_run(d) for d in best if (d / "summary.json").is_file()]
+            runs = [load_run(d) for d in best if (d / SUMMARY).is_file()]
             if runs:  # failed runs are in the table, not the plot
                 panels.setdefault(panel, {})[label] = runs
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
                                    title=f"{exp.paper}, {exp.target} ({budget} budget)"))
                    ] if panels else []  # every run failed: the table says so
         table, records = results_table(jobs, dirs)
-        train_seconds = sum(read_json(d / "summary.json").get("seconds", 0.0) for d in dirs
-                            if (d / "summary.json").is_file())
+        train_seconds = sum(read_json(d / SUMMARY).get("seconds", 0.0) for d in dirs
+                            if (d / SUMMARY).is_file())
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
                                                        groups=records))
     else:
