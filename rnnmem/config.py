@@ -124,8 +124,14 @@ class TrainConfig:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # before any value is used (a config file: anything)
-            if getattr(self, f.name) is not FROM_RECIPE:
-                _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
+            value = getattr(self, f.name)
+            if value is not FROM_RECIPE:
+                _check_type(f.name, value, _field_types()[f.name])
+                if type(value) is int and _takes_float(_field_types()[f.name]):
+                    try:  # a JSON integer in a float field: computed with as a float
+                        setattr(self, f.name, float(value))
+                    except OverflowError:
+                        raise ValueError(f"{f.name} is too large: {value}") from None
         if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
             self.init = MODEL_INITS[self.model][0]
         self._resolve_gains()
@@ -271,6 +277,11 @@ def _field_types() -> dict:
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
                type(None): "none"}
+
+
+def _takes_float(hint) -> bool:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return float in allowed and int not in allowed
 
 
 def _check_type(name: str, value, hint) -> None:

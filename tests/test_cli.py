@@ -184,7 +184,7 @@ def test_demo_and_reproduce_report_failed_runs_and_exit_1(tmp_path, capsys, monk
     (["train", "--T", "10000000000", "--steps", "1"], "needs about"),
     (["train", "--hidden", "10000000", "--steps", "1"], "more than this machine's"),
     (["train", "--batch", "100000000", "--steps", "1"], "reduce T, hidden, batch"),
-    (["construct", "adding", "--d", "99999999999"], "reduce --d"),
+    (["construct", "adding", "--d", "99999999999"], "reduce --T, --d"),
     (["memory", "curve", "--N", "3000000"], "reduce --N"),
 ])
 def test_sizes_beyond_memory_are_refused_before_allocating(args, message, tmp_path, capsys):

@@ -19,7 +19,9 @@ ODD_JSON = [None, True, False, 0, -1, 1.5, 2, 10**30, "", "x", "1e-3", [], [1], 
 # a tiny, fast base: whatever the odd value leaves valid trains for 2 steps in milliseconds
 BASE = ["--T", "6", "--S", "2", "--K", "3", "--hidden", "4", "--batch", "4", "--steps", "2",
         "--eval-every", "1", "--val-size", "4", "--quiet", "--overwrite"]
-SETTINGS = dict(max_examples=60, deadline=None,
+# derandomized: CI runs the same examples every time (a new bad input is found by running
+# with --hypothesis-seed, then fixed and kept as a regression)
+SETTINGS = dict(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

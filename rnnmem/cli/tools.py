@@ -52,13 +52,17 @@ def _cmd_construct(args) -> int:
     if (args.T is not None and args.T < 2) or args.trials < 1:
         raise UsageError("--T must be >= 2 and --trials positive")
     T = args.T or (750 if args.which == "adding" else 500)
-    for d in args.d or ():
-        if d < 1:
-            raise UsageError(f"--d must be positive, got {d}")
-        try:  # adding: T × 1000 sequences × d states; copy: d × d rotations
-            footprint.require(8.0 * d * (T * 1000 + d), f"--d {d}", "reduce --d or --T")
-        except ValueError as err:
-            raise UsageError(str(err)) from None
+    if not 0 <= args.seed < 2**32:  # mixed into per-cell generator seeds
+        raise UsageError(f"--seed must be in [0, 2^32), got {args.seed}")
+    if min(args.d or [1]) < 1 or min(args.K) < 1 or min(args.S) < 1:
+        raise UsageError("--d, --K and --S must be positive")
+    d, K, S = max(args.d or [128, 512]), max(args.K), max(args.S)
+    try:  # float64 states of the 1000 adding sequences, of the copy trials and module checks
+        footprint.require(16.0 * (T * 1000 * (2 + d) + 4 * args.trials * S * (K + max(d, 512))
+                                  + 10 * (T + 2 * S) * (d + K)),
+                          "this construction", "reduce --T, --d, --trials, --K or --S")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     if args.which == "adding":
         results = adding_report(args.out, T=args.T or 750, ds=args.d or (1, 128))
         for key, error in results["max_abs_error"].items():
