@@ -25,17 +25,17 @@ from torch import nn
 from .checkpoint import restore, save_checkpoint
 from .data.ptb import PTBCorpus
 from .io import write_text_atomic
+from .loop import (
+    finish,
+    make_optimizer,
+    metrics_csv,
+    open_run,
+    progress_bar,
+    run_steps,
+    stop_reason,
+)
 from .nn.cells import LSTM, LTRNN, SRNN
 from .rundir import CHECKPOINT, METRICS
-from .train import (
-    _finish,
-    _metrics_csv,
-    _progress_bar,
-    _stop_reason,
-    make_optimizer,
-    open_run,
-    run_steps,
-)
 
 EVAL_STREAMS = 10
 
@@ -91,7 +91,7 @@ def batchify(ids: torch.Tensor, streams: int) -> torch.Tensor:
 
 @dataclass
 class LMTask:
-    """The pieces of an LM run that the generic bookkeeping (_finish, record) needs."""
+    """The pieces of an LM run that the generic bookkeeping (finish, record) needs."""
 
     corpus: PTBCorpus
 
@@ -152,11 +152,11 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
         first_step, position = saved["step"] + 1, saved["extra"]["position"]
         state = [tuple(s) if len(s) == 2 else s[0] for s in saved["extra"]["state"]] or None
     status, diverged_at = "completed", None
-    if saved is not None and (stopped := _stop_reason(rows, config, baseline)):
+    if saved is not None and (stopped := stop_reason(rows, config, baseline)):
         status, first_step = stopped, config.steps + 1
         diverged_at = rows[-1]["step"] if stopped == "diverged" else None
     start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
-    bar = _progress_bar(config.steps, progress, initial=first_step - 1)
+    bar = progress_bar(config.steps, progress, initial=first_step - 1)
 
     def record(step: int) -> list[dict]:
         val_loss = evaluate_stream(model, val_ids, config.bptt)
@@ -165,7 +165,7 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline,
                          val_metric=task.metric(val_loss)))
-        write_text_atomic(run_dir / METRICS, _metrics_csv(rows))
+        write_text_atomic(run_dir / METRICS, metrics_csv(rows))
         carried = [list(s) if isinstance(s, tuple) else [s] for s in (state or [])]
         save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
                         optimizer=optimizer, generators={}, step=step, rows=rows,
@@ -197,5 +197,5 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
     if status != "diverged":
         test_loss = evaluate_stream(model, corpus.ids["test"], config.bptt)
         test = dict(test_loss=test_loss, test_metric=task.metric(test_loss))
-    return _finish(run_dir, model, task, rows, train_losses, status, diverged_at,
+    return finish(run_dir, model, task, rows, train_losses, status, diverged_at,
                    time.perf_counter() - start, test, config.final_evals)

@@ -12,10 +12,10 @@ import torch
 from rnnmem.cli import main
 from rnnmem.config import TrainConfig, make_model, make_task
 from rnnmem.experiments.registry import BUDGETS, EXPERIMENTS, HENAFF_MODELS
+from rnnmem.loop import exploded, final_figures, stop_reason
 from rnnmem.nn import build_model
 from rnnmem.nn.cells import LSTM, LTRNN, SRNN
 from rnnmem.tasks import VariableCopyTask
-from rnnmem.train import _stop_reason, exploded, final_figures
 
 
 def test_lt_rnn_input_bias_is_minus_one_under_relu_and_zero_otherwise():
@@ -88,8 +88,8 @@ def test_final_figure_is_the_median_of_the_last_k_evaluations():
 
 def test_early_stop_asks_the_robust_figure():
     config = TrainConfig(stop_ratio=0.5, final_evals=3)
-    assert _stop_reason(_rows([1.0, 0.9, 0.8, 0.1]), config, 1.0) is None  # one lucky eval
-    assert _stop_reason(_rows([1.0, 0.9, 0.3, 0.1]), config, 1.0) == "early-stopped"
+    assert stop_reason(_rows([1.0, 0.9, 0.8, 0.1]), config, 1.0) is None  # one lucky eval
+    assert stop_reason(_rows([1.0, 0.9, 0.3, 0.1]), config, 1.0) == "early-stopped"
 
 
 def test_order_free_line_of_variable_copy_matches_monte_carlo():

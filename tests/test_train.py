@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
+from rnnmem.loop import METRIC_COLUMNS
 from rnnmem.train import (
-    METRIC_COLUMNS,
     TrainConfig,
     find_learning_rate,
     orthogonality_penalty,

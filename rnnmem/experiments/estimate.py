@@ -14,7 +14,7 @@ import time
 import torch
 
 from ..config import LM_TASKS, TrainConfig, make_model, make_task
-from ..train import make_optimizer
+from ..loop import make_optimizer
 
 
 def _shape(config: TrainConfig) -> tuple:

@@ -1,0 +1,190 @@
+"""What every training loop shares (task runs in ``train``, language models in ``lm``).
+
+The optimizer of a config's recipe, the step loop with its divergence rule and evaluations,
+the stopping rule, the robust final figure, and the run directory's start (:func:`open_run`)
+and finish (:func:`finish`: weights, then the summary, written last).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, checkpoint_config, load_checkpoint
+from .config import TrainConfig
+from .io import read_json, write_bytes_atomic, write_json_atomic
+from .rundir import CHECKPOINT, CONFIG, SUMMARY, WEIGHTS
+
+METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
+
+
+def make_optimizer(config: TrainConfig, model: torch.nn.Module):
+    """RMSProp with decay ``rms_decay`` (Henaff §4.1), or Adam.
+
+    A recurrent layer with its own parameter groups (expRNN, nnRNN: the orthogonal parameter at
+    ``lr_orth``, default lr/10; nnRNN's triangular part with weight decay) gets them; every
+    other parameter uses ``lr``.
+    """
+    groups = [dict(params=list(model.parameters()), lr=config.lr)]
+    rnn = getattr(model, "rnn", None)
+    if hasattr(rnn, "param_groups"):
+        lr_orth = config.lr_orth if config.lr_orth is not None else config.lr / 10
+        groups = rnn.param_groups(lr=config.lr, lr_orth=lr_orth, t_decay=config.t_decay)
+        taken = {id(p) for g in groups for p in g["params"]}
+        groups.append(dict(params=[p for p in model.parameters() if id(p) not in taken],
+                           lr=config.lr))
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr)
+    return torch.optim.RMSprop(groups, lr=config.lr, alpha=config.rms_decay, eps=config.rms_eps)
+
+
+def metrics_csv(rows: list[dict]) -> str:
+    lines = [",".join(METRIC_COLUMNS)]
+    lines += [",".join(f"{row[c]:.6g}" for c in METRIC_COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_steps(config, model, optimizer, first_step: int, batch_loss, record, baseline: float,
+              train_losses: list, window: list, bar, *, regularizer=None,
+              after_update=None) -> tuple[str, int | None]:
+    """The training loop shared by task and language-model runs; returns (status, diverged_at).
+
+    Each step: ``batch_loss()`` → divergence check → backward (plus ``regularizer``) → gradient
+    clipping → optimizer step → ``after_update()``; ``record(step)`` every ``eval_every`` steps
+    evaluates, checkpoints and returns the rows so far, which may stop the run.
+    """
+    for step in range(first_step, config.steps + 1):
+        loss = batch_loss()
+        if exploded(loss.item(), baseline, config.explosion):
+            return "diverged", step
+        optimizer.zero_grad(set_to_none=True)
+        if regularizer is not None:  # nnRNN's δ·mean((γ−1)²); the task loss is what is logged
+            (loss + regularizer(gamma_penalty=config.gamma_penalty)).backward()
+        else:
+            loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        if after_update is not None:
+            after_update()
+        train_losses.append(loss.item())
+        window.append(train_losses[-1])
+        if bar is not None:
+            bar.update()
+        if step % config.eval_every == 0 or step == config.steps:
+            stopped = stop_reason(record(step), config, baseline)
+            if stopped:
+                return stopped, (step if stopped == "diverged" else None)
+    return "completed", None
+
+
+def exploded(loss: float, baseline: float, explosion: float | None = None) -> bool:
+    """Divergence: a non-finite loss, or, if ``explosion`` is given, one above explosion × the
+    chance baseline.
+
+    Only the first is the default: under activation clipping a huge loss can be a bounded
+    transient (an identity-initialized LT-RNN's first RMSProp update pushes its largest
+    eigenvalue just above 1 and its state to the clip norm), and the papers train on through it.
+    """
+    return not math.isfinite(loss) or (explosion is not None and loss > explosion * baseline)
+
+
+def stop_reason(rows: list[dict], config: TrainConfig, baseline: float) -> str | None:
+    """Why training stops after the evaluation ``rows[-1]``, or None.
+
+    Early stopping asks the same robust figure as the verdict: the median of the last
+    ``final_evals`` evaluations below ``stop_ratio`` × chance.
+    """
+    if exploded(rows[-1]["val_loss"], baseline, config.explosion):
+        return "diverged"
+    if config.stop_ratio is not None and rows[-1]["step"] > 0:
+        if final_figures(rows, config.final_evals)["final_val_loss"] < config.stop_ratio * baseline:
+            return "early-stopped"
+    return None
+
+
+def final_figures(rows: list[dict], k: int) -> dict:
+    """A run's final figures: the medians of its last ``k`` evaluations (rows after step 0).
+
+    One evaluation can sit on a loss spike (an LT-ORNN on copy went 0.14 → 0.71 → 0.05 × chance
+    over three evaluations); the median of the last k is what the run has learned. A diverged
+    run's last evaluation is non-finite: its median is too, by design, so it is never "solved".
+    """
+    trained = [r for r in rows if r["step"] > 0] or rows
+    last = trained[-k:]
+
+    def median(key: str) -> float:
+        values = sorted(r[key] for r in last)
+        if any(not math.isfinite(v) for v in values):
+            return math.nan
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    return dict(final_val_loss=median("val_loss"), final_val_ratio=median("val_ratio"),
+                final_val_metric=median("val_metric"), final_evals=len(last),
+                last_val_ratio=rows[-1]["val_ratio"])
+
+
+def finish(run_dir, model, task, rows, train_losses, status, diverged_at, seconds,
+            test: dict, final_evals: int) -> dict:
+    """Write model.pt, then summary.json (last: its presence marks a finished run)."""
+    final = final_figures(rows, final_evals)
+    tail = train_losses[-max(1, len(train_losses) // 10):]
+    summary = dict(
+        status=status, diverged_at=diverged_at, steps=len(train_losses), seconds=seconds,
+        baseline=task.baseline(), **final, metric_name=task.metric_name,
+        solved=_solved(task, final["final_val_loss"], status),
+        initial_train_loss=train_losses[0] if train_losses else None,
+        final_train_loss=sum(tail) / len(tail) if train_losses else None,
+        parameters=sum(p.numel() for p in model.parameters()),
+        **test,
+    )
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_bytes_atomic(run_dir / WEIGHTS, buffer.getvalue())
+    write_json_atomic(run_dir / SUMMARY, summary)
+    return summary
+
+
+def _solved(task, val_loss: float, status: str) -> bool | None:
+    """The task's success criterion; None where it has none (language models)."""
+    verdict = task.solved(val_loss)  # a NaN median compares False: never solved
+    return None if verdict is None else (status != "diverged" and bool(verdict))
+
+
+def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
+    """Prepare ``run_dir`` for ``config``; return the checkpoint to resume from, or None.
+
+    Stale temporary files of a killed write go first. A checkpoint is resumed only if both
+    config.json and the checkpoint's own record say it is ``config``'s. Starting afresh removes
+    the summary first, then the weights and checkpoint of a previous run, so the directory
+    never claims to be finished with a summary that is not its config's.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT
+    state = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
+    if state is not None:
+        path = run_dir / CONFIG
+        recorded = checkpoint_config(state)
+        if not config.matches(read_json(path) if path.is_file() else None) or (
+                recorded is not None and not config.matches(recorded)):
+            raise CheckpointError(f"{checkpoint_path} belongs to a different config; resume it "
+                                  "with its own config.json or use another run directory")
+    else:
+        for name in (SUMMARY, WEIGHTS, CHECKPOINT):
+            (run_dir / name).unlink(missing_ok=True)
+    write_json_atomic(run_dir / CONFIG, config.to_dict())
+    return state
+
+
+def progress_bar(total: int, enabled: bool, initial: int = 0):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
