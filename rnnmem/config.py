@@ -18,15 +18,13 @@ import torch
 from . import tasks
 from .data import mnist
 from .init import INPUT_INITS, default_gain
-from .nn import MODEL_INITS, MODEL_RECIPES, MODELS, build_model
-from .nn.cells import INPUT_ACTIVATIONS, SRNN_ACTIVATIONS
-from .nn.model import GAINLESS_MODELS, HENAFF_RECIPE
+from .nn import MODEL_INITS, MODELS, build_model
+from .nn.model import HENAFF_RECIPE, MODEL_TABLE
 
 MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
 ALL_TASKS = (*tasks.TASKS, *MNIST_TASKS, *LM_TASKS)
 OPTIMIZERS = ("rmsprop", "adam")
-LT_MODELS = ("lt-rnn", "lt-rnn-pool")
 
 
 def _opt(help: str, **kw):
@@ -66,10 +64,8 @@ class TrainConfig:
     val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
                                   default=None)
     model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
-    init: str | None = _opt("recurrent init; default per model: orthogonal (lt-rnn, srnn), "
-                            "identity (irnn), gaussian (lstm: Henaff §4.1), plain (gru), henaff "
-                            "(exprnn, nnrnn); also gaussian, chain, feedback-chain; plain, "
-                            "mixed (lstm); cayley (exprnn, nnrnn)", default=None)
+    init: str | None = _opt("recurrent init, per model (the first is its default): " + "; ".join(
+        f"{m}: {', '.join(inits)}" for m, inits in MODEL_INITS.items()), default=None)
     gain: float | None = _opt("scale of the recurrent init (λ, or the chain's α); default: "
                               "the init's own (1; mixed 1.02; feedback-chain 0.99)",
                               default=None)
@@ -135,17 +131,18 @@ class TrainConfig:
         if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
             self.init = MODEL_INITS[self.model][0]
         self._resolve_gains()
-        recipe = MODEL_RECIPES.get(self.model, HENAFF_RECIPE)
-        for name, value in recipe.items():
+        spec = MODEL_TABLE.get(self.model)
+        for name, value in (spec.recipe if spec else HENAFF_RECIPE).items():
             if getattr(self, name) is FROM_RECIPE:
                 setattr(self, name, value)
-        if self.activation is None and self.model in LT_MODELS and self.task == "adding":
-            self.activation = "relu"  # Henaff §3.2.1: real-valued inputs go through a ReLU
+        if self.activation is None and spec and self.task == "adding":
+            self.activation = spec.adding_activation  # Henaff §3.2.1: ReLU for real inputs
         self.validate()
 
     def _resolve_gains(self) -> None:
         """None → the initializer's own scale (config.json records the value used)."""
-        own = None if self.model in GAINLESS_MODELS else default_gain(self.init)
+        spec = MODEL_TABLE.get(self.model)
+        own = default_gain(self.init) if spec and spec.scaled_init else None
         if self.gain is None:
             self.gain = own
         elif own is None:
@@ -206,17 +203,16 @@ class TrainConfig:
         if self.input_init not in INPUT_INITS:
             raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
                              f"{', '.join(INPUT_INITS)}")
-        activations = {"srnn": SRNN_ACTIVATIONS, "irnn": SRNN_ACTIVATIONS,
-                       "lt-rnn": INPUT_ACTIVATIONS, "lt-rnn-pool": INPUT_ACTIVATIONS}.get(
-            self.model, (None,))
+        spec = MODEL_TABLE[self.model]
+        activations = spec.activations
         if self.activation is not None and self.activation not in activations:
             raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
                              f"valid: {', '.join(map(str, activations))}")
         if self.feedback is not None and self.init != "feedback-chain":
             raise ValueError(f"feedback applies to init feedback-chain, not {self.init}")
-        if self.input_bias is not None and self.model not in (*LT_MODELS, "srnn", "irnn"):
-            raise ValueError(f"input_bias applies to srnn, irnn, lt-rnn and lt-rnn-pool, not "
-                             f"{self.model}")
+        if self.input_bias is not None and not spec.input_bias:
+            takers = ", ".join(m for m, t in MODEL_TABLE.items() if t.input_bias)
+            raise ValueError(f"input_bias applies to {takers}, not {self.model}")
         if self.gate_bias is not None and self.model != "lstm":
             raise ValueError(f"gate_bias applies to lstm only, not {self.model}")
         if self.readout_bias is not None and self.task in LM_TASKS:

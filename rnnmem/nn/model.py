@@ -3,37 +3,57 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from ..init import RECURRENT_INITS
-from .cells import LSTM, LSTM_INITS, LTRNN, SRNN
+from .cells import INPUT_ACTIVATIONS, LSTM, LSTM_INITS, LTRNN, SRNN, SRNN_ACTIVATIONS
 from .peers import EXPRNN_INITS, GRU, NNRNN, URNN, ExpRNN
 from .readout import Readout
 
-MODELS = ("lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm", "gru", "exprnn", "nnrnn", "urnn")
-# Valid recurrent initializers per model; the first is the default.
-MODEL_INITS = {
-    "lt-rnn": ("orthogonal", *[k for k in RECURRENT_INITS if k != "orthogonal"]),
-    "lt-rnn-pool": ("orthogonal", *[k for k in RECURRENT_INITS if k != "orthogonal"]),
-    "srnn": ("orthogonal", *[k for k in RECURRENT_INITS if k != "orthogonal"]),
-    "irnn": ("identity", *[k for k in RECURRENT_INITS if k != "identity"]),
-    "lstm": LSTM_INITS, "gru": ("plain", "orthogonal"),
-    "exprnn": EXPRNN_INITS, "nnrnn": EXPRNN_INITS, "urnn": ("random",),
-}
-# Models whose layers take no scale for their recurrent init (``gain`` does not apply).
-GAINLESS_MODELS = ("gru", "exprnn", "nnrnn", "urnn")
-
-# Each model's own optimizer recipe where its paper's code differs from Henaff's (RMSProp decay
-# 0.9, activation clipping at 1000, §4.1). expRNN: RMSprop at PyTorch's default decay 0.99, no
-# clipping (expRNN 1_copying.py:139-140); nnRNN: RMSprop alpha 0.99 (copytask.py --alpha), no
-# clipping. TrainConfig takes these unless the user gives a value.
+# Henaff's recipe (§4.1): RMSProp decay 0.9, activation clipping at norm 1000.
 HENAFF_RECIPE = dict(rms_decay=0.9, clip=1000.0)
-MODEL_RECIPES = {name: HENAFF_RECIPE for name in MODELS} | {
-    "exprnn": dict(rms_decay=0.99, clip=None),
-    "nnrnn": dict(rms_decay=0.99, clip=None),
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """What a model name means to the config, the CLI and :func:`build_model`; one entry each
+    in :data:`MODEL_TABLE`, from which every list of valid values is derived."""
+
+    inits: tuple[str, ...]  # valid recurrent inits, the first is the default
+    activations: tuple = (None,)  # the sRNN's φ or the LT-RNN's σ; (None,): the layer's own
+    adding_activation: str | None = None  # σ on the adding task when none is given
+    scaled_init: bool = True  # its inits take a scale: ``gain`` applies
+    input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
+    # the optimizer recipe of the model's own paper (TrainConfig takes it unless given)
+    recipe: dict = field(default_factory=lambda: dict(HENAFF_RECIPE))
+
+
+def _first(default: str) -> tuple[str, ...]:
+    return (default, *[k for k in RECURRENT_INITS if k != default])
+
+
+_LT = ModelSpec(_first("orthogonal"), INPUT_ACTIVATIONS, adding_activation="relu",  # §3.2.1
+                input_bias=True)
+_PEER_RECIPE = dict(rms_decay=0.99, clip=None)
+MODEL_TABLE: dict[str, ModelSpec] = {
+    "lt-rnn": _LT,
+    "lt-rnn-pool": _LT,
+    "srnn": ModelSpec(_first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True),
+    "irnn": ModelSpec(_first("identity"), SRNN_ACTIVATIONS, input_bias=True),
+    "lstm": ModelSpec(LSTM_INITS),  # scaled except "plain" (init.default_gain says None)
+    "gru": ModelSpec(("plain", "orthogonal"), scaled_init=False),
+    # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
+    "exprnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
+    # nnRNN copytask.py --alpha 0.99, no clipping
+    "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
+    "urnn": ModelSpec(("random",), scaled_init=False),
 }
+MODELS = tuple(MODEL_TABLE)
+MODEL_INITS = {name: spec.inits for name, spec in MODEL_TABLE.items()}
+MODEL_RECIPES = {name: spec.recipe for name, spec in MODEL_TABLE.items()}
 
 
 class RecurrentNet(nn.Module):
