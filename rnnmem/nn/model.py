@@ -27,6 +27,7 @@ class ModelSpec:
     adding_activation: str | None = None  # σ on the adding task when none is given
     scaled_init: bool = True  # its inits take a scale: ``gain`` applies
     input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
+    state_blocks: int = 1  # hidden-size blocks per step (gates; uRNN: real and imaginary)
     # the optimizer recipe of the model's own paper (TrainConfig takes it unless given)
     recipe: dict = field(default_factory=lambda: dict(HENAFF_RECIPE))
 
@@ -43,13 +44,13 @@ MODEL_TABLE: dict[str, ModelSpec] = {
     "lt-rnn-pool": _LT,
     "srnn": ModelSpec(_first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True),
     "irnn": ModelSpec(_first("identity"), SRNN_ACTIVATIONS, input_bias=True),
-    "lstm": ModelSpec(LSTM_INITS),  # scaled except "plain" (init.default_gain says None)
-    "gru": ModelSpec(("plain", "orthogonal"), scaled_init=False),
+    "lstm": ModelSpec(LSTM_INITS, state_blocks=4),  # "plain" takes no scale (default_gain)
+    "gru": ModelSpec(("plain", "orthogonal"), scaled_init=False, state_blocks=3),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
     "exprnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
     # nnRNN copytask.py --alpha 0.99, no clipping
     "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
-    "urnn": ModelSpec(("random",), scaled_init=False),
+    "urnn": ModelSpec(("random",), scaled_init=False, state_blocks=2),
 }
 MODELS = tuple(MODEL_TABLE)
 MODEL_INITS = {name: spec.inits for name, spec in MODEL_TABLE.items()}
