@@ -82,13 +82,14 @@ LAYERS = (
 
 
 def _median_ms(fn, repeats: int) -> float:
+    """Median of ``repeats`` single calls, timed by ``torch.utils.benchmark.Timer`` (which pins
+    the thread count and synchronizes), after one warm-up call."""
+    from torch.utils import benchmark
+
     fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn},
+                            num_threads=torch.get_num_threads())
+    return 1000 * statistics.median(timer.timeit(1).median for _ in range(repeats))
 
 
 def layer_ms(layer: Layer, B: int, H: int, T: int, n: int, repeats: int) -> float:
