@@ -71,11 +71,13 @@ def add_train_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     config_fields = p.add_argument_group("run configuration")
     for f in dataclasses.fields(_train_config()):
-        default = f.default
+        text = f.metadata["help"]
+        if "default" not in text:  # a help that explains its default says it once
+            text += f" (default: {'none' if f.default is None else f.default})"
         config_fields.add_argument(
             f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
             default=argparse.SUPPRESS, metavar=f.name.upper() if len(f.name) > 1 else f.name,
-            help=f"{f.metadata['help']} (default: {default})")
+            help=text)
     p.set_defaults(func=_cmd_train)
 
 
