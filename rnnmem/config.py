@@ -316,4 +316,5 @@ def make_model(config: TrainConfig, task, generator: torch.Generator | None = No
         gain=config.gain, feedback=config.feedback, input_init=config.input_init,
         input_gain=config.input_gain, input_bias=config.input_bias,
         gate_bias=config.gate_bias, activation=config.activation, clip=config.clip,
-        pool=config.pool, readout_bias=config.readout_bias is not False, generator=generator)
+        pool=config.pool, readout_bias=config.readout_bias is not False,
+        classifier=config.task in MNIST_TASKS, generator=generator)

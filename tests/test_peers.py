@@ -1,4 +1,5 @@
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -158,6 +159,18 @@ def test_peer_input_and_readout_inits_follow_the_originals():
     nn_ = build_model("nnrnn", 100, 400, 400, generator=g)
     assert nn_.rnn.U.weight.abs().max().item() <= 1 / math.sqrt(100)  # PyTorch's uniform
     assert nn_.readout.W.weight.std().item() == pytest.approx(math.sqrt(2 / 800), rel=0.05)
+    for name in ("exprnn", "nnrnn"):  # their MNIST scripts keep nn.Linear's U(±1/√H)
+        W = build_model(name, 1, 10, 400, classifier=True, generator=g).readout.W
+        assert W.weight.abs().max().item() <= 1 / math.sqrt(400)
+        assert W.weight.std().item() == pytest.approx(1 / math.sqrt(3 * 400), rel=0.05)
+        assert W.bias.abs().max().item() > 0
+
+
+def test_mnist_configs_build_classifier_readouts():
+    config = TrainConfig(task="psmnist", model="exprnn", hidden=64)
+    task = SimpleNamespace(n_inputs=1, n_outputs=10)
+    W = make_model(config, task, torch.Generator().manual_seed(0)).readout.W
+    assert W.weight.abs().max().item() <= 1 / math.sqrt(64)
 
 
 def test_nnrnn_gamma_penalty_is_summed_over_the_radii():
@@ -165,3 +178,15 @@ def test_nnrnn_gamma_penalty_is_summed_over_the_radii():
     with torch.no_grad():
         rnn.gamma.fill_(2.0)  # (γ − 1)² = 1 for each of the 64 radii
     assert rnn.regularization(gamma_penalty=1e-4).item() == pytest.approx(64e-4)
+
+
+def test_peers_comparison_runs_each_peer_at_its_own_scripts_rates():
+    from rnnmem.experiments.registry import peers_comparison
+
+    jobs = peers_comparison("paper")
+    rates = {(j.panel.split()[0], j.group): (j.config.lr, j.config.lr_orth) for j in jobs}
+    assert rates[("copy", "expRNN")] == (2e-4, 2e-5)  # expRNN 1_copying.py
+    assert rates[("psMNIST", "expRNN")] == (7e-4, 7e-5)  # expRNN 2_mnist.py
+    assert rates[("psMNIST", "nnRNN")] == (2e-4, 2e-5)  # nnRNN sMNIST.py
+    nn_mnist = next(j.config for j in jobs if j.panel == "psMNIST" and j.group == "nnRNN")
+    assert (nn_mnist.init, nn_mnist.gamma_penalty, nn_mnist.t_decay) == ("cayley", 0.1, 1e-4)

@@ -248,6 +248,11 @@ PEER_MODELS = {  # learning rates from each paper; decay and clipping from MODEL
     "expRNN": dict(model="exprnn", init="henaff", lr=2e-4, lr_orth=2e-5),
     "nnRNN": dict(model="nnrnn", init="henaff", lr=5e-4, lr_orth=1e-6),
 }
+# their own MNIST settings: expRNN 2_mnist.py:15-16,24-27 (Cayley init); nnRNN sMNIST.py:34-35
+# and its README's sMNIST table (Cayley init, δ = 0.1, T decay 1e-4)
+PEER_PSMNIST = {"expRNN": dict(init="cayley", lr=7e-4, lr_orth=7e-5),
+                "nnRNN": dict(init="cayley", lr=2e-4, lr_orth=2e-5, gamma_penalty=0.1,
+                              t_decay=1e-4)}
 
 
 def peers_comparison(budget: str) -> list[Job]:
@@ -267,6 +272,8 @@ def peers_comparison(budget: str) -> list[Job]:
         for group, model in PEER_MODELS.items():
             for seed in _seeds(budget, 1, 3, 3):
                 kw = {**task, **model}  # clipping and RMSProp decay: each model's recipe
+                if task["task"] == "psmnist":
+                    kw.update(PEER_PSMNIST.get(group, {}))
                 jobs.append(Job(panel, group, seed, TrainConfig(
                     hidden=_pick(budget, 64, 128, 128), eval_every=max(1, kw["steps"] // 10),
                     seed=seed, **kw)))

@@ -91,6 +91,7 @@ def build_model(
     clip: float | None = None,
     pool: int = 2,
     readout_bias: bool = True,
+    classifier: bool = False,
     fused: bool = True,
     generator: torch.Generator | None = None,
 ) -> RecurrentNet:
@@ -99,7 +100,8 @@ def build_model(
     ``init`` defaults per model (:data:`MODEL_INITS`). ``activation``: the LT-RNN's input
     non-linearity σ (default none) or the sRNN's φ (default tanh; the IRNN's is relu); the
     gated and peer models have their own. ``pool`` is the l2 pool size of ``lt-rnn-pool``;
-    ``readout_bias``: the readout's c (Henaff eq. 2 has none).
+    ``readout_bias``: the readout's c (Henaff eq. 2 has none). ``classifier``: the task reads
+    one label at its end (MNIST), where the peers' own scripts keep PyTorch's Linear readout.
     ``input_bias``: the initial b of the sRNN/LT-RNN (default: the layer's reading, see
     :meth:`LTRNN.default_input_bias`); ``gate_bias``: the LSTM's gate biases (see :class:`LSTM`).
 
@@ -135,9 +137,15 @@ def build_model(
     readout = Readout(width, n_outputs, pool=pool if name == "lt-rnn-pool" else None,
                       bias=readout_bias, generator=generator)
     with torch.no_grad():  # the peers' own readout inits
-        if name == "exprnn":  # expRNN 1_copying.py:90: N(0, 2/H)
-            readout.W.weight.normal_(0.0, math.sqrt(2 / width), generator=generator)
+        W = readout.W
+        if name in ("exprnn", "nnrnn") and classifier:
+            # expRNN 2_mnist.py:82, nnRNN sMNIST.py:110: nn.Linear's default, U(±1/√H)
+            bound = 1 / math.sqrt(width)
+            W.weight.uniform_(-bound, bound, generator=generator)
+            if W.bias is not None:
+                W.bias.uniform_(-bound, bound, generator=generator)
+        elif name == "exprnn":  # expRNN 1_copying.py:90: N(0, 2/H)
+            W.weight.normal_(0.0, math.sqrt(2 / width), generator=generator)
         elif name == "nnrnn":  # nnRNN copytask.py: xavier_normal_
-            std = math.sqrt(2 / (width + n_outputs))
-            readout.W.weight.normal_(0.0, std, generator=generator)
+            W.weight.normal_(0.0, math.sqrt(2 / (width + n_outputs)), generator=generator)
     return RecurrentNet(rnn, readout)
