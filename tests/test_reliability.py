@@ -226,3 +226,23 @@ def test_killed_overwrite_leaves_a_resumable_unfinished_run(tmp_path):
     assert config.steps == 400 and finished_summary(config, run) is None
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert read_json(run / "summary.json")["steps"] == 400
+
+
+def test_resume_on_a_read_only_filesystem_is_one_line_and_changes_nothing(tmp_path, capsys,
+                                                                         monkeypatch):
+    import errno
+
+    import rnnmem.io
+
+    run = _stopped_run(tmp_path, "run")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+
+    def read_only(*args, dir=None, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(dir))
+
+    monkeypatch.setattr(rnnmem.io.tempfile, "mkstemp", read_only)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Read-only file system" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
