@@ -211,25 +211,25 @@ class TrainConfig:
         if self.feedback is not None and self.init != "feedback-chain":
             raise ValueError(f"feedback applies to init feedback-chain, not {self.init}")
         if self.input_bias is not None and not spec.input_bias:
-            takers = ", ".join(m for m, t in MODEL_TABLE.items() if t.input_bias)
-            raise ValueError(f"input_bias applies to {takers}, not {self.model}")
-        if self.gate_bias is not None and self.model != "lstm":
-            raise ValueError(f"gate_bias applies to lstm only, not {self.model}")
+            raise ValueError(f"input_bias applies to {_takers('input_bias')}, not {self.model}")
+        if self.gate_bias is not None and not spec.gate_bias:
+            raise ValueError(f"gate_bias applies to {_takers('gate_bias')}, not {self.model}")
         if self.readout_bias is not None and self.task in LM_TASKS:
             raise ValueError("readout_bias applies to the synthetic and MNIST tasks; the "
                              "language models' decoder has its own bias")
-        if self.model == "lt-rnn-pool" and self.hidden % self.pool:
+        if spec.pooled and self.hidden % self.pool:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
         for name in ("t_decay", "gamma_penalty"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lr_orth is not None and not self.lr_orth > 0:
             raise ValueError(f"lr_orth must be > 0 or none, got {self.lr_orth!r}")
-        if self.model == "nnrnn" and self.hidden % 2:
-            raise ValueError(f"nnrnn needs an even hidden size, got {self.hidden}")
+        if spec.even_hidden and self.hidden % 2:
+            raise ValueError(f"{self.model} needs an even hidden size, got {self.hidden}")
         if self.task in LM_TASKS:
-            if self.model not in ("lt-rnn", "srnn", "lstm"):
-                raise ValueError("ptb-* language models take lt-rnn, srnn or lstm layers")
+            if not spec.language_model:
+                raise ValueError(f"ptb-* language models take {_takers('language_model')} "
+                                 f"layers, not {self.model}")
         elif self.task in MNIST_TASKS:  # checked without loading the data
             mnist.permutation(self.permutation)
             if self.train_subset is not None and not 1 <= self.train_subset <= mnist.TRAIN_SIZE:
@@ -295,6 +295,11 @@ def _check_type(name: str, value, hint) -> None:
         raise ValueError(f"{name} must be {words}, got {value!r}")
 
 
+def _takers(knob: str) -> str:
+    """The models whose table entry sets ``knob``, as a list for an error message."""
+    return ", ".join(m for m, spec in MODEL_TABLE.items() if getattr(spec, knob))
+
+
 def make_task(config: TrainConfig):
     """The task a config describes (MNIST tasks load their data here)."""
     if config.task in MNIST_TASKS:
@@ -312,9 +317,14 @@ def make_task(config: TrainConfig):
 def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
     """The model a config describes, sized for ``task``."""
     return build_model(
-        config.model, task.n_inputs, task.n_outputs, config.hidden, init=config.init,
-        gain=config.gain, feedback=config.feedback, input_init=config.input_init,
-        input_gain=config.input_gain, input_bias=config.input_bias,
-        gate_bias=config.gate_bias, activation=config.activation, clip=config.clip,
-        pool=config.pool, readout_bias=config.readout_bias is not False,
-        classifier=config.task in MNIST_TASKS, generator=generator)
+        config.model, task.n_inputs, task.n_outputs, config.hidden, pool=config.pool,
+        readout_bias=config.readout_bias is not False, classifier=config.task in MNIST_TASKS,
+        generator=generator, **layer_knobs(config))
+
+
+def layer_knobs(config: TrainConfig) -> dict:
+    """The config's values for :func:`~rnnmem.nn.model.build_layer`."""
+    return dict(init=config.init, gain=config.gain, feedback=config.feedback,
+                input_init=config.input_init, input_gain=config.input_gain,
+                input_bias=config.input_bias, gate_bias=config.gate_bias,
+                activation=config.activation, clip=config.clip)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import restore, save_checkpoint
+from .config import layer_knobs
 from .data.ptb import PTBCorpus
 from .io import write_text_atomic
 from .loop import (
@@ -34,7 +35,7 @@ from .loop import (
     run_steps,
     stop_reason,
 )
-from .nn.cells import LSTM, LTRNN, SRNN
+from .nn.model import build_layer
 from .rundir import CHECKPOINT, METRICS
 
 EVAL_STREAMS = 10
@@ -50,18 +51,8 @@ class LanguageModel(nn.Module):
         layers = []
         for i in range(config.layers):
             n_in = emb if i == 0 else config.hidden
-            if config.model == "lstm":
-                layers.append(LSTM(n_in, config.hidden, init=config.init, gain=config.gain,
-                                   bias=config.gate_bias, generator=generator))
-            else:
-                cls, key = (SRNN, "activation") if config.model == "srnn" else (
-                    LTRNN, "input_activation")
-                extra = {key: config.activation} if config.activation else {}
-                layers.append(cls(n_in, config.hidden, init=config.init, gain=config.gain,
-                                  feedback=config.feedback, input_init=config.input_init,
-                                  input_gain=config.input_gain,
-                                  input_bias=config.input_bias, clip=config.clip,
-                                  generator=generator, **extra))
+            layers.append(build_layer(config.model, n_in, config.hidden, generator=generator,
+                                      **layer_knobs(config)))
         self.layers = nn.ModuleList(layers)
         self.decoder = nn.Linear(config.hidden, vocab)
         with torch.no_grad():

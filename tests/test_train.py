@@ -137,7 +137,7 @@ def test_probe_divergence_rule():
     (dict(init="unitary"), "unknown init 'unitary'"),
     (dict(model="lstm", init="identity"), "valid: gaussian, plain, orthogonal, chain, mixed"),
     (dict(model="lstm", input_bias=-1.0), "input_bias applies to"),
-    (dict(model="lt-rnn", gate_bias=True), "gate_bias applies to lstm only"),
+    (dict(model="lt-rnn", gate_bias=True), "gate_bias applies to lstm, not"),
     (dict(final_evals=0), "final_evals must be a positive integer"),
     (dict(explosion=-1.0), "explosion must be > 0"),
     (dict(task="varcopy", T=5, S=10), "S <= T"),
@@ -145,6 +145,9 @@ def test_probe_divergence_rule():
     (dict(model="srnn", activation="none"), "not valid for srnn"),
     (dict(rms_decay=1.0), "rms_decay"),
     (dict(clip=-3.0), "clip must be > 0"),
+    (dict(task="ptb-char", model="gru", init="plain"),
+     "language models take lt-rnn, srnn, lstm layers, not gru"),
+    (dict(model="nnrnn", init="henaff", hidden=7), "nnrnn needs an even hidden size"),
 ])
 def test_invalid_config(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -28,6 +28,10 @@ class ModelSpec:
     scaled_init: bool = True  # its inits take a scale: ``gain`` applies
     input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
     state_blocks: int = 1  # hidden-size blocks per step (gates; uRNN: real and imaginary)
+    gate_bias: bool = False  # ``gate_bias`` applies (the LSTM's gate biases)
+    pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
+    even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
+    language_model: bool = False  # can be the layer of a PTB language model
     # the optimizer recipe of the model's own paper (TrainConfig takes it unless given)
     recipe: dict = field(default_factory=lambda: dict(HENAFF_RECIPE))
 
@@ -36,20 +40,22 @@ def _first(default: str) -> tuple[str, ...]:
     return (default, *[k for k in RECURRENT_INITS if k != default])
 
 
-_LT = ModelSpec(_first("orthogonal"), INPUT_ACTIVATIONS, adding_activation="relu",  # §3.2.1
-                input_bias=True)
+_LT = dict(inits=_first("orthogonal"), activations=INPUT_ACTIVATIONS,
+           adding_activation="relu", input_bias=True)  # Henaff §3.2.1: ReLU σ on adding
 _PEER_RECIPE = dict(rms_decay=0.99, clip=None)
 MODEL_TABLE: dict[str, ModelSpec] = {
-    "lt-rnn": _LT,
-    "lt-rnn-pool": _LT,
-    "srnn": ModelSpec(_first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True),
+    "lt-rnn": ModelSpec(**_LT, language_model=True),
+    "lt-rnn-pool": ModelSpec(**_LT, pooled=True),
+    "srnn": ModelSpec(_first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True,
+                      language_model=True),
     "irnn": ModelSpec(_first("identity"), SRNN_ACTIVATIONS, input_bias=True),
-    "lstm": ModelSpec(LSTM_INITS, state_blocks=4),  # "plain" takes no scale (default_gain)
+    # "plain" takes no scale (default_gain)
+    "lstm": ModelSpec(LSTM_INITS, state_blocks=4, gate_bias=True, language_model=True),
     "gru": ModelSpec(("plain", "orthogonal"), scaled_init=False, state_blocks=3),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
     "exprnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
     # nnRNN copytask.py --alpha 0.99, no clipping
-    "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
+    "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, even_hidden=True, recipe=_PEER_RECIPE),
     "urnn": ModelSpec(("random",), scaled_init=False, state_blocks=2),
 }
 MODELS = tuple(MODEL_TABLE)
@@ -74,14 +80,13 @@ class RecurrentNet(nn.Module):
         return self.rnn.recurrent_matrix()
 
 
-def build_model(
+def build_layer(
     name: str,
     n_inputs: int,
-    n_outputs: int,
     hidden: int,
     *,
     init: str | None = None,
-    gain: float = 1.0,
+    gain: float | None = 1.0,
     feedback: float | None = None,
     input_init: str = "gaussian",
     input_gain: float = 1.0,
@@ -89,25 +94,16 @@ def build_model(
     gate_bias: bool | None = None,
     activation: str | None = None,
     clip: float | None = None,
-    pool: int = 2,
-    readout_bias: bool = True,
-    classifier: bool = False,
     fused: bool = True,
     generator: torch.Generator | None = None,
-) -> RecurrentNet:
-    """Build one of :data:`MODELS` with a linear readout.
+) -> nn.Module:
+    """The recurrent layer of one of :data:`MODELS`: ``x (T, B, n_inputs) -> h (T, B, H)``.
 
     ``init`` defaults per model (:data:`MODEL_INITS`). ``activation``: the LT-RNN's input
     non-linearity σ (default none) or the sRNN's φ (default tanh; the IRNN's is relu); the
-    gated and peer models have their own. ``pool`` is the l2 pool size of ``lt-rnn-pool``;
-    ``readout_bias``: the readout's c (Henaff eq. 2 has none). ``classifier``: the task reads
-    one label at its end (MNIST), where the peers' own scripts keep PyTorch's Linear readout.
-    ``input_bias``: the initial b of the sRNN/LT-RNN (default: the layer's reading, see
-    :meth:`LTRNN.default_input_bias`); ``gate_bias``: the LSTM's gate biases (see :class:`LSTM`).
-
-    Example:
-        >>> net = build_model("lt-rnn", 10, 10, 80, init="orthogonal", clip=1000.0)
-        >>> y, h = net(torch.zeros(120, 50, 10))
+    gated and peer models have their own. ``input_bias``: the initial b of the sRNN/LT-RNN
+    (default: the layer's reading, see :meth:`LTRNN.default_input_bias`); ``gate_bias``: the
+    LSTM's gate biases (see :class:`LSTM`).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
@@ -119,22 +115,46 @@ def build_model(
                   input_gain=input_gain, input_bias=input_bias, clip=clip, fused=fused,
                   generator=generator)
     if name == "lstm":
-        rnn = LSTM(n_inputs, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
-    elif name == "gru":
-        rnn = GRU(n_inputs, hidden, init=init, generator=generator)
-    elif name == "exprnn":
-        rnn = ExpRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
-    elif name == "nnrnn":
-        rnn = NNRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
-    elif name == "urnn":
-        rnn = URNN(n_inputs, hidden, generator=generator)
-    elif name in ("srnn", "irnn"):
+        return LSTM(n_inputs, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
+    if name == "gru":
+        return GRU(n_inputs, hidden, init=init, generator=generator)
+    if name == "exprnn":
+        return ExpRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
+    if name == "nnrnn":
+        return NNRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
+    if name == "urnn":
+        return URNN(n_inputs, hidden, generator=generator)
+    if name in ("srnn", "irnn"):
         default = "relu" if name == "irnn" else "tanh"
-        rnn = SRNN(n_inputs, hidden, activation=activation or default, **common)
-    else:
-        rnn = LTRNN(n_inputs, hidden, input_activation=activation or "none", **common)
+        return SRNN(n_inputs, hidden, activation=activation or default, **common)
+    return LTRNN(n_inputs, hidden, input_activation=activation or "none", **common)
+
+
+def build_model(
+    name: str,
+    n_inputs: int,
+    n_outputs: int,
+    hidden: int,
+    *,
+    pool: int = 2,
+    readout_bias: bool = True,
+    classifier: bool = False,
+    generator: torch.Generator | None = None,
+    **layer,
+) -> RecurrentNet:
+    """Build one of :data:`MODELS` with a linear readout; ``layer``: :func:`build_layer`'s knobs.
+
+    ``pool`` is the l2 pool size of ``lt-rnn-pool``; ``readout_bias``: the readout's c (Henaff
+    eq. 2 has none). ``classifier``: the task reads one label at its end (MNIST), where the
+    peers' own scripts keep PyTorch's Linear readout.
+
+    Example:
+        >>> net = build_model("lt-rnn", 10, 10, 80, init="orthogonal", clip=1000.0)
+        >>> y, h = net(torch.zeros(120, 50, 10))
+    """
+    rnn = build_layer(name, n_inputs, hidden, generator=generator, **layer)
     width = 2 * hidden if name == "urnn" else hidden  # uRNN reads out [Re h, Im h]
-    readout = Readout(width, n_outputs, pool=pool if name == "lt-rnn-pool" else None,
+    readout = Readout(width, n_outputs, pool=pool if MODEL_TABLE[name].pooled else None,
                       bias=readout_bias, generator=generator)
     with torch.no_grad():  # the peers' own readout inits
         W = readout.W
