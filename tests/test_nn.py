@@ -169,3 +169,26 @@ def test_fused_and_reference_models_agree():
     assert torch.allclose(ya, yb)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.allclose(pa.grad, pb.grad)
+
+
+@pytest.mark.parametrize("clip", [None, 1.3])
+@pytest.mark.parametrize("seed, T, B, N", [(0, 9, 3, 3), (1, 7, 2, 2), (2, 1, 4, 3)])
+def test_complex_modrelu_scan_matches_reference(clip, seed, T, B, N):
+    a, V, h0 = random_problem(seed, T, B, 2 * N, scale=1.2)
+    b = torch.linspace(-1.2, 0.4, N, dtype=torch.float64).requires_grad_()
+    fused = scan(a, V, h0, activation="cmodrelu", clip=clip, bias=b)
+    ref = scan_reference(a, V, h0, activation="cmodrelu", clip=clip, bias=b)
+    assert torch.allclose(fused, ref, atol=1e-12)
+    assert (fused == 0).any() and (fused != 0).any()  # some units inactive, some active
+    grad = torch.randn_like(fused)
+    for x, y in zip(torch.autograd.grad(fused, (a, V, h0, b), grad),
+                    torch.autograd.grad(ref, (a, V, h0, b), grad), strict=True):
+        assert torch.allclose(x, y, atol=1e-10)
+    assert torch.autograd.gradcheck(
+        lambda a, V, h0, b: scan(a, V, h0, activation="cmodrelu", clip=clip, bias=b),
+        (a, V, h0, b))
+
+
+def test_complex_modrelu_needs_pairs():
+    with pytest.raises(ValueError, match="cmodrelu needs an even H"):
+        scan(torch.zeros(2, 1, 3), torch.eye(3), activation="cmodrelu", bias=torch.zeros(1))

@@ -190,3 +190,22 @@ def test_peers_comparison_runs_each_peer_at_its_own_scripts_rates():
     assert rates[("psMNIST", "nnRNN")] == (2e-4, 2e-5)  # nnRNN sMNIST.py
     nn_mnist = next(j.config for j in jobs if j.panel == "psMNIST" and j.group == "nnRNN")
     assert (nn_mnist.init, nn_mnist.gamma_penalty, nn_mnist.t_decay) == ("cayley", 0.1, 1e-4)
+
+
+def test_urnn_fused_scan_is_the_complex_recurrence_step_by_step():
+    torch.manual_seed(3)
+    rnn = build_model("urnn", 3, 2, 5).rnn.double()
+    rnn.recurrent_matrix = _double_urnn(rnn)
+    with torch.no_grad():
+        rnn.bias.copy_(torch.linspace(-1.0, 0.2, 5))  # some units off, some on
+    x = torch.randn(9, 4, 3, dtype=torch.float64)
+    h0 = torch.randn(4, 5, dtype=torch.complex128)
+    W, drive = rnn.recurrent_matrix(), rnn.U(x)
+    h, states = h0, []
+    for d in torch.complex(drive[..., :5], drive[..., 5:]).unbind(0):
+        z = h @ W.t() + d  # h_t = modReLU(W h_{t-1} + U x_t), complex modReLU
+        h = z * torch.relu(z.abs() + rnn.bias) / z.abs()
+        states.append(torch.cat([h.real, h.imag], -1))
+    expected = torch.stack(states)
+    assert (expected == 0).any()
+    assert torch.allclose(rnn(x, h0), expected, atol=1e-12)

@@ -123,7 +123,7 @@ def build_layer(
     if name == "nnrnn":
         return NNRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
     if name == "urnn":
-        return URNN(n_inputs, hidden, generator=generator)
+        return URNN(n_inputs, hidden, fused=fused, generator=generator)
     if name in ("srnn", "irnn"):
         default = "relu" if name == "irnn" else "tanh"
         return SRNN(n_inputs, hidden, activation=activation or default, **common)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from .scan import scan
+from .scan import scan, scan_reference
 
 EXPRNN_INITS = ("henaff", "cayley")
 
@@ -152,9 +152,10 @@ class NNRNN(_ModReLURNN):
 class URNN(nn.Module):
     """Unitary RNN with ``hidden`` complex units; outputs [Re h, Im h] (T, B, 2·hidden)."""
 
-    def __init__(self, n_inputs: int, hidden: int, *, generator: torch.Generator | None = None):
+    def __init__(self, n_inputs: int, hidden: int, *, fused: bool = True,
+                 generator: torch.Generator | None = None):
         super().__init__()
-        self.n_inputs, self.hidden = n_inputs, hidden
+        self.n_inputs, self.hidden, self.fused = n_inputs, hidden, fused
         self.phases = nn.Parameter(torch.empty(3, hidden))
         self.reflections = nn.Parameter(torch.empty(2, 2, hidden))  # (R1, R2) × (re, im)
         self.register_buffer("permutation", torch.randperm(hidden, generator=generator))
@@ -187,20 +188,14 @@ class URNN(nn.Module):
         return self._apply_w(eye).t()
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        N = self.hidden
-        Wt = self.recurrent_matrix().t()  # rows: h @ Wᵀ
-        drive = self.U(x)
-        drive = torch.complex(drive[..., :N], drive[..., N:])  # (T, B, N)
-        h = drive.new_zeros(x.shape[1], N) if h0 is None else h0
-        states = []
-        for d in drive.unbind(0):
-            z = h @ Wt + d
-            modulus = z.abs()
-            # complex modReLU: relu(|z| + b) z/|z|
-            h = z * (torch.relu(modulus + self.bias) / modulus.clamp_min(1e-12))
-            states.append(h)
-        h = torch.stack(states)
-        return torch.cat([h.real, h.imag], -1)
+        """[Re h, Im h] (T, B, 2N) of ``h_t = modReLU(W h_{t-1} + U x_t)``: W formed once, the
+        recurrence in the fused scan on the real form ``[[Re W, −Im W], [Im W, Re W]]``."""
+        W = self.recurrent_matrix()
+        V = torch.cat([torch.cat([W.real, -W.imag], 1), torch.cat([W.imag, W.real], 1)])
+        if h0 is not None:
+            h0 = torch.cat([h0.real, h0.imag], -1)
+        run = scan if self.fused else scan_reference
+        return run(self.U(x), V, h0, activation="cmodrelu", bias=self.bias)
 
     def forward_state(self, x, state=None):
         h = self(x, state)

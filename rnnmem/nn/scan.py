@@ -1,7 +1,9 @@
 """The recurrence ``h_t = clip(φ(a_t + V h_{t-1}))`` as one fused, autograd-aware kernel.
 
 Covers both Henaff's sRNN (eq. 1: ``a_t = U x_t + b``, φ = tanh/relu/elu) and the LT-RNN
-(eq. 2: ``a_t = σ(U x_t + b)``, φ = identity). ``clip`` is Henaff §4.1's activation clipping:
+(eq. 2: ``a_t = σ(U x_t + b)``, φ = identity), and the peers: expRNN/nnRNN (φ = modReLU) and the
+uRNN (φ = complex modReLU on the real form of its unitary W). ``clip`` is Henaff §4.1's
+activation clipping:
 a state whose norm exceeds l is rescaled to norm l.
 
 A per-step autograd loop would build ~4 graph nodes per step; :class:`ScanFunction` runs the
@@ -18,13 +20,36 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-ACTIVATIONS = ("identity", "tanh", "relu", "elu", "modrelu")
+ACTIVATIONS = ("identity", "tanh", "relu", "elu", "modrelu", "cmodrelu")
+# the activations that take a bias b: modReLU (b: (H,)) and complex modReLU (b: (H/2,))
+BIASED = ("modrelu", "cmodrelu")
+
+
+def _pairs(u: torch.Tensor) -> torch.Tensor:
+    """(…, 2N) [Re, Im] -> (…, 2, N): a complex unit's two parts on one axis."""
+    return u.unflatten(-1, (2, -1))
+
+
+def _cmodrelu_factors(out: torch.Tensor, bias: torch.Tensor):
+    """For y = cmodrelu(z) = z (|z| + b)/|z| where active, from y (…, 2N) alone: per complex unit
+    (…, N), ``grow`` = (|z| + b)/|z|, ``bend`` = b / ((|z| + b)² |z|) and ``radial`` =
+    1/(|z| + b), each 0 where the unit is inactive (y = 0)."""
+    re, im = out.chunk(2, dim=-1)
+    rho = (re * re).addcmul_(im, im).sqrt_()  # |y| = |z| + b; hypot is ~10× slower
+    radial = torch.where(rho > 0, rho, torch.inf).reciprocal_()
+    r = (rho - bias).clamp_min_(1e-30)  # |z|
+    return rho / r, bias * radial * radial / r, radial
 
 
 def _activate_(u: torch.Tensor, activation: str, bias: torch.Tensor | None = None) -> None:
     if activation == "modrelu":  # sign(z)·relu(|z| + b) (Arjovsky et al. 2016)
         sign = torch.sign(u)
         u.abs_().add_(bias).relu_().mul_(sign)
+    elif activation == "cmodrelu":  # on complex units z = (u_j, u_{N+j}): z/|z|·relu(|z| + b)
+        # not a norm over the pair axis (a middle-axis reduction is ~100× slower) nor hypot
+        re, im = u.chunk(2, dim=1)
+        r = (re * re).addcmul_(im, im).sqrt_()
+        _pairs(u).mul_((r + bias).relu_().div_(r.clamp_min_(1e-30)).unsqueeze(1))
     elif activation == "tanh":
         u.tanh_()
     elif activation == "relu":
@@ -88,16 +113,21 @@ class ScanFunction(torch.autograd.Function):
                         bound = clip
             prev = u
         ctx.activation, ctx.clipped, ctx.has_bias = activation, clipped, bias is not None
-        ctx.save_for_backward(V, h0, h)
+        ctx.save_for_backward(V, h0, h, bias)
         return h
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_h):
-        V, h0, h = ctx.saved_tensors
+        V, h0, h, bias = ctx.saved_tensors
         clipped, activation = ctx.clipped, ctx.activation
         T, B, H = h.shape
         grad_pre = torch.empty_like(h)  # ∂L/∂(a_t + V h_{t-1})
+        if activation == "cmodrelu":
+            # y = z (1 + b/|z|): ∂L/∂z = g·grow − y (y·g)·bend per complex unit, factors for
+            # all steps at once; (y·g) per step is kept for ∂L/∂b = Σ (y·g)·radial
+            factors = _cmodrelu_factors(h, bias)
+            dots = h.new_empty(T, B, H // 2)
         for t in range(T - 1, -1, -1):
             g = grad_pre[t]
             if t == T - 1:
@@ -113,18 +143,35 @@ class ScanFunction(torch.autograd.Function):
                 unit = u / torch.linalg.vector_norm(u, dim=1, keepdim=True).clamp_min(1e-30)
                 radial = (unit * g).sum(1, keepdim=True) * unit
                 g.copy_(scale[:, None] * torch.where((scale < 1)[:, None], g - radial, g))
-            _backward_through_activation_(g, u, activation)
+            if activation == "cmodrelu":
+                grow, bend, _ = (_cmodrelu_factors(u, bias) if t in clipped
+                                 else (f[t] for f in factors))
+                (y_re, y_im), (g_re, g_im) = u.chunk(2, dim=1), g.chunk(2, dim=1)
+                dot = torch.mul(y_re, g_re, out=dots[t]).addcmul_(y_im, g_im)  # y·g per unit
+                _pairs(g).mul_(grow.unsqueeze(1)).sub_(_pairs(u) * (dot * bend).unsqueeze(1))
+            else:
+                _backward_through_activation_(g, u, activation)
         # ∂L/∂V = Σ_t grad_pre_tᵀ h_{t-1}: one large product (plus the h0 term), no copies
         grad_V = grad_pre[1:].reshape(-1, H).t() @ h[:-1].reshape(-1, H)
         grad_V.addmm_(grad_pre[0].t(), h0)
         # modReLU: ∂h/∂b = sign(h) where active; grad_pre is already zero where inactive
-        grad_bias = (grad_pre * torch.sign(h)).sum((0, 1)) if ctx.has_bias else None
+        grad_bias = None
+        if activation == "modrelu":
+            grad_bias = (grad_pre * torch.sign(h)).sum((0, 1))
+        elif activation == "cmodrelu":  # ∂y/∂b = y/|y| per complex unit
+            radial = factors[2]
+            for t in clipped:  # those steps' factors are from the unclipped output
+                radial[t] = _cmodrelu_factors(h[t] / clipped[t][:, None], bias)[2]
+            grad_bias = (dots * radial).sum((0, 1))
         return grad_pre, grad_V, grad_pre[0] @ V, grad_bias, None, None
 
 
 def _check(a: torch.Tensor, V: torch.Tensor, activation: str, clip, bias) -> None:
-    if (activation == "modrelu") != (bias is not None):
-        raise ValueError("modrelu takes a bias (H,), and only modrelu does")
+    if (activation in BIASED) != (bias is not None):
+        raise ValueError("modrelu takes a bias (H,), cmodrelu one (H/2,), and only they do")
+    if activation == "cmodrelu" and (a.shape[-1] % 2 or bias.shape != (a.shape[-1] // 2,)):
+        raise ValueError(f"cmodrelu needs an even H and a bias (H/2,), got H = {a.shape[-1]} "
+                         f"and a bias of shape {tuple(bias.shape)}")
     if a.dim() != 3 or V.shape != (a.shape[2], a.shape[2]):
         raise ValueError(f"scan expects a (T, B, H) and V (H, H), got {tuple(a.shape)}, "
                          f"{tuple(V.shape)}")
@@ -145,7 +192,8 @@ def scan(
 ) -> torch.Tensor:
     """All hidden states (T, B, H) of ``h_t = clip(φ(a_t + V h_{t-1}))``, fused.
 
-    ``bias`` (H,) is modReLU's b, required by ``activation="modrelu"`` (and only by it).
+    ``bias`` is modReLU's b, required by ``activation="modrelu"`` ((H,)) and ``"cmodrelu"``
+    ((H/2,): complex modReLU on the units ``h_j + i h_{H/2+j}``, the uRNN's), and only by them.
 
     Example:
         >>> a, V = torch.randn(5, 2, 3), torch.eye(3)
@@ -169,8 +217,14 @@ def scan_reference(
 ) -> torch.Tensor:
     """The same recurrence as :func:`scan`, one autograd step at a time (the reference)."""
     _check(a, V, activation, clip, bias)
+    def cmodrelu(z):
+        re, im = z.chunk(2, dim=-1)
+        r = torch.sqrt(re * re + im * im)
+        scale = torch.relu(r + bias) / r.clamp_min(1e-30)
+        return torch.cat([re * scale, im * scale], -1)
+
     phi = {"identity": lambda z: z, "tanh": torch.tanh, "relu": torch.relu, "elu": F.elu,
-           "modrelu": lambda z: torch.sign(z) * torch.relu(z.abs() + bias)}
+           "modrelu": lambda z: torch.sign(z) * torch.relu(z.abs() + bias), "cmodrelu": cmodrelu}
     prev = a.new_zeros(a.shape[1], a.shape[2]) if h0 is None else h0
     states = []
     for a_t in a.unbind(0):  # unbind, not a[t]: each a[t]'s backward would fill a (T, B, H) zero
