@@ -3,8 +3,7 @@
 Covers both Henaff's sRNN (eq. 1: ``a_t = U x_t + b``, φ = tanh/relu/elu) and the LT-RNN
 (eq. 2: ``a_t = σ(U x_t + b)``, φ = identity), and the peers: expRNN/nnRNN (φ = modReLU) and the
 uRNN (φ = complex modReLU on the real form of its unitary W). ``clip`` is Henaff §4.1's
-activation clipping:
-a state whose norm exceeds l is rescaled to norm l.
+activation clipping: a state whose norm exceeds l is rescaled to norm l.
 
 A per-step autograd loop would build ~4 graph nodes per step; :class:`ScanFunction` runs the
 forward loop without a graph and the backward as the transposed recurrence, forming ∂L/∂V as
