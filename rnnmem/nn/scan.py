@@ -65,23 +65,25 @@ def _backward_through_activation_(g: torch.Tensor, u: torch.Tensor, activation: 
         torch.ops.aten.threshold_backward.grad_input(g, u, 0, grad_input=g)
     elif activation == "elu":  # is_result=True: derivative from the output, u + 1 where u ≤ 0
         torch.ops.aten.elu_backward.grad_input(g, 1.0, 1, 1, True, u, grad_input=g)
-    elif activation == "modrelu":  # slope 1 where the unit is active (output ≠ 0), else 0
-        g.mul_(u != 0)
+    elif activation == "modrelu":  # u: the 0/1 mask of active units (output ≠ 0), see backward
+        g.mul_(u)
 
 
 class ScanFunction(torch.autograd.Function):
     """Autograd function for :func:`scan`. Inputs: a (T,B,H), V (H,H), h0 (B,H).
 
-    The loops do the fewest possible ops per step, in place into preallocated buffers: the
-    forward one ``addmm`` plus the activation, the backward one ``addmm`` plus PyTorch's fused
-    activation-backward kernel. Clipping costs nothing while a norm bound shows it cannot fire,
+    The loops do the fewest possible ops per step, in place into buffers that start as a copy of
+    their additive term (no per-step copy): the forward one ``addmm_`` plus the activation, the
+    backward one ``addmm_`` plus PyTorch's fused activation-backward kernel; per-step views are
+    made once (``unbind``). Clipping costs nothing while a norm bound shows it cannot fire,
     and its projection only on the steps where it did.
     """
 
     @staticmethod
     def forward(ctx, a, V, h0, bias, activation, clip):
         T = a.shape[0]
-        h = torch.empty_like(a)  # (T, B, H)
+        h = a.clone(memory_format=torch.contiguous_format)  # (T, B, H): a_t, then h_t in place
+        Hs = h.unbind(0)
         Vt = V.t()
         prev = h0
         clipped = {}  # step -> per-row scale l/‖u‖ (≤ 1), only where clipping fired
@@ -97,8 +99,8 @@ class ScanFunction(torch.autograd.Function):
                     else math.inf)
             bound = torch.linalg.vector_norm(h0, dim=1).max().item()
         for t in range(T):
-            u = h[t]
-            torch.addmm(a[t], prev, Vt, out=u)
+            u = Hs[t]
+            u.addmm_(prev, Vt)
             _activate_(u, activation, bias)
             if clip is not None:
                 bound = drive[t] + gain * bound
@@ -121,19 +123,22 @@ class ScanFunction(torch.autograd.Function):
         V, h0, h, bias = ctx.saved_tensors
         clipped, activation = ctx.clipped, ctx.activation
         T, B, H = h.shape
-        grad_pre = torch.empty_like(h)  # ∂L/∂(a_t + V h_{t-1})
+        # ∂L/∂(a_t + V h_{t-1}), built in place from grad_h
+        grad_pre = grad_h.clone(memory_format=torch.contiguous_format)
+        G, Hs = grad_pre.unbind(0), h.unbind(0)
+        active = None
+        if activation == "modrelu":  # φ' = 1 where the unit is active: one mask for all steps
+            active = (h != 0).to(h.dtype).unbind(0)
         if activation == "cmodrelu":
             # y = z (1 + b/|z|): ∂L/∂z = g·grow − y (y·g)·bend per complex unit, factors for
             # all steps at once; (y·g) per step is kept for ∂L/∂b = Σ (y·g)·radial
             factors = _cmodrelu_factors(h, bias)
             dots = h.new_empty(T, B, H // 2)
         for t in range(T - 1, -1, -1):
-            g = grad_pre[t]
-            if t == T - 1:
-                g.copy_(grad_h[t])
-            else:  # ∂L/∂h_t = grad_h[t] + (∂L/∂pre_{t+1}) V
-                torch.addmm(grad_h[t], grad_pre[t + 1], V, out=g)
-            u = h[t]
+            g = G[t]
+            if t < T - 1:  # ∂L/∂h_t = grad_h[t] + (∂L/∂pre_{t+1}) V
+                g.addmm_(G[t + 1], V)
+            u = Hs[t]
             if t in clipped:
                 # h = s·u with s = l/‖u‖ where it fired: ∂h/∂u = s (I - û ûᵀ) there; φ' needs
                 # the activation before rescaling.
@@ -149,7 +154,7 @@ class ScanFunction(torch.autograd.Function):
                 dot = torch.mul(y_re, g_re, out=dots[t]).addcmul_(y_im, g_im)  # y·g per unit
                 _pairs(g).mul_(grow.unsqueeze(1)).sub_(_pairs(u) * (dot * bend).unsqueeze(1))
             else:
-                _backward_through_activation_(g, u, activation)
+                _backward_through_activation_(g, u if active is None else active[t], activation)
         # ∂L/∂V = Σ_t grad_pre_tᵀ h_{t-1}: one large product (plus the h0 term), no copies
         grad_V = grad_pre[1:].reshape(-1, H).t() @ h[:-1].reshape(-1, H)
         grad_V.addmm_(grad_pre[0].t(), h0)
