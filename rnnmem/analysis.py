@@ -116,10 +116,10 @@ def build_from_config(config, generator: torch.Generator | None = None):
 
     if config.task in LM_TASKS:
         from .data.ptb import PTBCorpus
-        from .lm import LanguageModel, LMTask
+        from .lm import LanguageModel, LMWorkload
 
         corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", config.data_dir)
-        return LMTask(corpus), LanguageModel(len(corpus.vocab), config, generator)
+        return LMWorkload(corpus, config), LanguageModel(len(corpus.vocab), config, generator)
     task = make_task(config)
     return task, make_model(config, task, generator)
 

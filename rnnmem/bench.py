@@ -168,8 +168,9 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def sweep_throughput(workers_list=(1, 2), runs: int = 4, steps: int = 300) -> list[dict]:
-    """Training runs per minute with 1 and 2 worker processes (copy T = 100, 80 units)."""
+def sweep_throughput(workers_list=(1, 2), runs: int = 8, steps: int = 2000) -> list[dict]:
+    """Training runs per minute with 1 and 2 worker processes (copy T = 100, 80 units), at a
+    sweep's size: with short runs, process start-up and imports would dominate."""
     import tempfile
 
     from .sweep import run_all

@@ -14,29 +14,16 @@ The chance baseline is the entropy of the training tokens' unigram distribution.
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import restore, save_checkpoint
 from .config import layer_knobs
 from .data.ptb import PTBCorpus
-from .io import write_text_atomic
-from .loop import (
-    finish,
-    make_optimizer,
-    metrics_csv,
-    open_run,
-    progress_bar,
-    run_steps,
-    stop_reason,
-)
+from .loop import train_loop
 from .nn.model import build_layer
-from .rundir import CHECKPOINT, METRICS
 
 EVAL_STREAMS = 10
 
@@ -80,11 +67,18 @@ def batchify(ids: torch.Tensor, streams: int) -> torch.Tensor:
     return ids[: n * streams].view(streams, n).t().contiguous()
 
 
-@dataclass
-class LMTask:
-    """The pieces of an LM run that the generic bookkeeping (finish, record) needs."""
+class LMWorkload:
+    """A PTB corpus as :func:`~rnnmem.loop.train_loop` runs it: truncated BPTT along ``batch``
+    parallel streams with the state carried across windows (a fresh state each epoch), the
+    validation and test splits read whole."""
 
-    corpus: PTBCorpus
+    generators: dict = {}  # the data are read in order; nothing random to carry
+
+    def __init__(self, corpus: PTBCorpus, config):
+        self.corpus, self.bptt = corpus, config.bptt
+        self.stream = batchify(corpus.ids["train"], config.batch)  # (N, B)
+        self.val_ids = corpus.ids["valid"][: config.val_tokens]
+        self.position, self.state = 0, None
 
     @property
     def metric_name(self) -> str:
@@ -103,6 +97,33 @@ class LMTask:
 
     def solved(self, loss: float):
         return None  # language modelling has no "solved"
+
+    def batch_loss(self, model) -> torch.Tensor:
+        if self.position >= self.stream.shape[0] - 1:  # a new epoch starts from a fresh state
+            self.position, self.state = 0, None
+        n = min(self.bptt, self.stream.shape[0] - 1 - self.position)
+        x = self.stream[self.position:self.position + n]
+        y = self.stream[self.position + 1:self.position + 1 + n]
+        self.position += n
+        logits, new_state = model(x, self.state)
+        self.state = detach_state(new_state)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    def evaluate(self, model) -> tuple[float, float]:
+        loss = evaluate_stream(model, self.val_ids, self.bptt)
+        return loss, self.metric(loss)
+
+    def test(self, model) -> dict:
+        loss = evaluate_stream(model, self.corpus.ids["test"], self.bptt)
+        return dict(test_loss=loss, test_metric=self.metric(loss))
+
+    def extra(self) -> dict:
+        carried = [list(s) if isinstance(s, tuple) else [s] for s in (self.state or [])]
+        return dict(position=self.position, state=carried)
+
+    def load_extra(self, extra: dict) -> None:
+        self.position = extra["position"]
+        self.state = [tuple(s) if len(s) == 2 else s[0] for s in extra["state"]] or None
 
 
 @torch.no_grad()
@@ -126,67 +147,6 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
              resume: bool = False) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", data_dir=config.data_dir)
-    task = LMTask(corpus)
-    run_dir = Path(run_dir)
-    checkpoint_path = run_dir / CHECKPOINT
-    saved = open_run(config, run_dir, resume)
-    baseline = task.baseline()
     model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
-    optimizer = make_optimizer(config, model)
-    stream = batchify(corpus.ids["train"], config.batch)  # (N, B)
-    val_ids = corpus.ids["valid"][: config.val_tokens]
-
-    rows, train_losses, window, first_step, position, state = [], [], [], 1, 0, None
-    if saved is not None:
-        restore(saved, model=model, optimizer=optimizer, generators={})
-        rows, train_losses = list(saved["rows"]), saved["train_losses"].tolist()
-        first_step, position = saved["step"] + 1, saved["extra"]["position"]
-        state = [tuple(s) if len(s) == 2 else s[0] for s in saved["extra"]["state"]] or None
-    status, diverged_at = "completed", None
-    if saved is not None and (stopped := stop_reason(rows, config, baseline)):
-        status, first_step = stopped, config.steps + 1
-        diverged_at = rows[-1]["step"] if stopped == "diverged" else None
-    start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
-    bar = progress_bar(config.steps, progress, initial=first_step - 1)
-
-    def record(step: int) -> list[dict]:
-        val_loss = evaluate_stream(model, val_ids, config.bptt)
-        train_loss = sum(window) / len(window) if window else val_loss
-        window.clear()
-        rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
-                         val_loss=val_loss, val_ratio=val_loss / baseline,
-                         val_metric=task.metric(val_loss)))
-        write_text_atomic(run_dir / METRICS, metrics_csv(rows))
-        carried = [list(s) if isinstance(s, tuple) else [s] for s in (state or [])]
-        save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
-                        optimizer=optimizer, generators={}, step=step, rows=rows,
-                        train_losses=train_losses, elapsed=time.perf_counter() - start,
-                        extra=dict(position=position, state=carried))
-        if bar is not None:
-            bar.set_postfix_str(f"val {task.metric_name}={task.metric(val_loss):.3f}")
-        return rows
-
-    if saved is None:
-        record(0)
-    def batch_loss() -> torch.Tensor:
-        nonlocal position, state
-        if position >= stream.shape[0] - 1:  # a new epoch starts from a fresh state
-            position, state = 0, None
-        n = min(config.bptt, stream.shape[0] - 1 - position)
-        x, y = stream[position:position + n], stream[position + 1:position + 1 + n]
-        position += n
-        logits, new_state = model(x, state)
-        state = detach_state(new_state)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-
-    if status == "completed":
-        status, diverged_at = run_steps(config, model, optimizer, first_step, batch_loss,
-                                        record, baseline, train_losses, window, bar)
-    if bar is not None:
-        bar.close()
-    test = {}
-    if status != "diverged":
-        test_loss = evaluate_stream(model, corpus.ids["test"], config.bptt)
-        test = dict(test_loss=test_loss, test_metric=task.metric(test_loss))
-    return finish(run_dir, model, task, rows, train_losses, status, diverged_at,
-                   time.perf_counter() - start, test, config.final_evals)
+    return train_loop(config, run_dir, LMWorkload(corpus, config), model, progress=progress,
+                      resume=resume)

@@ -1,24 +1,117 @@
-"""What every training loop shares (task runs in ``train``, language models in ``lm``).
+"""The one training loop: :func:`train_loop` over a :class:`Workload`.
 
-The optimizer of a config's recipe, the step loop with its divergence rule and evaluations,
-the stopping rule, the robust final figure, and the run directory's start (:func:`open_run`)
-and finish (:func:`finish`: weights, then the summary, written last).
+A workload is what differs between a task run (``train``: synthetic tasks, MNIST) and a
+language model (``lm``: PTB): how a training batch's loss is drawn, how held-out data are
+evaluated, and what a checkpoint must carry besides the model and optimizer. Everything else is
+here, once: the optimizer of a config's recipe, setup and resume (:func:`open_run`), the step
+loop with its divergence rule and evaluations, the stopping rule, the robust final figure, and
+the finish (:func:`finish`: weights, then the summary, written last).
 """
 
 from __future__ import annotations
 
 import io
 import math
+import time
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
-from .checkpoint import CheckpointError, checkpoint_config, load_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    checkpoint_config,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
 from .config import TrainConfig
-from .io import read_json, write_bytes_atomic, write_json_atomic
-from .rundir import CHECKPOINT, CONFIG, SUMMARY, WEIGHTS
+from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
+from .rundir import CHECKPOINT, CONFIG, METRICS, SUMMARY, WEIGHTS
 
 METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
+
+
+class Workload(Protocol):
+    """What :func:`train_loop` needs from a task or a corpus."""
+
+    metric_name: str
+    generators: dict  # name -> torch.Generator: the random streams a checkpoint carries
+
+    def baseline(self) -> float:
+        """The chance loss (val loss / chance is every curve's y-axis)."""
+
+    def solved(self, val_loss: float) -> bool | None:
+        """The success criterion; None where there is none (language models)."""
+
+    def batch_loss(self, model) -> torch.Tensor:
+        """The loss of the next training batch."""
+
+    def evaluate(self, model) -> tuple[float, float]:
+        """(loss, metric) on the held-out data."""
+
+    def test(self, model) -> dict:
+        """``test_loss`` and ``test_metric`` where there is a test split, else {}."""
+
+    def extra(self) -> dict | None:
+        """What else a checkpoint must carry to continue exactly (a stream's position)."""
+
+    def load_extra(self, extra: dict) -> None:
+        """Take back what :meth:`extra` gave."""
+
+
+def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
+               model: torch.nn.Module, *, progress: bool = False, resume: bool = False,
+               regularizer=None, after_update=None) -> dict:
+    """Train ``model`` on ``workload`` as ``config`` says; write the run directory; return the
+    summary (see :func:`rnnmem.train.train`). ``regularizer`` and ``after_update``: see
+    :func:`run_steps`."""
+    run_dir = Path(run_dir)
+    saved = open_run(config, run_dir, resume)
+    baseline = workload.baseline()
+    optimizer = make_optimizer(config, model)
+    rows, train_losses, window, first_step = [], [], [], 1
+    if saved is not None:
+        restore(saved, model=model, optimizer=optimizer, generators=workload.generators)
+        workload.load_extra(saved["extra"])
+        rows, train_losses = list(saved["rows"]), saved["train_losses"].tolist()
+        first_step = saved["step"] + 1
+    status, diverged_at = "completed", None
+    if saved is not None and (stopped := stop_reason(rows, config, baseline)):
+        # killed after its stopping evaluation was saved, before the summary was
+        status, first_step = stopped, config.steps + 1
+        diverged_at = rows[-1]["step"] if stopped == "diverged" else None
+    start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
+    bar = progress_bar(config.steps, progress, initial=first_step - 1)
+
+    def record(step: int) -> list[dict]:
+        val_loss, val_metric = workload.evaluate(model)
+        train_loss = sum(window) / len(window) if window else val_loss
+        window.clear()
+        rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
+                         val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
+        write_text_atomic(run_dir / METRICS, metrics_csv(rows))
+        save_checkpoint(run_dir / CHECKPOINT, config=config.to_dict(), model=model,
+                        optimizer=optimizer, generators=workload.generators, step=step,
+                        rows=rows, train_losses=train_losses,
+                        elapsed=time.perf_counter() - start, extra=workload.extra())
+        if bar is not None:
+            bar.set_postfix_str(f"val/chance={val_loss / baseline:.3f} "
+                                f"{workload.metric_name}={val_metric:.3f}")
+        return rows
+
+    if saved is None:
+        record(0)
+    if status == "completed":
+        status, diverged_at = run_steps(
+            config, model, optimizer, first_step, lambda: workload.batch_loss(model), record,
+            baseline, train_losses, window, bar, regularizer=regularizer,
+            after_update=after_update)
+    if bar is not None:
+        bar.close()
+    test = workload.test(model) if status != "diverged" else {}
+    return finish(run_dir, model, workload, rows, train_losses, status, diverged_at,
+                  time.perf_counter() - start, test, config.final_evals)
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module):
@@ -129,7 +222,7 @@ def final_figures(rows: list[dict], k: int) -> dict:
 
 
 def finish(run_dir, model, task, rows, train_losses, status, diverged_at, seconds,
-            test: dict, final_evals: int) -> dict:
+           test: dict, final_evals: int) -> dict:
     """Write model.pt, then summary.json (last: its presence marks a finished run)."""
     final = final_figures(rows, final_evals)
     tail = train_losses[-max(1, len(train_losses) // 10):]

@@ -19,16 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import torch
 
 from . import footprint
-from .checkpoint import (
-    restore,
-    save_checkpoint,
-)
 from .config import (  # noqa: F401 - also importable from here, next to train()
     ALL_TASKS,
     LM_TASKS,
@@ -38,17 +33,8 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
     make_model,
     make_task,
 )
-from .io import write_text_atomic
-from .loop import (
-    finish,
-    make_optimizer,
-    metrics_csv,
-    open_run,
-    progress_bar,
-    run_steps,
-    stop_reason,
-)
-from .rundir import CHECKPOINT, METRICS, finished_summary
+from .loop import make_optimizer, open_run, train_loop  # noqa: F401 - open_run: tests use it here
+from .rundir import finished_summary
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
@@ -91,6 +77,44 @@ def validation_set(task, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return task.sample(size, torch.Generator().manual_seed(VALIDATION_SEED))
 
 
+class TaskWorkload:
+    """A synthetic or MNIST task as :func:`~rnnmem.loop.train_loop` runs it: fresh batches from
+    a seeded stream, a fixed held-out set, the test split where the task has one."""
+
+    def __init__(self, task, config: TrainConfig):
+        self.task, self.batch = task, config.batch
+        self.metric_name = task.metric_name
+        self.generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
+                               ortho=torch.Generator().manual_seed(config.seed + 2))
+        self.x_val, self.y_val = validation_set(task, config.val_size)
+
+    def baseline(self) -> float:
+        return self.task.baseline()
+
+    def solved(self, val_loss: float):
+        return self.task.solved(val_loss)
+
+    def batch_loss(self, model) -> torch.Tensor:
+        x, y = self.task.sample(self.batch, self.generators["data"])
+        output, _ = model(x)
+        return self.task.loss(output, y)
+
+    def evaluate(self, model) -> tuple[float, float]:
+        return evaluate(model, self.task, self.x_val, self.y_val)
+
+    def test(self, model) -> dict:
+        if not hasattr(self.task, "test_set"):
+            return {}
+        test_loss, test_metric = evaluate(model, self.task, *self.task.test_set())
+        return dict(test_loss=test_loss, test_metric=test_metric)
+
+    def extra(self) -> None:
+        return None  # the generators carry the data stream
+
+    def load_extra(self, extra: dict) -> None:
+        pass
+
+
 def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
           resume: bool = False) -> dict:
     """Train one model as ``config`` says; write the run directory; return the summary.
@@ -106,72 +130,20 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         return train_lm(config, run_dir, progress=progress, resume=resume)
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
-    run_dir = Path(run_dir)
-    checkpoint_path = run_dir / CHECKPOINT
-    state = open_run(config, run_dir, resume)
-    baseline = task.baseline()
-    generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
-                      ortho=torch.Generator().manual_seed(config.seed + 2))
+    workload = TaskWorkload(task, config)
     model = make_model(config, task, torch.Generator().manual_seed(config.seed))
-    optimizer = make_optimizer(config, model)
-    x_val, y_val = validation_set(task, config.val_size)
     V = getattr(model.rnn, "V", None)  # the plain recurrent matrix, for the ortho penalty
-    regularizer = getattr(model.rnn, "regularization", None)
-
-    rows, train_losses, window, first_step = [], [], [], 1
-    if state is not None:
-        restore(state, model=model, optimizer=optimizer, generators=generators)
-        rows, train_losses = list(state["rows"]), state["train_losses"].tolist()
-        first_step = state["step"] + 1
-    status, diverged_at = "completed", None
-    if state is not None and (stopped := stop_reason(rows, config, baseline)):
-        # killed after its stopping evaluation was saved, before the summary was
-        status, first_step = stopped, config.steps + 1
-        diverged_at = rows[-1]["step"] if stopped == "diverged" else None
-    start = time.perf_counter() - (state["elapsed"] if state is not None else 0.0)
-    bar = progress_bar(config.steps, progress, initial=first_step - 1)
-
-    def record(step: int) -> list[dict]:
-        val_loss, val_metric = evaluate(model, task, x_val, y_val)
-        train_loss = sum(window) / len(window) if window else val_loss
-        window.clear()
-        rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
-                         val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
-        write_text_atomic(run_dir / METRICS, metrics_csv(rows))
-        save_checkpoint(checkpoint_path, config=config.to_dict(), model=model,
-                        optimizer=optimizer, generators=generators, step=step, rows=rows,
-                        train_losses=train_losses, elapsed=time.perf_counter() - start)
-        if bar is not None:
-            bar.set_postfix_str(f"val/chance={val_loss / baseline:.3f} "
-                                f"{task.metric_name}={val_metric:.3f}")
-        return rows
-
-    if state is None:
-        record(0)
-    def batch_loss() -> torch.Tensor:
-        x, y = task.sample(config.batch, generators["data"])
-        output, _ = model(x)
-        return task.loss(output, y)
 
     def ortho_step() -> None:  # Henaff §4.2: one SGD step on the penalty after each update
-        points = _random_unit_vectors(config.ortho_points, config.hidden, generators["ortho"])
+        points = _random_unit_vectors(config.ortho_points, config.hidden,
+                                      workload.generators["ortho"])
         (grad,) = torch.autograd.grad(orthogonality_penalty(V, points), V)
         with torch.no_grad():
             V.sub_(config.ortho_lr * grad)
 
-    if status == "completed":
-        status, diverged_at = run_steps(
-            config, model, optimizer, first_step, batch_loss, record, baseline, train_losses,
-            window, bar, regularizer=regularizer,
-            after_update=ortho_step if config.ortho_lr > 0 and V is not None else None)
-    if bar is not None:
-        bar.close()
-    test = {}
-    if hasattr(task, "test_set") and status != "diverged":
-        test_loss, test_metric = evaluate(model, task, *task.test_set())
-        test = dict(test_loss=test_loss, test_metric=test_metric)
-    return finish(run_dir, model, task, rows, train_losses, status, diverged_at,
-                   time.perf_counter() - start, test, config.final_evals)
+    return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
+                      regularizer=getattr(model.rnn, "regularization", None),
+                      after_update=ortho_step if config.ortho_lr > 0 and V is not None else None)
 
 
 def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:

@@ -205,7 +205,7 @@ def test_tiny_language_model_overfits_a_short_text():
 
 @needs_ptb
 def test_ptb_char_training_resumes_bit_exactly(tmp_path, monkeypatch):
-    import rnnmem.lm as lm_module
+    import rnnmem.loop as lm_module  # the one loop that writes checkpoints
 
     config = TrainConfig(task="ptb-char", model="lstm", init="mixed", gain=1.02, hidden=32,
                          batch=8, bptt=20, steps=40, eval_every=10, val_tokens=2000,

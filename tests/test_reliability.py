@@ -73,7 +73,7 @@ class Killed(Exception):
 
 
 def test_resume_in_process_with_the_ortho_penalty(tmp_path, monkeypatch):
-    import rnnmem.train as training
+    import rnnmem.loop as training  # the one loop that writes checkpoints
 
     config = TrainConfig(task="copy", T=10, S=2, K=3, hidden=12, batch=8, steps=60,
                          eval_every=10, val_size=16, lr=3e-3, ortho_lr=1e-2, ortho_points=8,

@@ -221,7 +221,8 @@ def _cmd_bench(args) -> int:
         file=sys.stderr, flush=True))
     rows = bench.run_bench(repeats=repeats, threads=threads, sizes=sizes,
                            slow_repeats=1 if args.quick else 2, progress=progress)
-    throughput = bench.sweep_throughput(steps=30 if args.quick else 300) if args.workers else []
+    throughput = (bench.sweep_throughput(**(dict(runs=2, steps=30) if args.quick else {}))
+                  if args.workers else [])
     if args.json:
         print(json.dumps(dict(cores=os.cpu_count(), layers=rows, sweep_throughput=throughput),
                          indent=2))
