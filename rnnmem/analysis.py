@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import scipy.linalg
 import torch
 
-from .rundir import CONFIG, WEIGHTS
+from .rundir import RunDir, RunDirError
 
 
 def henrici(W: torch.Tensor, *, normalized: bool = False) -> float:
@@ -128,18 +127,21 @@ def load_run_model(run_dir: str | Path):
     """(config, task, model) of a run directory; the weights from its ``model.pt``."""
     from .train import TrainConfig
 
-    run_dir = Path(run_dir)
-    for name in (CONFIG, WEIGHTS):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir} is not a finished run directory (no {name})")
+    run = RunDir(run_dir)
+    for path in (run.config_file, run.weights_file):
+        if not path.is_file():
+            raise RunDirError(f"{run.path} is not a finished run directory (no {path.name})")
     try:
-        config = TrainConfig.from_dict(json.loads((run_dir / CONFIG).read_text()))
-    except (ValueError, TypeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{run_dir}/config.json is not a valid run config ({err})") from None
+        config = TrainConfig.from_dict(run.config())
+    except RunDirError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise RunDirError(f"{run.config_file} is not a valid run config ({err})") from None
     task, model = build_from_config(config)
+    weights = run.weights()
     try:
-        model.load_state_dict(torch.load(run_dir / WEIGHTS, weights_only=True))
-    except Exception as err:  # torch raises many types for a damaged or foreign file
+        model.load_state_dict(weights)
+    except Exception as err:  # a foreign state dict: missing or unexpected keys, shapes
         reason = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{run_dir}/model.pt is not this run's weights ({reason})") from None
+        raise RunDirError(f"{run.weights_file} is not this run's weights ({reason})") from None
     return config, task, model

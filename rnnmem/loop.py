@@ -10,7 +10,6 @@ the finish (:func:`finish`: weights, then the summary, written last).
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from pathlib import Path
@@ -26,10 +25,8 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import TrainConfig
-from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
-from .rundir import CHECKPOINT, CONFIG, METRICS, SUMMARY, WEIGHTS
-
-METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
+from .io import read_json
+from .rundir import RunDir
 
 
 class Workload(Protocol):
@@ -66,8 +63,8 @@ def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
     """Train ``model`` on ``workload`` as ``config`` says; write the run directory; return the
     summary (see :func:`rnnmem.train.train`). ``regularizer`` and ``after_update``: see
     :func:`run_steps`."""
-    run_dir = Path(run_dir)
-    saved = open_run(config, run_dir, resume)
+    run_dir = RunDir(run_dir)
+    saved = open_run(config, run_dir.path, resume)
     baseline = workload.baseline()
     optimizer = make_optimizer(config, model)
     rows, train_losses, window, first_step = [], [], [], 1
@@ -90,8 +87,8 @@ def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
         window.clear()
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
-        write_text_atomic(run_dir / METRICS, metrics_csv(rows))
-        save_checkpoint(run_dir / CHECKPOINT, config=config.to_dict(), model=model,
+        run_dir.write_metrics(rows)
+        save_checkpoint(run_dir.checkpoint_file, config=config.to_dict(), model=model,
                         optimizer=optimizer, generators=workload.generators, step=step,
                         rows=rows, train_losses=train_losses,
                         elapsed=time.perf_counter() - start, extra=workload.extra())
@@ -132,12 +129,6 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module):
     if config.optimizer == "adam":
         return torch.optim.Adam(groups, lr=config.lr)
     return torch.optim.RMSprop(groups, lr=config.lr, alpha=config.rms_decay, eps=config.rms_eps)
-
-
-def metrics_csv(rows: list[dict]) -> str:
-    lines = [",".join(METRIC_COLUMNS)]
-    lines += [",".join(f"{row[c]:.6g}" for c in METRIC_COLUMNS) for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def run_steps(config, model, optimizer, first_step: int, batch_loss, record, baseline: float,
@@ -221,7 +212,7 @@ def final_figures(rows: list[dict], k: int) -> dict:
                 last_val_ratio=rows[-1]["val_ratio"])
 
 
-def finish(run_dir, model, task, rows, train_losses, status, diverged_at, seconds,
+def finish(run_dir: RunDir, model, task, rows, train_losses, status, diverged_at, seconds,
            test: dict, final_evals: int) -> dict:
     """Write model.pt, then summary.json (last: its presence marks a finished run)."""
     final = final_figures(rows, final_evals)
@@ -235,10 +226,7 @@ def finish(run_dir, model, task, rows, train_losses, status, diverged_at, second
         parameters=sum(p.numel() for p in model.parameters()),
         **test,
     )
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    write_bytes_atomic(run_dir / WEIGHTS, buffer.getvalue())
-    write_json_atomic(run_dir / SUMMARY, summary)
+    run_dir.finish(model.state_dict(), summary)
     return summary
 
 
@@ -251,27 +239,22 @@ def _solved(task, val_loss: float, status: str) -> bool | None:
 def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
     """Prepare ``run_dir`` for ``config``; return the checkpoint to resume from, or None.
 
-    Stale temporary files of a killed write go first. A checkpoint is resumed only if both
-    config.json and the checkpoint's own record say it is ``config``'s. Starting afresh removes
-    the summary first, then the weights and checkpoint of a previous run, so the directory
-    never claims to be finished with a summary that is not its config's.
+    A checkpoint is resumed only if both config.json and the checkpoint's own record say it is
+    ``config``'s; otherwise the run starts afresh (:meth:`RunDir.start`).
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
-    checkpoint_path = run_dir / CHECKPOINT
-    state = load_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
-    if state is not None:
-        path = run_dir / CONFIG
+    run = RunDir(run_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
+    state = None
+    if resume and run.checkpoint_file.exists():
+        state = load_checkpoint(run.checkpoint_file)
         recorded = checkpoint_config(state)
-        if not config.matches(read_json(path) if path.is_file() else None) or (
-                recorded is not None and not config.matches(recorded)):
-            raise CheckpointError(f"{checkpoint_path} belongs to a different config; resume it "
-                                  "with its own config.json or use another run directory")
-    else:
-        for name in (SUMMARY, WEIGHTS, CHECKPOINT):
-            (run_dir / name).unlink(missing_ok=True)
-    write_json_atomic(run_dir / CONFIG, config.to_dict())
+        on_disk = read_json(run.config_file) if run.config_file.is_file() else None
+        if not config.matches(on_disk) or (recorded is not None
+                                           and not config.matches(recorded)):
+            raise CheckpointError(f"{run.checkpoint_file} belongs to a different config; "
+                                  "resume it with its own config.json or use another run "
+                                  "directory")
+    run.start(config.to_dict(), fresh=state is None)
     return state
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from .io import read_json
-from .rundir import CONFIG, METRICS, SUMMARY
+from .rundir import RunDir, RunDirError  # noqa: F401 - RunDirError: plot's errors
 from .stats import mean_se
 from .tasks import VariableCopyTask
 
@@ -16,34 +14,13 @@ CURVES = {"val_ratio": "validation loss / chance", "val_loss": "validation loss"
           "val_metric": "validation metric", "train_loss": "training loss"}
 
 
-class RunDirError(ValueError):
-    """A path that is not a finished or running rnnmem run directory."""
-
-
 def load_run(run_dir: str | Path) -> dict:
     """Config, metric rows and (if finished) summary of a run directory."""
-    run_dir = Path(run_dir)
-    for name in (CONFIG, METRICS):
-        if not (run_dir / name).is_file():
-            raise RunDirError(f"{run_dir} is not a run directory (no {name})")
-    try:
-        with open(run_dir / METRICS) as f:
-            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-        if not rows or not {"step", "val_ratio"} <= rows[0].keys():
-            raise ValueError("no metric rows")
-    except (ValueError, TypeError, UnicodeDecodeError) as err:
-        raise RunDirError(f"{run_dir}/metrics.csv is malformed ({err})") from None
-    parsed = {}
-    for name in (CONFIG, SUMMARY):
-        path = run_dir / name
-        try:
-            parsed[name] = read_json(path) if path.is_file() else None
-        except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
-            raise RunDirError(f"{path} is not valid JSON ({err})") from None
-    config = parsed[CONFIG]
-    if not isinstance(config, dict) or not {"model", "init", "seed"} <= config.keys():
-        raise RunDirError(f"{run_dir}/config.json is not a run config")
-    return dict(path=run_dir, config=config, rows=rows, summary=parsed[SUMMARY])
+    run = RunDir(run_dir)
+    rows, config = run.metrics(), run.config()
+    if not {"model", "init", "seed"} <= config.keys():  # what a curve's label needs
+        raise RunDirError(f"{run.config_file} is not a run config")
+    return dict(path=run.path, config=config, rows=rows, summary=run.summary())
 
 
 def run_label(config: dict) -> str:

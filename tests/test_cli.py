@@ -206,7 +206,7 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
              (["train", "--resume", str(tmp_path / "cdir")], "Is a directory"),
              (["plot", str(bad), "-o", str(tmp_path / "p.png")], "metrics.csv is malformed"),
              (["memory", "analyze", str(bad), "--out", str(tmp_path / "a")],
-              "config.json is not a valid run config")]
+              "config.json is not valid JSON")]
     for args, message in cases:
         assert main(args) == 2, args
         err = capsys.readouterr().err

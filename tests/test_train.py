@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from rnnmem.loop import METRIC_COLUMNS
+from rnnmem.rundir import METRIC_COLUMNS
 from rnnmem.train import (
     TrainConfig,
     find_learning_rate,

@@ -10,7 +10,7 @@ import types
 import typing
 from pathlib import Path
 
-from ..rundir import CONFIG, SUMMARY
+from ..rundir import RunDir
 from .common import UsageError
 
 
@@ -114,10 +114,11 @@ def _default_run_dir(c, lr_search: bool = False) -> Path:
 def _check_run_dir(run_dir: Path, overwrite: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} exists and is not a directory")
-    if (run_dir / SUMMARY).exists() and not overwrite:
+    run = RunDir(run_dir)
+    if run.is_finished() and not overwrite:
         raise UsageError(f"{run_dir} already holds a finished run; pass --overwrite or "
                          "another --out")
-    if (run_dir / CONFIG).exists() and not overwrite:
+    if run.config_file.exists() and not overwrite:
         raise UsageError(f"{run_dir} holds an unfinished run; continue it with --resume "
                          f"{run_dir}, or pass --overwrite or another --out")
 
@@ -165,12 +166,12 @@ def _resume(args) -> int:
         raise UsageError(f"--resume continues the run with its own config; drop {extra}")
     run_dir = args.resume
     try:
-        config = TrainConfig.from_dict(read_json(run_dir / CONFIG))
+        config = TrainConfig.from_dict(read_json(RunDir(run_dir).config_file))
     except FileNotFoundError:
         raise UsageError(f"{run_dir} is not a run directory (no config.json)") from None
     except (ValueError, TypeError) as err:
         raise UsageError(f"{run_dir}/config.json is not a valid config: {err}") from None
-    if (run_dir / SUMMARY).is_file():
+    if RunDir(run_dir).is_finished():
         print(f"{run_dir} is already finished; nothing to resume")
         return 0
     return _run_train(config, run_dir, args, resume=True)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ..io import read_json, write_json_atomic, write_text_atomic
+from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
-from ..rundir import SUMMARY, finished_summary, summaries
+from ..rundir import RunDir, finished_summary, summaries
 from ..stats import format_mean_se
 from .estimate import Progress, describe_estimate
 from .jobs import Job, best_variant, job_dir, run_experiment_jobs
@@ -96,15 +96,14 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                      if (j.panel, j.group) == (panel, group)]
             variant, best = best_variant(*map(list, zip(*pairs, strict=True)))
             label = f"{group} ({variant})" if variant else group
-            runs = [load_run(d) for d in best if (d / SUMMARY).is_file()]
+            runs = [load_run(d) for d in best if RunDir(d).is_finished()]
             if runs:  # failed runs are in the table, not the plot
                 panels.setdefault(panel, {})[label] = runs
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
                                    title=f"{exp.paper}, {exp.target} ({budget} budget)"))
                    ] if panels else []  # every run failed: the table says so
         table, records = results_table(jobs, dirs)
-        train_seconds = sum(read_json(d / SUMMARY).get("seconds", 0.0) for d in dirs
-                            if (d / SUMMARY).is_file())
+        train_seconds = sum(s.get("seconds", 0.0) for s in summaries(dirs))
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
                                                        groups=records))
     else:
