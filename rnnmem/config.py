@@ -63,7 +63,7 @@ class TrainConfig:
     embedding: int | None = _opt("ptb-*: embedding size (default: hidden)", default=None)
     val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
                                   default=None)
-    model: str = _opt(f"one of {', '.join(MODELS)}", default="lt-rnn")
+    model: str = _opt(f"one of {', '.join(MODELS)}", default=MODELS[0])
     init: str | None = _opt("recurrent init, per model (the first is its default): " + "; ".join(
         f"{m}: {', '.join(inits)}" for m, inits in MODEL_INITS.items()), default=None)
     gain: float | None = _opt("scale of the recurrent init (λ, or the chain's α); default: "
