@@ -19,7 +19,7 @@ from . import tasks
 from .data import mnist
 from .init import INPUT_INITS, default_gain
 from .nn import MODEL_INITS, MODELS, build_model
-from .nn.model import HENAFF_RECIPE, MODEL_TABLE
+from .nn.model import HENAFF_RECIPE, MODEL_KNOBS, MODEL_TABLE
 
 MNIST_TASKS = ("smnist", "psmnist")
 LM_TASKS = ("ptb-word", "ptb-char")
@@ -293,6 +293,19 @@ def _check_type(name: str, value, hint) -> None:
     if not ok:
         words = " or ".join(_TYPE_WORDS[t] for t in allowed)
         raise ValueError(f"{name} must be {words}, got {value!r}")
+
+
+def check_given(config: TrainConfig, given: dict) -> None:
+    """An option the user gave (flags or a config file: ``given``) that acts on other models
+    only, with a value other than its default, is an error, not silently ignored (the model
+    table's ``knobs``). A saved config.json, which lists every field, passes."""
+    spec = MODEL_TABLE[config.model]
+    for knob in sorted((set(given) & MODEL_KNOBS) - spec.knobs):
+        default = getattr(TrainConfig.from_dict({k: v for k, v in given.items() if k != knob}),
+                          knob)
+        if getattr(config, knob) != default:
+            takers = ", ".join(m for m, t in MODEL_TABLE.items() if knob in t.knobs)
+            raise ValueError(f"{knob} applies to {takers}, not {config.model}")
 
 
 def _takers(knob: str) -> str:

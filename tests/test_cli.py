@@ -216,3 +216,29 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
     (bad / "config.json").write_text('{"task": "copy"}')
     assert main(["memory", "analyze", str(bad), "--out", str(tmp_path / "a")]) == 2
     assert "model.pt is not this run's weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "lt-rnn", "--pool", "4"], "pool applies to lt-rnn-pool, not lt-rnn"),
+    (["--model", "lstm", "--clip", "10"], "clip applies to lt-rnn, lt-rnn-pool, srnn, irnn, "
+                                          "exprnn, nnrnn, not lstm"),
+    (["--model", "lstm", "--lr-orth", "1e-3"], "lr_orth applies to exprnn, nnrnn, not lstm"),
+    (["--model", "exprnn", "--gamma-penalty", "0.1"], "gamma_penalty applies to nnrnn"),
+    (["--model", "gru", "--ortho-lr", "0.01"], "ortho_lr applies to lt-rnn"),
+    (["--model", "urnn", "--input-init", "source"], "input_init applies to lt-rnn"),
+])
+def test_an_option_that_does_not_apply_to_the_model_is_an_error(args, message, tmp_path,
+                                                                 capsys):
+    assert main(["train", *args, "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_saved_config_json_is_a_valid_config_file_for_every_model(tmp_path, capsys):
+    for model in ("lstm", "exprnn", "urnn"):
+        run = tmp_path / model
+        assert main(["train", "--model", model, "--T", "5", "--hidden", "8", "--steps", "1",
+                     "--quiet", "--out", str(run)]) == 0
+        assert main(["train", "--config", str(run / "config.json"), "--quiet",
+                     "--out", str(tmp_path / f"{model}-again")]) == 0

@@ -96,14 +96,18 @@ def _load_config_file(path: Path) -> dict:
 
 
 def _resolve_config(args):
+    from ..config import check_given
+
     TrainConfig = _train_config()
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = _load_config_file(args.config) if args.config else {}
     values.update({k: v for k, v in vars(args).items() if k in names})
     try:
-        return TrainConfig.from_dict(values)
+        config = TrainConfig.from_dict(values)
+        check_given(config, values)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
+    return config
 
 
 def _default_run_dir(c, lr_search: bool = False) -> Path:

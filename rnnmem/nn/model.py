@@ -32,6 +32,9 @@ class ModelSpec:
     pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
     even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
     language_model: bool = False  # can be the layer of a PTB language model
+    # options with a default that act on this model only: given explicitly for any other model
+    # they are an error (see config.check_given)
+    knobs: frozenset = frozenset()
     # the optimizer recipe of the model's own paper (TrainConfig takes it unless given)
     recipe: dict = field(default_factory=lambda: dict(HENAFF_RECIPE))
 
@@ -40,25 +43,30 @@ def _first(default: str) -> tuple[str, ...]:
     return (default, *[k for k in RECURRENT_INITS if k != default])
 
 
+# the scan models' U and V: input init and scale, activation clipping, the §4.2 penalty on V
+_SCAN_KNOBS = frozenset({"input_init", "input_gain", "clip", "ortho_lr", "ortho_points"})
 _LT = dict(inits=_first("orthogonal"), activations=INPUT_ACTIVATIONS,
            adding_activation="relu", input_bias=True)  # Henaff §3.2.1: ReLU σ on adding
 _PEER_RECIPE = dict(rms_decay=0.99, clip=None)
 MODEL_TABLE: dict[str, ModelSpec] = {
-    "lt-rnn": ModelSpec(**_LT, language_model=True),
-    "lt-rnn-pool": ModelSpec(**_LT, pooled=True),
+    "lt-rnn": ModelSpec(**_LT, language_model=True, knobs=_SCAN_KNOBS),
+    "lt-rnn-pool": ModelSpec(**_LT, pooled=True, knobs=_SCAN_KNOBS | {"pool"}),
     "srnn": ModelSpec(_first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True,
-                      language_model=True),
-    "irnn": ModelSpec(_first("identity"), SRNN_ACTIVATIONS, input_bias=True),
+                      language_model=True, knobs=_SCAN_KNOBS),
+    "irnn": ModelSpec(_first("identity"), SRNN_ACTIVATIONS, input_bias=True, knobs=_SCAN_KNOBS),
     # "plain" takes no scale (default_gain)
     "lstm": ModelSpec(LSTM_INITS, state_blocks=4, gate_bias=True, language_model=True),
     "gru": ModelSpec(("plain", "orthogonal"), scaled_init=False, state_blocks=3),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
-    "exprnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE),
+    "exprnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE,
+                        knobs=frozenset({"clip", "lr_orth"})),
     # nnRNN copytask.py --alpha 0.99, no clipping
-    "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, even_hidden=True, recipe=_PEER_RECIPE),
+    "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, even_hidden=True, recipe=_PEER_RECIPE,
+                       knobs=frozenset({"clip", "lr_orth", "gamma_penalty", "t_decay"})),
     "urnn": ModelSpec(("random",), scaled_init=False, state_blocks=2),
 }
 MODELS = tuple(MODEL_TABLE)
+MODEL_KNOBS = frozenset().union(*(spec.knobs for spec in MODEL_TABLE.values()))
 MODEL_INITS = {name: spec.inits for name, spec in MODEL_TABLE.items()}
 MODEL_RECIPES = {name: spec.recipe for name, spec in MODEL_TABLE.items()}
 
