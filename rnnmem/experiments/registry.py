@@ -50,6 +50,9 @@ HENAFF_MODELS = {  # §4.1: RMSProp 1e-4 for the LT-RNNs, 1e-3 for the LSTM (the
     "LSTM": dict(model="lstm", init="gaussian", lr=1e-3),  # §4.1's N(0, 1/n), eqs. 3-5: no bias
     "LT-ORNN + l2 pool": dict(model="lt-rnn-pool", init="orthogonal", lr=1e-4, pool=2,
                               ortho_lr=1e-2, ortho_points=50),  # step size: ours
+    # §4.2's control: the same soft orthogonality penalty, no pooling
+    "LT-ORNN + penalty": dict(model="lt-rnn", init="orthogonal", lr=1e-4, ortho_lr=1e-2,
+                              ortho_points=50),
 }
 
 
@@ -83,15 +86,21 @@ def henaff_fig3(budget: str) -> list[Job]:
 
 
 def henaff_fig4(budget: str) -> list[Job]:
+    """The pooled LT-ORNN against its controls: the same penalty without pooling, no penalty
+    and no pooling (Fig. 3's LT-ORNN), the LT-IRNN; on adding also the penalty's step size."""
     copy_T, adding_T = _pick(budget, 100, 100, 500), _pick(budget, 200, 200, 750)
+    models = ("LT-ORNN + l2 pool", "LT-IRNN", "LT-ORNN", "LT-ORNN + penalty")
+    penalty_steps = () if budget == "quick" else ("LT-ORNN + l2 pool, penalty step 1e-3",
+                                                  "LT-ORNN + l2 pool, no penalty")
     jobs = []
-    for panel, task, hidden, steps in (
+    for panel, task, hidden, steps, groups in (
             (f"copy T = {copy_T}", dict(task="copy", T=copy_T), 80,
-             _pick(budget, 1500, 3000, 20000)),
+             _pick(budget, 1500, 3000, 20000), models),
             (f"adding T = {adding_T}", dict(task="adding", T=adding_T), 128,
-             _pick(budget, 1500, 6000, 20000))):  # the pooled LT-ORNN learns adding slowly
-        jobs += _henaff_jobs(budget, [(panel, task)], ("LT-ORNN + l2 pool", "LT-IRNN", "LT-ORNN"),
-                             hidden, steps, _seeds(budget, 2, 3, 8))
+             _pick(budget, 1500, 6000, 20000),  # the pooled LT-ORNN learns adding slowly
+             models + penalty_steps)):
+        jobs += _henaff_jobs(budget, [(panel, task)], groups, hidden, steps,
+                             _seeds(budget, 2, 3, 8))
     return jobs
 
 
@@ -118,6 +127,10 @@ HENAFF_READINGS = {
                                                     readout_bias=False),
     "LT-ORNN, no readout bias": dict(model="lt-rnn", init="orthogonal", lr=1e-4,
                                      readout_bias=False),
+    # §4.2 gives no step size for the penalty's SGD step (ours: 1e-2)
+    "LT-ORNN + l2 pool, penalty step 1e-3": dict(HENAFF_MODELS["LT-ORNN + l2 pool"],
+                                                 ortho_lr=1e-3),
+    "LT-ORNN + l2 pool, no penalty": dict(HENAFF_MODELS["LT-ORNN + l2 pool"], ortho_lr=0.0),
 }
 
 
