@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from .nn import build_model
+from .nn.model import MODEL_TABLE
 
 # (name, batch, hidden, length, inputs): copy (Henaff T = 500: length 520), adding T = 750,
 # psMNIST (784 pixels, one per step), and expRNN's copy setting (L = 1000: length 1020).
@@ -60,25 +61,20 @@ class _LSTMCellLoop(torch.nn.Module):
         return torch.stack(states)
 
 
-def _rnnmem(model: str, fused: bool, **kw):
-    return lambda n, h: build_model(model, n, 1, h, fused=fused, **kw).rnn
+def _rnnmem(model: str, fused: bool):
+    clip = MODEL_TABLE[model].recipe.get("clip")  # the model's own recipe: the LT-RNN clips
+    return lambda n, h: build_model(model, n, 1, h, fused=fused, clip=clip).rnn
 
 
+# One row per model of the table (its default init and activation) and per per-step reference,
+# then PyTorch's own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python.
 LAYERS = (
-    Layer("lt-rnn (fused scan)", 1, _rnnmem("lt-rnn", True, clip=1000.0)),
-    Layer("lt-rnn (per-step autograd)", 1, _rnnmem("lt-rnn", False, clip=1000.0)),
-    Layer("srnn tanh (fused scan)", 1, _rnnmem("srnn", True, activation="tanh")),
-    Layer("srnn tanh (per-step autograd)", 1, _rnnmem("srnn", False, activation="tanh")),
+    *(Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))
+      for name, spec in MODEL_TABLE.items() if not spec.pooled),
+    *(Layer(f"{name} (per-step autograd)", spec.gemm_blocks, _rnnmem(name, False))
+      for name, spec in MODEL_TABLE.items() if spec.per_step),
     Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
-    Layer("lstm (torch.nn.LSTM)", 4, _rnnmem("lstm", True, init="plain")),
-    Layer("lstm (per-step LSTMCell)", 4, lambda n, h: _LSTMCellLoop(n, h)),
-    Layer("irnn (fused scan)", 1, _rnnmem("irnn", True)),
-    Layer("gru (torch.nn.GRU)", 3, _rnnmem("gru", True)),
-    Layer("exprnn (fused scan, modReLU)", 1, _rnnmem("exprnn", True)),
-    Layer("nnrnn (fused scan, modReLU)", 1, _rnnmem("nnrnn", True)),
-    # complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
-    Layer("urnn (fused scan, complex modReLU)", 4, _rnnmem("urnn", True)),
-    Layer("urnn (per-step autograd)", 4, _rnnmem("urnn", False)),
+    Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -10,24 +11,84 @@ from torch import nn
 
 from ..init import RECURRENT_INITS
 from .cells import INPUT_ACTIVATIONS, LSTM, LSTM_INITS, LTRNN, SRNN, SRNN_ACTIVATIONS
-from .peers import EXPRNN_INITS, GRU, NNRNN, URNN, ExpRNN
+from .peers import EXPRNN_INITS, GRU, GRU_INITS, NNRNN, URNN, ExpRNN
 from .readout import Readout
 
 # Henaff's recipe (§4.1): RMSProp decay 0.9, activation clipping at norm 1000.
 HENAFF_RECIPE = dict(rms_decay=0.9, clip=1000.0)
 
 
+# Each layer builder takes build_layer's knobs (the model table's ``knobs`` say which a user
+# may set for it; the config rejects the others) and returns ``x (T, B, n) -> h (T, B, H)``.
+def _scan_args(knobs: dict) -> dict:
+    """The knobs that the fused-scan layers (sRNN, LT-RNN) take."""
+    return {k: knobs[k] for k in ("init", "gain", "feedback", "input_init", "input_gain",
+                                  "input_bias", "clip", "fused", "generator")}
+
+
+def _lt_rnn(n, hidden, *, activation, **knobs):
+    return LTRNN(n, hidden, input_activation=activation or "none", **_scan_args(knobs))
+
+
+def _srnn(default_activation: str):
+    def build(n, hidden, *, activation, **knobs):
+        return SRNN(n, hidden, activation=activation or default_activation, **_scan_args(knobs))
+    return build
+
+
+def _lstm(n, hidden, *, init, gain, gate_bias, generator, **_):
+    return LSTM(n, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
+
+
+def _gru(n, hidden, *, init, generator, **_):
+    return GRU(n, hidden, init=init, generator=generator)
+
+
+def _modrelu_rnn(cls):
+    def build(n, hidden, *, init, clip, generator, **_):
+        return cls(n, hidden, init=init, clip=clip, generator=generator)
+    return build
+
+
+def _urnn(n, hidden, *, fused, generator, **_):
+    return URNN(n, hidden, fused=fused, generator=generator)
+
+
+def _linear_readout_(W: nn.Linear, generator):
+    """nn.Linear's default, U(±1/√H): expRNN 2_mnist.py:82, nnRNN sMNIST.py:110."""
+    bound = 1 / math.sqrt(W.in_features)
+    W.weight.uniform_(-bound, bound, generator=generator)
+    if W.bias is not None:
+        W.bias.uniform_(-bound, bound, generator=generator)
+
+
+def _exprnn_readout_(W: nn.Linear, classifier: bool, generator):
+    if classifier:
+        return _linear_readout_(W, generator)
+    W.weight.normal_(0.0, math.sqrt(2 / W.in_features), generator=generator)  # 1_copying.py:90
+
+
+def _nnrnn_readout_(W: nn.Linear, classifier: bool, generator):
+    if classifier:
+        return _linear_readout_(W, generator)
+    std = math.sqrt(2 / (W.in_features + W.out_features))  # copytask.py: xavier_normal_
+    W.weight.normal_(0.0, std, generator=generator)
+
+
 @dataclass(frozen=True, eq=False)
 class ModelSpec:
-    """What a model name means to the config, the CLI and :func:`build_model`; one entry each
-    in :data:`MODEL_TABLE`, from which every list of valid values is derived."""
+    """What a model name means to the config, the CLI, :func:`build_model` and the benchmark;
+    one entry each in :data:`MODEL_TABLE`, from which every list of valid values is derived."""
 
+    layer: Callable[..., nn.Module]  # (n_inputs, hidden, **build_layer's knobs) -> layer
     inits: tuple[str, ...]  # valid recurrent inits, the first is the default
     activations: tuple = (None,)  # the sRNN's φ or the LT-RNN's σ; (None,): the layer's own
     adding_activation: str | None = None  # σ on the adding task when none is given
     scaled_init: bool = True  # its inits take a scale: ``gain`` applies
     input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
-    state_blocks: int = 1  # hidden-size blocks per step (gates; uRNN: real and imaginary)
+    state_blocks: int = 1  # hidden-size blocks of state per step (gates; uRNN: Re and Im)
+    output_blocks: int = 1  # hidden-size blocks the readout sees (uRNN: [Re h, Im h])
+    gemm_blocks: int = 1  # a step's product is (B, H) @ (H, gemm_blocks·H) (gates; complex: 4)
     gate_bias: bool = False  # ``gate_bias`` applies (the LSTM's gate biases)
     pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
     even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
@@ -37,6 +98,10 @@ class ModelSpec:
     knobs: frozenset = frozenset()
     # the optimizer recipe of the model's own paper (TrainConfig takes it unless given)
     recipe: dict = field(default_factory=lambda: dict(HENAFF_RECIPE))
+    # the readout init of the model's own code, (W, classifier, generator); None: Readout's
+    readout_init: Callable | None = None
+    kernel: str = "fused scan"  # what runs the recurrence (the benchmark's row)
+    per_step: bool = False  # ``fused=False`` builds a per-step autograd reference (benchmark)
 
 
 def _first(default: str) -> tuple[str, ...]:
@@ -45,25 +110,33 @@ def _first(default: str) -> tuple[str, ...]:
 
 # the scan models' U and V: input init and scale, activation clipping, the §4.2 penalty on V
 _SCAN_KNOBS = frozenset({"input_init", "input_gain", "clip", "ortho_lr", "ortho_points"})
-_LT = dict(inits=_first("orthogonal"), activations=INPUT_ACTIVATIONS,
+_LT = dict(layer=_lt_rnn, inits=_first("orthogonal"), activations=INPUT_ACTIVATIONS,
            adding_activation="relu", input_bias=True)  # Henaff §3.2.1: ReLU σ on adding
 _PEER_RECIPE = dict(rms_decay=0.99, clip=None)
 MODEL_TABLE: dict[str, ModelSpec] = {
-    "lt-rnn": ModelSpec(**_LT, language_model=True, knobs=_SCAN_KNOBS),
+    "lt-rnn": ModelSpec(**_LT, language_model=True, knobs=_SCAN_KNOBS, per_step=True),
     "lt-rnn-pool": ModelSpec(**_LT, pooled=True, knobs=_SCAN_KNOBS | {"pool"}),
-    "srnn": ModelSpec(_first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True,
-                      language_model=True, knobs=_SCAN_KNOBS),
-    "irnn": ModelSpec(_first("identity"), SRNN_ACTIVATIONS, input_bias=True, knobs=_SCAN_KNOBS),
+    "srnn": ModelSpec(_srnn("tanh"), _first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True,
+                      language_model=True, knobs=_SCAN_KNOBS, per_step=True),
+    "irnn": ModelSpec(_srnn("relu"), _first("identity"), SRNN_ACTIVATIONS, input_bias=True,
+                      knobs=_SCAN_KNOBS),
     # "plain" takes no scale (default_gain)
-    "lstm": ModelSpec(LSTM_INITS, state_blocks=4, gate_bias=True, language_model=True),
-    "gru": ModelSpec(("plain", "orthogonal"), scaled_init=False, state_blocks=3),
+    "lstm": ModelSpec(_lstm, LSTM_INITS, state_blocks=4, gemm_blocks=4, gate_bias=True,
+                      language_model=True, kernel="torch.nn.LSTM"),
+    "gru": ModelSpec(_gru, GRU_INITS, scaled_init=False, state_blocks=3, gemm_blocks=3,
+                     kernel="torch.nn.GRU"),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
-    "exprnn": ModelSpec(EXPRNN_INITS, scaled_init=False, recipe=_PEER_RECIPE,
-                        knobs=frozenset({"clip", "lr_orth"})),
+    "exprnn": ModelSpec(_modrelu_rnn(ExpRNN), EXPRNN_INITS, scaled_init=False,
+                        recipe=_PEER_RECIPE, knobs=frozenset({"clip", "lr_orth"}),
+                        readout_init=_exprnn_readout_, kernel="fused scan, modReLU"),
     # nnRNN copytask.py --alpha 0.99, no clipping
-    "nnrnn": ModelSpec(EXPRNN_INITS, scaled_init=False, even_hidden=True, recipe=_PEER_RECIPE,
-                       knobs=frozenset({"clip", "lr_orth", "gamma_penalty", "t_decay"})),
-    "urnn": ModelSpec(("random",), scaled_init=False, state_blocks=2),
+    "nnrnn": ModelSpec(_modrelu_rnn(NNRNN), EXPRNN_INITS, scaled_init=False, even_hidden=True,
+                       recipe=_PEER_RECIPE,
+                       knobs=frozenset({"clip", "lr_orth", "gamma_penalty", "t_decay"}),
+                       readout_init=_nnrnn_readout_, kernel="fused scan, modReLU"),
+    # complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
+    "urnn": ModelSpec(_urnn, ("random",), scaled_init=False, state_blocks=2, output_blocks=2,
+                      gemm_blocks=4, kernel="fused scan, complex modReLU", per_step=True),
 }
 MODELS = tuple(MODEL_TABLE)
 MODEL_KNOBS = frozenset().union(*(spec.knobs for spec in MODEL_TABLE.values()))
@@ -119,23 +192,10 @@ def build_layer(
     if isinstance(init, str) and init not in MODEL_INITS[name]:
         raise ValueError(f"unknown init {init!r} for {name}; valid: "
                          f"{', '.join(MODEL_INITS[name])}")
-    common = dict(init=init, gain=gain, feedback=feedback, input_init=input_init,
-                  input_gain=input_gain, input_bias=input_bias, clip=clip, fused=fused,
-                  generator=generator)
-    if name == "lstm":
-        return LSTM(n_inputs, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
-    if name == "gru":
-        return GRU(n_inputs, hidden, init=init, generator=generator)
-    if name == "exprnn":
-        return ExpRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
-    if name == "nnrnn":
-        return NNRNN(n_inputs, hidden, init=init, clip=clip, generator=generator)
-    if name == "urnn":
-        return URNN(n_inputs, hidden, fused=fused, generator=generator)
-    if name in ("srnn", "irnn"):
-        default = "relu" if name == "irnn" else "tanh"
-        return SRNN(n_inputs, hidden, activation=activation or default, **common)
-    return LTRNN(n_inputs, hidden, input_activation=activation or "none", **common)
+    return MODEL_TABLE[name].layer(
+        n_inputs, hidden, init=init, gain=gain, feedback=feedback, input_init=input_init,
+        input_gain=input_gain, input_bias=input_bias, gate_bias=gate_bias, activation=activation,
+        clip=clip, fused=fused, generator=generator)
 
 
 def build_model(
@@ -161,19 +221,11 @@ def build_model(
         >>> y, h = net(torch.zeros(120, 50, 10))
     """
     rnn = build_layer(name, n_inputs, hidden, generator=generator, **layer)
-    width = 2 * hidden if name == "urnn" else hidden  # uRNN reads out [Re h, Im h]
-    readout = Readout(width, n_outputs, pool=pool if MODEL_TABLE[name].pooled else None,
+    spec = MODEL_TABLE[name]
+    width = spec.output_blocks * hidden
+    readout = Readout(width, n_outputs, pool=pool if spec.pooled else None,
                       bias=readout_bias, generator=generator)
-    with torch.no_grad():  # the peers' own readout inits
-        W = readout.W
-        if name in ("exprnn", "nnrnn") and classifier:
-            # expRNN 2_mnist.py:82, nnRNN sMNIST.py:110: nn.Linear's default, U(±1/√H)
-            bound = 1 / math.sqrt(width)
-            W.weight.uniform_(-bound, bound, generator=generator)
-            if W.bias is not None:
-                W.bias.uniform_(-bound, bound, generator=generator)
-        elif name == "exprnn":  # expRNN 1_copying.py:90: N(0, 2/H)
-            W.weight.normal_(0.0, math.sqrt(2 / width), generator=generator)
-        elif name == "nnrnn":  # nnRNN copytask.py: xavier_normal_
-            W.weight.normal_(0.0, math.sqrt(2 / (width + n_outputs)), generator=generator)
+    if spec.readout_init is not None:  # the peers' own readout inits
+        with torch.no_grad():
+            spec.readout_init(readout.W, classifier, generator)
     return RecurrentNet(rnn, readout)

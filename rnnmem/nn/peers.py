@@ -9,9 +9,9 @@
   δ·Σ(γ − 1)² (:meth:`NNRNN.regularization`); P gets its own learning rate and T its own
   weight decay (:meth:`NNRNN.param_groups`). Fused scan with modReLU.
 - **uRNN** (Arjovsky et al. 2016): complex state, W = D₃ R₂ F⁻¹ D₂ Π R₁ F D₁ (diagonal phases,
-  reflections, a fixed permutation, unitary FFTs), complex modReLU. W is applied densely (formed
-  once per forward from its factors); its complex modReLU couples real and imaginary parts, so
-  the loop is per-step autograd, not the fused scan (slower; see docs/bench.md).
+  reflections, a fixed permutation, unitary FFTs), complex modReLU. W is formed once per forward
+  from its factors; the recurrence runs in the fused scan on its real form with a complex-modReLU
+  activation (``fused=False``: the per-step autograd reference; see docs/bench.md).
 - **GRU**: ``torch.nn.GRU``.
 """
 
@@ -26,6 +26,7 @@ from torch.nn.utils import parametrizations
 from .scan import scan, scan_reference
 
 EXPRNN_INITS = ("henaff", "cayley")
+GRU_INITS = ("plain", "orthogonal")
 
 
 def skew_block_init_(A: torch.Tensor, init: str, generator: torch.Generator | None = None):
@@ -209,8 +210,8 @@ class GRU(nn.Module):
     def __init__(self, n_inputs: int, hidden: int, *, init: str = "plain",
                  generator: torch.Generator | None = None):
         super().__init__()
-        if init not in ("plain", "orthogonal"):
-            raise ValueError(f"unknown GRU init {init!r}; valid: plain, orthogonal")
+        if init not in GRU_INITS:
+            raise ValueError(f"unknown GRU init {init!r}; valid: {', '.join(GRU_INITS)}")
         self.n_inputs, self.hidden = n_inputs, hidden
         self.gru = nn.GRU(n_inputs, hidden)
         bound = 1 / math.sqrt(hidden)
