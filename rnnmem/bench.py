@@ -66,13 +66,13 @@ def _rnnmem(model: str, fused: bool):
     return lambda n, h: build_model(model, n, 1, h, fused=fused, clip=clip).rnn
 
 
-# One row per model of the table (its default init and activation) and per per-step reference,
+# One row per model of the table (its default init and activation) and per reference version,
 # then PyTorch's own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python.
 LAYERS = (
     *(Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))
       for name, spec in MODEL_TABLE.items() if not spec.pooled),
-    *(Layer(f"{name} (per-step autograd)", spec.gemm_blocks, _rnnmem(name, False))
-      for name, spec in MODEL_TABLE.items() if spec.per_step),
+    *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
+      for name, spec in MODEL_TABLE.items() if spec.reference),
     Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
     Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
 )

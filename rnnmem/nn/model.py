@@ -40,8 +40,8 @@ def _lstm(n, hidden, *, init, gain, gate_bias, generator, **_):
     return LSTM(n, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
 
 
-def _gru(n, hidden, *, init, generator, **_):
-    return GRU(n, hidden, init=init, generator=generator)
+def _gru(n, hidden, *, init, fused, generator, **_):
+    return GRU(n, hidden, init=init, fused=fused, generator=generator)
 
 
 def _modrelu_rnn(cls):
@@ -101,7 +101,7 @@ class ModelSpec:
     # the readout init of the model's own code, (W, classifier, generator); None: Readout's
     readout_init: Callable | None = None
     kernel: str = "fused scan"  # what runs the recurrence (the benchmark's row)
-    per_step: bool = False  # ``fused=False`` builds a per-step autograd reference (benchmark)
+    reference: str | None = None  # what ``fused=False`` runs instead, if anything (benchmark)
 
 
 def _first(default: str) -> tuple[str, ...]:
@@ -114,17 +114,19 @@ _LT = dict(layer=_lt_rnn, inits=_first("orthogonal"), activations=INPUT_ACTIVATI
            adding_activation="relu", input_bias=True)  # Henaff §3.2.1: ReLU σ on adding
 _PEER_RECIPE = dict(rms_decay=0.99, clip=None)
 MODEL_TABLE: dict[str, ModelSpec] = {
-    "lt-rnn": ModelSpec(**_LT, language_model=True, knobs=_SCAN_KNOBS, per_step=True),
+    "lt-rnn": ModelSpec(**_LT, language_model=True, knobs=_SCAN_KNOBS,
+                        reference="per-step autograd"),
     "lt-rnn-pool": ModelSpec(**_LT, pooled=True, knobs=_SCAN_KNOBS | {"pool"}),
     "srnn": ModelSpec(_srnn("tanh"), _first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True,
-                      language_model=True, knobs=_SCAN_KNOBS, per_step=True),
+                      language_model=True, knobs=_SCAN_KNOBS,
+                        reference="per-step autograd"),
     "irnn": ModelSpec(_srnn("relu"), _first("identity"), SRNN_ACTIVATIONS, input_bias=True,
                       knobs=_SCAN_KNOBS),
     # "plain" takes no scale (default_gain)
     "lstm": ModelSpec(_lstm, LSTM_INITS, state_blocks=4, gemm_blocks=4, gate_bias=True,
                       language_model=True, kernel="torch.nn.LSTM"),
     "gru": ModelSpec(_gru, GRU_INITS, scaled_init=False, state_blocks=3, gemm_blocks=3,
-                     kernel="torch.nn.GRU"),
+                     reference="torch.nn.GRU"),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
     "exprnn": ModelSpec(_modrelu_rnn(ExpRNN), EXPRNN_INITS, scaled_init=False,
                         recipe=_PEER_RECIPE, knobs=frozenset({"clip", "lr_orth"}),
@@ -136,7 +138,8 @@ MODEL_TABLE: dict[str, ModelSpec] = {
                        readout_init=_nnrnn_readout_, kernel="fused scan, modReLU"),
     # complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
     "urnn": ModelSpec(_urnn, ("random",), scaled_init=False, state_blocks=2, output_blocks=2,
-                      gemm_blocks=4, kernel="fused scan, complex modReLU", per_step=True),
+                      gemm_blocks=4, kernel="fused scan, complex modReLU",
+                      reference="per-step autograd"),
 }
 MODELS = tuple(MODEL_TABLE)
 MODEL_KNOBS = frozenset().union(*(spec.knobs for spec in MODEL_TABLE.values()))
