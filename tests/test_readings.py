@@ -180,3 +180,16 @@ def test_config_file_of_the_wrong_type_is_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "lr must be a number" in err and "Traceback" not in err
+
+
+def test_henaff_fig4_controls_differ_from_the_pooled_net_in_one_thing_each():
+    """§4.2: the pooled LT-ORNN keeps V orthogonal by an SGD penalty (m = 50, step: ours 1e-2);
+    its controls drop the pooling, or change the penalty's step only."""
+    from rnnmem.experiments.registry import HENAFF_READINGS
+
+    pooled = HENAFF_MODELS["LT-ORNN + l2 pool"]
+    assert (pooled["ortho_lr"], pooled["ortho_points"], pooled["pool"]) == (1e-2, 50, 2)
+    assert HENAFF_MODELS["LT-ORNN + penalty"] == {
+        k: v for k, v in {**pooled, "model": "lt-rnn"}.items() if k != "pool"}
+    for name, step in (("penalty step 1e-3", 1e-3), ("no penalty", 0.0)):
+        assert HENAFF_READINGS[f"LT-ORNN + l2 pool, {name}"] == {**pooled, "ortho_lr": step}
