@@ -32,8 +32,9 @@ import math
 
 import torch
 
-from .nn import build_model
+from .nn.cells import LTRNN
 from .nn.model import RecurrentNet
+from .nn.readout import Readout
 
 
 def sample_clock(trials: int, d: int, period: int, generator: torch.Generator) -> torch.Tensor:
@@ -111,8 +112,9 @@ def adding_construction(d: int = 1) -> RecurrentNet:
 
 
 def _lt_rnn(U, b, V, W, *, input_activation: str) -> RecurrentNet:
-    net = build_model("lt-rnn", U.shape[1], W.shape[0], V.shape[0], init="identity",
-                      activation=input_activation, clip=None).double()
+    """An LT-RNN (Henaff eq. 2) with the given U, b, V and readout W (no clipping)."""
+    net = RecurrentNet(LTRNN(U.shape[1], V.shape[0], input_activation=input_activation),
+                       Readout(V.shape[0], W.shape[0])).double()
     with torch.no_grad():
         net.rnn.U.weight.copy_(U)
         net.rnn.U.bias.copy_(b)

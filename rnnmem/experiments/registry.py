@@ -221,13 +221,13 @@ def orhan_fig3(budget: str) -> list[Job]:
     return jobs
 
 
-def _lm_jobs(budget: str, model: str, inits: dict, levels, paper_char_steps: int = 4000
-             ) -> list[Job]:
+def _lm_jobs(budget: str, model: str, inits: dict, levels) -> list[Job]:
     jobs = []
     for level in levels:
         is_char = level == "char"
-        steps = _pick(budget, 800 if is_char else 400, paper_char_steps if is_char else 2000,
-                      20000)
+        # paper: PTB char 16,000 steps of 32 × 100 characters (about 10 epochs), where the val
+        # loss flattens; PTB word 2000 steps of 20 × 35 words (about 1.5 epochs)
+        steps = _pick(budget, 800 if is_char else 400, 16000 if is_char else 2000, 20000)
         for group, init in inits.items():
             for seed in _seeds(budget, 1, 3, 3):
                 jobs.append(Job(f"PTB {level} level", group, seed, TrainConfig(
@@ -249,9 +249,7 @@ def orhan_table1(budget: str) -> list[Job]:
 def orhan_table3(budget: str) -> list[Job]:
     inits = {"plain": dict(init="plain"), "orthogonal": dict(init="orthogonal"),
              "chain": dict(init="chain", gain=1.0), "mixed": dict(init="mixed", gain=1.02)}
-    # paper: 16,000 steps of 32 × 100 characters, about 10 epochs, where the val loss flattens
-    return _lm_jobs(budget, "lstm", inits, ("char",) if budget != "full" else ("char", "word"),
-                    paper_char_steps=16000)
+    return _lm_jobs(budget, "lstm", inits, ("char",) if budget != "full" else ("char", "word"))
 
 
 # ---------------------------------------------------------------- peers (issue: beyond both)
