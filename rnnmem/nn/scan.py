@@ -64,8 +64,6 @@ def _backward_through_activation_(g: torch.Tensor, u: torch.Tensor, activation: 
         torch.ops.aten.threshold_backward.grad_input(g, u, 0, grad_input=g)
     elif activation == "elu":  # is_result=True: derivative from the output, u + 1 where u ≤ 0
         torch.ops.aten.elu_backward.grad_input(g, 1.0, 1, 1, True, u, grad_input=g)
-    elif activation == "modrelu":  # u: the 0/1 mask of active units (output ≠ 0), see backward
-        g.mul_(u)
 
 
 class ScanFunction(torch.autograd.Function):
@@ -125,9 +123,8 @@ class ScanFunction(torch.autograd.Function):
         # ∂L/∂(a_t + V h_{t-1}), built in place from grad_h
         grad_pre = grad_h.clone(memory_format=torch.contiguous_format)
         G, Hs = grad_pre.unbind(0), h.unbind(0)
-        active = None
-        if activation == "modrelu":  # φ' = 1 where the unit is active: one mask for all steps
-            active = (h != 0).to(h.dtype).unbind(0)
+        if activation == "modrelu":  # ∂L/∂b, summed over the batch step by step
+            grad_bias, ones = bias.new_zeros(H), h.new_ones(B)
         if activation == "cmodrelu":
             # y = z (1 + b/|z|): ∂L/∂z = g·grow − y (y·g)·bend per complex unit, factors for
             # all steps at once; (y·g) per step is kept for ∂L/∂b = Σ (y·g)·radial
@@ -152,15 +149,21 @@ class ScanFunction(torch.autograd.Function):
                 (y_re, y_im), (g_re, g_im) = u.chunk(2, dim=1), g.chunk(2, dim=1)
                 dot = torch.mul(y_re, g_re, out=dots[t]).addcmul_(y_im, g_im)  # y·g per unit
                 _pairs(g).mul_(grow.unsqueeze(1)).sub_(_pairs(u) * (dot * bend).unsqueeze(1))
+            elif activation == "modrelu":
+                # ∂h/∂pre = 1 and ∂h/∂b = sign(h) where the unit is active, 0 where not: with
+                # s = sign(h) (0 where inactive), g·s is ∂L/∂b's term and (g·s)·s the gradient
+                # on; all while the step's rows are in cache (whole-tensor passes over (T, B, H)
+                # cost more than the loop at the expRNN size)
+                sign = torch.sign(u)
+                grad_bias.addmv_(g.mul_(sign).t(), ones)
+                g.mul_(sign)
             else:
-                _backward_through_activation_(g, u if active is None else active[t], activation)
+                _backward_through_activation_(g, u, activation)
         # ∂L/∂V = Σ_t grad_pre_tᵀ h_{t-1}: one large product (plus the h0 term), no copies
         grad_V = grad_pre[1:].reshape(-1, H).t() @ h[:-1].reshape(-1, H)
         grad_V.addmm_(grad_pre[0].t(), h0)
-        # modReLU: ∂h/∂b = sign(h) where active; grad_pre is already zero where inactive
-        grad_bias = None
-        if activation == "modrelu":
-            grad_bias = (grad_pre * torch.sign(h)).sum((0, 1))
+        if activation not in BIASED:
+            grad_bias = None
         elif activation == "cmodrelu":  # ∂y/∂b = y/|y| per complex unit
             radial = factors[2]
             for t in clipped:  # those steps' factors are from the unclipped output
