@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from rnnmem.nn import LSTM, build_model, l2_pool, scan, scan_reference
-from rnnmem.nn.gru_scan import gru_scan, gru_scan_reference
 
 ACTIVATIONS = ["identity", "tanh", "relu", "elu", "modrelu"]
 
@@ -194,38 +193,3 @@ def test_complex_modrelu_needs_pairs():
     with pytest.raises(ValueError, match="cmodrelu needs an even H"):
         scan(torch.zeros(2, 1, 3), torch.eye(3), activation="cmodrelu", bias=torch.zeros(1))
 
-
-@pytest.mark.parametrize("seed, T, B, n, H, with_h0",
-                         [(0, 9, 3, 2, 5, True), (1, 1, 2, 3, 4, False), (2, 30, 1, 1, 7, True)])
-def test_fused_gru_matches_torch_gru(seed, T, B, n, H, with_h0):
-    torch.manual_seed(seed)
-    gru = torch.nn.GRU(n, H)
-    x = torch.randn(T, B, n, requires_grad=True)
-    h0 = torch.randn(B, H, requires_grad=True) if with_h0 else None
-    fused = gru_scan(x, *gru.parameters(), h0)
-    torch_out = gru(x, None if h0 is None else h0[None])[0]
-    assert torch.allclose(fused, torch_out, atol=1e-6)
-    grad = torch.randn_like(fused)
-    inputs = [x, *gru.parameters()] + ([h0] if with_h0 else [])
-    for a, b in zip(torch.autograd.grad(fused, inputs, grad),
-                    torch.autograd.grad(torch_out, inputs, grad), strict=True):
-        assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
-
-
-def test_fused_gru_gradcheck_and_reference():
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(6, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
-    params = [(0.5 * torch.randn(*s, dtype=torch.float64, generator=g)).requires_grad_()
-              for s in ((12, 3), (12, 4), (12,), (12,))]
-    h0 = torch.randn(2, 4, dtype=torch.float64, generator=g, requires_grad=True)
-    assert torch.allclose(gru_scan(x, *params, h0), gru_scan_reference(x, *params, h0))
-    assert torch.autograd.gradcheck(lambda x, h0, *p: gru_scan(x, *p, h0), (x, h0, *params))
-
-
-def test_gru_model_fused_and_torch_agree():
-    a = build_model("gru", 3, 2, 6, init="orthogonal", generator=torch.Generator().manual_seed(0))
-    b = build_model("gru", 3, 2, 6, fused=False)
-    b.load_state_dict(a.state_dict())
-    x = torch.randn(8, 2, 3)
-    (ya, _), (yb, _) = a(x), b(x)
-    assert torch.allclose(ya, yb, atol=1e-6)

@@ -40,8 +40,8 @@ def _lstm(n, hidden, *, init, gain, gate_bias, generator, **_):
     return LSTM(n, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
 
 
-def _gru(n, hidden, *, init, fused, generator, **_):
-    return GRU(n, hidden, init=init, fused=fused, generator=generator)
+def _gru(n, hidden, *, init, generator, **_):
+    return GRU(n, hidden, init=init, generator=generator)
 
 
 def _modrelu_rnn(cls):
@@ -126,7 +126,7 @@ MODEL_TABLE: dict[str, ModelSpec] = {
     "lstm": ModelSpec(_lstm, LSTM_INITS, state_blocks=4, gemm_blocks=4, gate_bias=True,
                       language_model=True, kernel="torch.nn.LSTM"),
     "gru": ModelSpec(_gru, GRU_INITS, scaled_init=False, state_blocks=3, gemm_blocks=3,
-                     reference="torch.nn.GRU"),
+                     kernel="torch.nn.GRU"),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
     "exprnn": ModelSpec(_modrelu_rnn(ExpRNN), EXPRNN_INITS, scaled_init=False,
                         recipe=_PEER_RECIPE, knobs=frozenset({"clip", "lr_orth"}),

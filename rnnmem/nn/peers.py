@@ -12,7 +12,7 @@
   reflections, a fixed permutation, unitary FFTs), complex modReLU. W is formed once per forward
   from its factors; the recurrence runs in the fused scan on its real form with a complex-modReLU
   activation (``fused=False``: the per-step autograd reference; see docs/bench.md).
-- **GRU**: ``torch.nn.GRU``'s parameters and equations, run by the fused :func:`gru_scan`.
+- **GRU**: ``torch.nn.GRU`` (a fused kernel was slower here: docs/bench.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from .gru_scan import gru_scan
 from .scan import scan, scan_reference
 
 EXPRNN_INITS = ("henaff", "cayley")
@@ -206,16 +205,14 @@ class URNN(nn.Module):
 
 
 class GRU(nn.Module):
-    """A GRU with ``torch.nn.GRU``'s parameters and equations; ``init``: ``plain`` (PyTorch's)
-    or ``orthogonal`` (each gate block). ``fused``: the recurrence runs in :func:`gru_scan`
-    (``torch.nn.GRU`` itself otherwise)."""
+    """``torch.nn.GRU``; ``init``: ``plain`` (PyTorch's) or ``orthogonal`` (each gate block)."""
 
-    def __init__(self, n_inputs: int, hidden: int, *, init: str = "plain", fused: bool = True,
+    def __init__(self, n_inputs: int, hidden: int, *, init: str = "plain",
                  generator: torch.Generator | None = None):
         super().__init__()
         if init not in GRU_INITS:
             raise ValueError(f"unknown GRU init {init!r}; valid: {', '.join(GRU_INITS)}")
-        self.n_inputs, self.hidden, self.fused = n_inputs, hidden, fused
+        self.n_inputs, self.hidden = n_inputs, hidden
         self.gru = nn.GRU(n_inputs, hidden)
         bound = 1 / math.sqrt(hidden)
         with torch.no_grad():
@@ -228,14 +225,11 @@ class GRU(nn.Module):
                     orthogonal_(block, generator=generator)
 
     def forward(self, x, h0=None):
-        if self.fused:
-            g = self.gru
-            return gru_scan(x, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0, h0)
         return self.gru(x, None if h0 is None else h0[None])[0]
 
     def forward_state(self, x, state=None):
-        out = self(x, state)
-        return out, out[-1]
+        out, h = self.gru(x, None if state is None else state[None])
+        return out, h[0]
 
     gates = ("reset", "update", "new")  # PyTorch's order of the stacked blocks
 
