@@ -204,6 +204,20 @@ def test_tiny_language_model_overfits_a_short_text():
 
 
 @needs_ptb
+def test_ptb_evaluations_do_not_change_training(tmp_path):
+    # evaluation carries its own state: the training stream's TBPTT state is untouched
+    from rnnmem.train import train
+
+    weights = []
+    for every in (5, 40):
+        train(TrainConfig(task="ptb-char", model="lstm", hidden=16, batch=4, bptt=20, steps=40,
+                          eval_every=every, val_tokens=2000, optimizer="adam", lr=3e-3),
+              tmp_path / str(every))
+        weights.append(torch.load(tmp_path / str(every) / "model.pt", weights_only=True))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+@needs_ptb
 def test_ptb_char_training_resumes_bit_exactly(tmp_path, monkeypatch):
     import rnnmem.loop as lm_module  # the one loop that writes checkpoints
 

@@ -36,6 +36,16 @@ def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
         assert {j.config.seed for j in jobs} == {j.seed for j in jobs}
 
 
+@pytest.mark.parametrize("budget", registry.BUDGETS)
+def test_every_verdict_reads_the_end_of_training(budget):
+    # the final figure is the median of the last final_evals evaluations: they must lie in the
+    # last quarter of the run (language models once evaluated 8 times: the median read step 0.75 T)
+    for exp in EXPERIMENTS.values():
+        for job in exp.jobs(budget) if exp.jobs is not None else []:
+            c = job.config
+            assert c.final_evals * c.eval_every <= c.steps / 4, (exp.name, job.panel, job.group)
+
+
 def test_quick_budgets_are_smaller_than_full():
     for exp in EXPERIMENTS.values():
         if exp.jobs is not None:

@@ -22,6 +22,15 @@ def read_metrics(run_dir):
         return list(csv.DictReader(f))
 
 
+def test_evaluating_more_often_does_not_change_training(tmp_path):
+    # denser evaluations (for a final figure read at the end of training) cost time, not results
+    weights = []
+    for every in (3, 30):
+        train(TrainConfig(**{**TINY, "eval_every": every}), tmp_path / str(every))
+        weights.append(torch.load(tmp_path / str(every) / "model.pt", weights_only=True))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_run_directory_contents(tmp_path):
     summary = train(TrainConfig(**TINY), tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["T"] == 8

@@ -31,6 +31,11 @@ class Experiment:
     curve: str = "val_ratio"
 
 
+# A run's final figure is the median of its last ``final_evals`` (5) evaluations; each experiment
+# evaluates at least 20 times, so those five lie in the last quarter of training, not in the middle
+# of a still-falling curve (tests/test_reproduce.py checks every job of every budget).
+
+
 def _pick(budget: str, quick, paper, full):
     """The value of a setting under ``budget``, given in the order of :data:`BUDGETS`."""
     if budget not in BUDGETS:
@@ -235,7 +240,7 @@ def _lm_jobs(budget: str, model: str, inits: dict, levels) -> list[Job]:
                     layers=_pick(budget, 1, 1, 3),
                     batch=_pick(budget, 32 if is_char else 20, 32 if is_char else 20, 80),
                     bptt=100 if is_char else 35, optimizer="adam", lr=2e-3, grad_clip=0.25,
-                    steps=steps, eval_every=max(1, steps // 8),
+                    steps=steps, eval_every=max(1, steps // 40),
                     val_tokens=_pick(budget, 20000, 50000, None), clip=None, seed=seed,
                     **init)))
     return jobs
@@ -291,7 +296,7 @@ def peers_comparison(budget: str) -> list[Job]:
                 if task["task"] == "psmnist":
                     kw.update(PEER_PSMNIST.get(group, {}))
                 jobs.append(Job(panel, group, seed, TrainConfig(
-                    hidden=_pick(budget, 64, 128, 128), eval_every=max(1, kw["steps"] // 10),
+                    hidden=_pick(budget, 64, 128, 128), eval_every=max(1, kw["steps"] // 20),
                     seed=seed, **kw)))
     return jobs
 
