@@ -134,8 +134,3 @@ class RunDir:
 def finished_summary(config, run_dir: str | Path) -> dict | None:
     """:meth:`RunDir.finished_summary` of ``run_dir``."""
     return RunDir(run_dir).finished_summary(config)
-
-
-def summaries(dirs: list[Path]) -> list[dict]:
-    """The summaries of the finished runs among ``dirs``."""
-    return [s for s in (RunDir(d).summary() for d in dirs) if s is not None]

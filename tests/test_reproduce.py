@@ -97,6 +97,23 @@ def test_reproduce_writes_figure_table_report_and_skips_finished_runs(tiny, tmp_
     assert "tiny-quick/figure.png" in gathered.read_text()
 
 
+def test_a_stale_run_is_never_reported_as_a_result(tiny, tmp_path, monkeypatch):
+    # the registry changed a job's config after its run finished: that run is not this job's
+    reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
+    changed = lambda budget: [  # noqa: E731
+        Job(j.panel, j.group, j.seed, TrainConfig(**{**j.config.to_dict(), "eval_every": 3}))
+        for j in tiny_experiment(budget)]
+    monkeypatch.setitem(EXPERIMENTS, "tiny", Experiment("tiny", "Test paper", "Fig. 0",
+                                                        "nothing", jobs=changed))
+    monkeypatch.setattr(registry, "run_experiment_jobs", lambda name, jobs, root, *a, **k: [
+        job_dir(root, j) for j in jobs])  # nothing retrained: every directory is stale
+    import rnnmem.experiments.reproduce as reproduce_module
+    monkeypatch.setattr(reproduce_module, "run_experiment_jobs", registry.run_experiment_jobs)
+    report = reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None).read_text()
+    assert "| copy T = 5 | orthogonal | 2 | n/a | n/a (" in report  # counted failed, not shown
+    assert report.count("| 2 |\n") == 4  # the failed column: every run of every group
+
+
 def test_reproduce_cli(tiny, tmp_path, capsys):
     assert main(["reproduce", "--list"]) == 0
     listing = capsys.readouterr().out

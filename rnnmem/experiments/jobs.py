@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..rundir import summaries
+from ..rundir import finished_summary
 from ..sweep import run_all
 from ..train import TrainConfig
 
@@ -42,6 +42,12 @@ def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | N
     return dirs
 
 
+def job_summaries(jobs: list[Job], dirs: list[Path]) -> list[dict | None]:
+    """Each job's summary, or None where its directory holds no finished run of the job's own
+    config: a failed run, or a stale one of a config the registry has since changed."""
+    return [finished_summary(j.config, d) for j, d in zip(jobs, dirs, strict=True)]
+
+
 def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
     """The grid point with the lowest mean final val loss / chance over its seeds, and its runs.
 
@@ -49,12 +55,13 @@ def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
     without a grid has one variant, "". A non-finite or missing result counts as infinite.
     """
     by_variant: dict[str, list[Path]] = {}
-    for j, d in zip(jobs, dirs, strict=True):
+    results: dict[str, list[dict | None]] = {}
+    for j, d, s in zip(jobs, dirs, job_summaries(jobs, dirs), strict=True):
         by_variant.setdefault(j.variant, []).append(d)
+        results.setdefault(j.variant, []).append(s)
 
     def score(variant: str) -> float:
-        ratios = [s["final_val_ratio"] for s in summaries(by_variant[variant])]
-        ratios += [math.inf] * (len(by_variant[variant]) - len(ratios))
+        ratios = [math.inf if s is None else s["final_val_ratio"] for s in results[variant]]
         ratios = [r if math.isfinite(r) else math.inf for r in ratios]
         return sum(ratios) / len(ratios)
 

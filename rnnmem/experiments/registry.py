@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..train import TrainConfig
-from .jobs import Job, best_variant, run_experiment_jobs
+from .jobs import Job, best_variant, job_summaries, run_experiment_jobs
 
 BUDGETS = ("quick", "paper", "full")
 
@@ -343,7 +343,9 @@ def _analysis_of(source: str, select: Callable[[Job], bool]):
             entry = by_group.setdefault((j.panel, j.group), ([], []))
             entry[0].append(j)
             entry[1].append(d)
-        dirs = [d for entry in by_group.values() for d in best_variant(*entry)[1]]
+        current = {d for j, d, s in zip(jobs, all_dirs, job_summaries(jobs, all_dirs), strict=True)
+                   if s is not None}  # a failed or stale run has nothing to analyse
+        dirs = [d for entry in by_group.values() for d in best_variant(*entry)[1] if d in current]
         r = analyze_runs(dirs, out)
         rows = ["| run | block | Henrici: init → trained | chain score: init → trained |",
                 "|---|---|---|---|"]

@@ -18,10 +18,10 @@ import torch
 
 from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
-from ..rundir import RunDir, finished_summary, summaries
+from ..rundir import finished_summary
 from ..stats import format_mean_se
 from .estimate import Progress, describe_estimate
-from .jobs import Job, best_variant, job_dir, run_experiment_jobs
+from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
 from .registry import BUDGETS, EXPERIMENTS
 
 
@@ -40,7 +40,10 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
                                                                                        group)]
         mine = [d for _, d in pairs]
         variant, best = best_variant([j for j, _ in pairs], mine)
-        finished, shown = summaries(mine), summaries(best)
+        results = job_summaries([j for j, _ in pairs], mine)
+        finished = [s for s in results if s is not None]
+        shown = [s for (j, _), s in zip(pairs, results, strict=True)
+                 if s is not None and j.variant == variant]
         failed = len(mine) - len(finished)
         solved = [s["solved"] for s in finished if s["solved"] is not None]
         record = dict(panel=panel, group=group, runs=len(mine), failed=failed,
@@ -96,14 +99,15 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                      if (j.panel, j.group) == (panel, group)]
             variant, best = best_variant(*map(list, zip(*pairs, strict=True)))
             label = f"{group} ({variant})" if variant else group
-            runs = [load_run(d) for d in best if RunDir(d).is_finished()]
+            runs = [load_run(d) for j, d in pairs
+                    if j.variant == variant and finished_summary(j.config, d) is not None]
             if runs:  # failed runs are in the table, not the plot
                 panels.setdefault(panel, {})[label] = runs
         figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
                                    title=f"{exp.paper}, {exp.target} ({budget} budget)"))
                    ] if panels else []  # every run failed: the table says so
         table, records = results_table(jobs, dirs)
-        train_seconds = sum(s.get("seconds", 0.0) for s in summaries(dirs))
+        train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs) if s)
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
                                                        groups=records))
     else:
