@@ -150,6 +150,7 @@ def test_ray_backend_matches_local_workers(tmp_path):
 def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
     from rnnmem.experiments.reproduce import best_variant, results_table
     from rnnmem.io import write_json_atomic
+    from rnnmem.rundir import RunDir
 
     config = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, steps=1)
     ratios = {("lr=1", 0): 0.9, ("lr=1", 1): 0.3, ("lr=2", 0): 0.4, ("lr=2", 1): float("nan")}
@@ -161,6 +162,8 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
         write_json_atomic(d / "summary.json", dict(
             final_val_ratio=ratio, final_val_metric=0.5, status="completed",
             solved=ratio < 0.5, metric_name="accuracy"))
+        write_json_atomic(RunDir(d).config_file, config.to_dict())  # a finished run of this job
+        RunDir(d).weights_file.write_bytes(b"")
         jobs.append(job)
         dirs.append(d)
     assert len(set(dirs)) == 4
