@@ -18,7 +18,7 @@ import torch
 from . import tasks
 from .data import mnist
 from .init import INPUT_INITS, default_gain
-from .nn import MODEL_INITS, MODELS, build_model
+from .nn import MODEL_INITS, MODELS, RecurrentNet, build_layer, build_readout
 from .nn.model import HENAFF_RECIPE, MODEL_KNOBS, MODEL_TABLE
 
 MNIST_TASKS = ("smnist", "psmnist")
@@ -328,11 +328,13 @@ def make_task(config: TrainConfig):
 
 
 def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
-    """The model a config describes, sized for ``task``."""
-    return build_model(
-        config.model, task.n_inputs, task.n_outputs, config.hidden, pool=config.pool,
-        readout_bias=config.readout_bias is not False, classifier=config.task in MNIST_TASKS,
-        generator=generator, **layer_knobs(config))
+    """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`)."""
+    rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
+                      **layer_knobs(config))
+    return RecurrentNet(rnn, build_readout(
+        config.model, config.hidden, task.n_outputs, pool=config.pool,
+        bias=config.readout_bias is not False, classifier=config.task in MNIST_TASKS,
+        generator=generator))
 
 
 def layer_knobs(config: TrainConfig) -> dict:

@@ -18,40 +18,13 @@ from .readout import Readout
 HENAFF_RECIPE = dict(rms_decay=0.9, clip=1000.0)
 
 
-# Each layer builder takes build_layer's knobs (the model table's ``knobs`` say which a user
-# may set for it; the config rejects the others) and returns ``x (T, B, n) -> h (T, B, H)``.
-def _scan_args(knobs: dict) -> dict:
-    """The knobs that the fused-scan layers (sRNN, LT-RNN) take."""
-    return {k: knobs[k] for k in ("init", "gain", "feedback", "input_init", "input_gain",
-                                  "input_bias", "clip", "fused", "generator")}
-
-
-def _lt_rnn(n, hidden, *, activation, **knobs):
-    return LTRNN(n, hidden, input_activation=activation or "none", **_scan_args(knobs))
-
-
-def _srnn(default_activation: str):
-    def build(n, hidden, *, activation, **knobs):
-        return SRNN(n, hidden, activation=activation or default_activation, **_scan_args(knobs))
-    return build
-
-
-def _lstm(n, hidden, *, init, gain, gate_bias, generator, **_):
-    return LSTM(n, hidden, init=init, gain=gain, bias=gate_bias, generator=generator)
-
-
-def _gru(n, hidden, *, init, generator, **_):
-    return GRU(n, hidden, init=init, generator=generator)
-
-
-def _modrelu_rnn(cls):
-    def build(n, hidden, *, init, clip, generator, **_):
-        return cls(n, hidden, init=init, clip=clip, generator=generator)
-    return build
-
-
-def _urnn(n, hidden, *, fused, generator, **_):
-    return URNN(n, hidden, fused=fused, generator=generator)
+# What build_layer's knobs are called by each layer class: the table holds the class itself.
+_SCAN_ARGS = {k: k for k in ("init", "gain", "feedback", "input_init", "input_gain",
+                             "input_bias", "clip", "fused", "generator")}
+_LT_ARGS = {**_SCAN_ARGS, "activation": "input_activation"}  # σ of Henaff eq. 2
+_SRNN_ARGS = {**_SCAN_ARGS, "activation": "activation"}  # φ of Henaff eq. 1
+_LSTM_ARGS = dict(init="init", gain="gain", gate_bias="bias", generator="generator")
+_MODRELU_ARGS = dict(init="init", clip="clip", generator="generator")
 
 
 def _linear_readout_(W: nn.Linear, generator):
@@ -80,9 +53,11 @@ class ModelSpec:
     """What a model name means to the config, the CLI, :func:`build_model` and the benchmark;
     one entry each in :data:`MODEL_TABLE`, from which every list of valid values is derived."""
 
-    layer: Callable[..., nn.Module]  # (n_inputs, hidden, **build_layer's knobs) -> layer
+    layer: type[nn.Module]  # layer(n_inputs, hidden, **keywords) -> x (T, B, n) -> h (T, B, H)
+    layer_args: dict  # build_layer's knob -> the layer's keyword, for the knobs it takes
     inits: tuple[str, ...]  # valid recurrent inits, the first is the default
-    activations: tuple = (None,)  # the sRNN's φ or the LT-RNN's σ; (None,): the layer's own
+    # the sRNN's φ or the LT-RNN's σ, the first is the default; (None,): the layer's own
+    activations: tuple = (None,)
     adding_activation: str | None = None  # σ on the adding task when none is given
     scaled_init: bool = True  # its inits take a scale: ``gain`` applies
     input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
@@ -104,42 +79,48 @@ class ModelSpec:
     reference: str | None = None  # what ``fused=False`` runs instead, if anything (benchmark)
 
 
+def _first_of(names, default: str) -> tuple[str, ...]:
+    return (default, *[k for k in names if k != default])
+
+
 def _first(default: str) -> tuple[str, ...]:
-    return (default, *[k for k in RECURRENT_INITS if k != default])
+    return _first_of(RECURRENT_INITS, default)
 
 
 # the scan models' U and V: input init and scale, activation clipping, the §4.2 penalty on V
 _SCAN_KNOBS = frozenset({"input_init", "input_gain", "clip", "ortho_lr", "ortho_points"})
-_LT = dict(layer=_lt_rnn, inits=_first("orthogonal"), activations=INPUT_ACTIVATIONS,
-           adding_activation="relu", input_bias=True)  # Henaff §3.2.1: ReLU σ on adding
+_LT = dict(layer=LTRNN, layer_args=_LT_ARGS, inits=_first("orthogonal"),
+           activations=INPUT_ACTIVATIONS, adding_activation="relu",
+           input_bias=True)  # Henaff §3.2.1: ReLU σ on adding
 _PEER_RECIPE = dict(rms_decay=0.99, clip=None)
 MODEL_TABLE: dict[str, ModelSpec] = {
     "lt-rnn": ModelSpec(**_LT, language_model=True, knobs=_SCAN_KNOBS,
                         reference="per-step autograd"),
     "lt-rnn-pool": ModelSpec(**_LT, pooled=True, knobs=_SCAN_KNOBS | {"pool"}),
-    "srnn": ModelSpec(_srnn("tanh"), _first("orthogonal"), SRNN_ACTIVATIONS, input_bias=True,
-                      language_model=True, knobs=_SCAN_KNOBS,
-                        reference="per-step autograd"),
-    "irnn": ModelSpec(_srnn("relu"), _first("identity"), SRNN_ACTIVATIONS, input_bias=True,
-                      knobs=_SCAN_KNOBS),
+    "srnn": ModelSpec(SRNN, _SRNN_ARGS, _first("orthogonal"), SRNN_ACTIVATIONS,
+                      input_bias=True, language_model=True, knobs=_SCAN_KNOBS,
+                      reference="per-step autograd"),
+    # Le et al.'s IRNN: an sRNN with ReLU φ and identity V
+    "irnn": ModelSpec(SRNN, _SRNN_ARGS, _first("identity"), _first_of(SRNN_ACTIVATIONS, "relu"),
+                      input_bias=True, knobs=_SCAN_KNOBS),
     # "plain" takes no scale (default_gain)
-    "lstm": ModelSpec(_lstm, LSTM_INITS, state_blocks=4, gemm_blocks=4, gate_bias=True,
-                      language_model=True, kernel="torch.nn.LSTM"),
-    "gru": ModelSpec(_gru, GRU_INITS, scaled_init=False, state_blocks=3, gemm_blocks=3,
-                     kernel="torch.nn.GRU"),
+    "lstm": ModelSpec(LSTM, _LSTM_ARGS, LSTM_INITS, state_blocks=4, gemm_blocks=4,
+                      gate_bias=True, language_model=True, kernel="torch.nn.LSTM"),
+    "gru": ModelSpec(GRU, dict(init="init", generator="generator"), GRU_INITS,
+                     scaled_init=False, state_blocks=3, gemm_blocks=3, kernel="torch.nn.GRU"),
     # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
-    "exprnn": ModelSpec(_modrelu_rnn(ExpRNN), EXPRNN_INITS, scaled_init=False,
+    "exprnn": ModelSpec(ExpRNN, _MODRELU_ARGS, EXPRNN_INITS, scaled_init=False,
                         recipe=_PEER_RECIPE, knobs=frozenset({"clip", "lr_orth"}),
                         readout_init=_exprnn_readout_, kernel="fused scan, modReLU"),
     # nnRNN copytask.py --alpha 0.99, no clipping
-    "nnrnn": ModelSpec(_modrelu_rnn(NNRNN), EXPRNN_INITS, scaled_init=False, even_hidden=True,
-                       recipe=_PEER_RECIPE,
+    "nnrnn": ModelSpec(NNRNN, _MODRELU_ARGS, EXPRNN_INITS, scaled_init=False,
+                       even_hidden=True, recipe=_PEER_RECIPE,
                        knobs=frozenset({"clip", "lr_orth", "gamma_penalty", "t_decay"}),
                        readout_init=_nnrnn_readout_, kernel="fused scan, modReLU"),
     # complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
-    "urnn": ModelSpec(_urnn, ("random",), scaled_init=False, state_blocks=2, output_blocks=2,
-                      gemm_blocks=4, kernel="fused scan, complex modReLU",
-                      reference="per-step autograd"),
+    "urnn": ModelSpec(URNN, dict(fused="fused", generator="generator"), ("random",),
+                      scaled_init=False, state_blocks=2, output_blocks=2, gemm_blocks=4,
+                      kernel="fused scan, complex modReLU", reference="per-step autograd"),
 }
 MODELS = tuple(MODEL_TABLE)
 MODEL_KNOBS = frozenset().union(*(spec.knobs for spec in MODEL_TABLE.values()))
@@ -195,10 +176,25 @@ def build_layer(
     if isinstance(init, str) and init not in MODEL_INITS[name]:
         raise ValueError(f"unknown init {init!r} for {name}; valid: "
                          f"{', '.join(MODEL_INITS[name])}")
-    return MODEL_TABLE[name].layer(
-        n_inputs, hidden, init=init, gain=gain, feedback=feedback, input_init=input_init,
-        input_gain=input_gain, input_bias=input_bias, gate_bias=gate_bias, activation=activation,
-        clip=clip, fused=fused, generator=generator)
+    spec = MODEL_TABLE[name]
+    knobs = dict(init=init, gain=gain, feedback=feedback, input_init=input_init,
+                 input_gain=input_gain, input_bias=input_bias, gate_bias=gate_bias,
+                 activation=activation or spec.activations[0], clip=clip, fused=fused,
+                 generator=generator)
+    return spec.layer(n_inputs, hidden, **{arg: knobs[k] for k, arg in spec.layer_args.items()})
+
+
+def build_readout(name: str, hidden: int, n_outputs: int, *, pool: int = 2, bias: bool = True,
+                  classifier: bool = False, generator: torch.Generator | None = None) -> Readout:
+    """The linear readout of one of :data:`MODELS` (Henaff eq. 2; eq. 6's l2 pool for
+    ``lt-rnn-pool``), drawn as the model's own code draws it."""
+    spec = MODEL_TABLE[name]
+    readout = Readout(spec.output_blocks * hidden, n_outputs, pool=pool if spec.pooled else None,
+                      bias=bias, generator=generator)
+    if spec.readout_init is not None:  # the peers' own readout inits
+        with torch.no_grad():
+            spec.readout_init(readout.W, classifier, generator)
+    return readout
 
 
 def build_model(
@@ -224,11 +220,5 @@ def build_model(
         >>> y, h = net(torch.zeros(120, 50, 10))
     """
     rnn = build_layer(name, n_inputs, hidden, generator=generator, **layer)
-    spec = MODEL_TABLE[name]
-    width = spec.output_blocks * hidden
-    readout = Readout(width, n_outputs, pool=pool if spec.pooled else None,
-                      bias=readout_bias, generator=generator)
-    if spec.readout_init is not None:  # the peers' own readout inits
-        with torch.no_grad():
-            spec.readout_init(readout.W, classifier, generator)
-    return RecurrentNet(rnn, readout)
+    return RecurrentNet(rnn, build_readout(name, hidden, n_outputs, pool=pool, bias=readout_bias,
+                                           classifier=classifier, generator=generator))
