@@ -193,3 +193,22 @@ def test_complex_modrelu_needs_pairs():
     with pytest.raises(ValueError, match="cmodrelu needs an even H"):
         scan(torch.zeros(2, 1, 3), torch.eye(3), activation="cmodrelu", bias=torch.zeros(1))
 
+
+
+def test_the_model_table_names_each_layer_class_and_its_keywords():
+    import inspect
+
+    from rnnmem.nn import build_layer
+    from rnnmem.nn.model import MODEL_TABLE
+
+    knobs = set(inspect.signature(build_layer).parameters) - {"name", "n_inputs", "hidden"}
+    for name, spec in MODEL_TABLE.items():
+        assert issubclass(spec.layer, torch.nn.Module), name
+        taken = {p for cls in spec.layer.__mro__ if "__init__" in vars(cls)
+                 for p in inspect.signature(cls.__init__).parameters}
+        assert set(spec.layer_args) <= knobs, name
+        assert set(spec.layer_args.values()) <= taken, name
+        layer = build_layer(name, 3, 8)
+        assert type(layer) is spec.layer and layer(torch.zeros(4, 2, 3)).shape[:2] == (4, 2)
+        if spec.activations != (None,):  # the first activation is the default
+            assert getattr(layer, spec.layer_args["activation"]) == spec.activations[0], name
