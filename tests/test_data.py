@@ -204,6 +204,16 @@ def test_tiny_language_model_overfits_a_short_text():
 
 
 @needs_ptb
+def test_language_model_time_is_measured():
+    from rnnmem.experiments.estimate import lm_seconds
+
+    step, per_token, splits = lm_seconds(TrainConfig(task="ptb-word", model="lstm", hidden=16,
+                                                     batch=4, bptt=20))
+    assert 0 < step < 10 and 0 < per_token < 0.01
+    assert splits == dict(train=929_589, valid=73_760, test=82_430)  # Mikolov's token counts
+
+
+@needs_ptb
 def test_ptb_evaluations_do_not_change_training(tmp_path):
     # evaluation carries its own state: the training stream's TBPTT state is untouched
     from rnnmem.train import train

@@ -174,18 +174,26 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
     assert "best: lr=1, 2 seeds" in table
 
 
-def test_estimate_is_measured_and_scales_with_steps(monkeypatch):
+def test_estimate_is_measured_and_scales_with_steps(monkeypatch, tmp_path):
     from rnnmem.experiments import estimate
 
     short = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=100, val_size=8,
                         eval_every=10)
     long = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=1000, val_size=8,
                        eval_every=10)
-    lm = TrainConfig(task="ptb-char", model="lstm", init="plain")
     assert 0 < estimate.step_seconds(short) < 10  # a real measurement
+    # a language model without its corpus is counted, not estimated
+    lm = TrainConfig(task="ptb-char", model="lstm", init="plain", data_dir=str(tmp_path))
     a, skipped = estimate.estimate_seconds([short, lm])
     assert skipped == 1 and 0 < a < 60
     assert "1 language-model runs not estimated" in estimate.describe_estimate([short, lm], 2)
+    # with it: measured steps plus evaluations of the whole validation slice and the test split
+    monkeypatch.setattr(estimate, "lm_seconds", lambda config: (0.1, 1e-4, dict(
+        train=10**6, valid=5000, test=3000)))
+    lm = TrainConfig(task="ptb-char", model="lstm", init="plain", steps=100, eval_every=10,
+                     val_tokens=2000)
+    assert estimate.estimate_seconds([lm]) == (pytest.approx(0.1 * 100 + 1e-4 * (11 * 2000
+                                                                                + 3000)), 0)
     # the arithmetic, with the timing fixed: steps plus a third of a step per val batch
     monkeypatch.setattr(estimate, "step_seconds", lambda config: 0.01)
     assert estimate.estimate_seconds([short])[0] == pytest.approx(0.01 * (100 + 11 * 2 / 3))

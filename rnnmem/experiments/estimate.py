@@ -2,7 +2,8 @@
 
 Each distinct run shape in the grid (task and its sizes, model, width, batch) trains a few real
 steps on one thread, as a sweep worker does; the estimate multiplies by the steps of every job
-and adds the evaluations (a forward pass costs about a third of a training step).
+and adds the evaluations (a forward pass costs about a third of a training step). A language
+model's evaluations read whole splits: one is timed on a slice of the validation text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import torch
 
 from ..config import LM_TASKS, TrainConfig, make_model, make_task
+from ..lm import EVAL_STREAMS
 from ..loop import make_optimizer
 
 
@@ -44,16 +46,62 @@ def step_seconds(config: TrainConfig, probe_steps: int = 3) -> float:
         torch.set_num_threads(threads)
 
 
-def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
-    """(estimated core-seconds of training every config, configs not estimated).
+def lm_seconds(config: TrainConfig, probe_steps: int = 3) -> tuple[float, float, dict]:
+    """(seconds of one training step, seconds per evaluated token, tokens per split) of a
+    language model, on one thread; raises :class:`~rnnmem.data.DataError` if its corpus is
+    not installed."""
+    from ..data.ptb import PTBCorpus
+    from ..lm import LanguageModel, LMWorkload, evaluate_stream
 
-    Language-model runs are not estimated (their cost depends on the corpus stream).
-    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        corpus = PTBCorpus(config.task.removeprefix("ptb-"), data_dir=config.data_dir)
+        model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(0))
+        workload, optimizer = LMWorkload(corpus, config), make_optimizer(config, model)
+        for i in range(probe_steps + 1):
+            if i == 1:
+                start = time.perf_counter()
+            loss = workload.batch_loss(model)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        step = (time.perf_counter() - start) / probe_steps
+        tokens = corpus.ids["valid"][: 4 * config.bptt * EVAL_STREAMS + 1]
+        start = time.perf_counter()
+        evaluate_stream(model, tokens, config.bptt)
+        per_token = (time.perf_counter() - start) / (tokens.numel() - 1)
+        return step, per_token, {split: ids.numel() for split, ids in corpus.ids.items()}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _lm_run_seconds(c: TrainConfig, step: float, per_token: float, splits: dict) -> float:
+    evaluations = math.ceil(c.steps / c.eval_every) + 1
+    val = min(c.val_tokens or math.inf, splits["valid"])
+    return step * c.steps + per_token * (evaluations * val + splits["test"])
+
+
+def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
+    """(estimated core-seconds of training every config, configs not estimated: language
+    models whose corpus is not installed)."""
+    from ..data import DataError
+
     per_step: dict[tuple, float] = {}
+    per_lm: dict[tuple, tuple | None] = {}
     total, skipped = 0.0, 0
     for c in configs:
         if c.task in LM_TASKS:
-            skipped += 1
+            key = (c.task, c.data_dir, c.model, c.hidden, c.layers, c.embedding, c.batch, c.bptt)
+            if key not in per_lm:
+                try:
+                    per_lm[key] = lm_seconds(c)
+                except DataError:
+                    per_lm[key] = None
+            if per_lm[key] is None:
+                skipped += 1
+            else:
+                total += _lm_run_seconds(c, *per_lm[key])
             continue
         key = _shape(c)
         if key not in per_step:
@@ -72,7 +120,7 @@ def describe_estimate(configs: list[TrainConfig], workers: int | None) -> str:
             f"{_duration(seconds / workers)} on {workers} worker process"
             f"{'es' if workers > 1 else ''} (measured here)")
     if skipped:
-        text += f"; {skipped} language-model runs not estimated"
+        text += f"; {skipped} language-model runs not estimated (corpus not installed)"
     return text
 
 
