@@ -56,6 +56,14 @@ class RunDir:
             raise RunDirError(f"{self.config_file} is not a run config")
         return config
 
+    def holds_other_config(self, config) -> bool:
+        """Whether this directory holds a run (finished or not) of a config other than
+        ``config`` (a TrainConfig): resuming it fails, and it is not ``config``'s result."""
+        try:
+            return self.config_file.is_file() and not config.matches(self.config())
+        except RunDirError:
+            return True
+
     def summary(self) -> dict | None:
         """summary.json, or None while the run is unfinished."""
         return self._json(self.summary_file, required=False)

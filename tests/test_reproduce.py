@@ -109,7 +109,9 @@ def test_a_stale_run_is_never_reported_as_a_result(tiny, tmp_path, monkeypatch):
         job_dir(root, j) for j in jobs])  # nothing retrained: every directory is stale
     import rnnmem.experiments.reproduce as reproduce_module
     monkeypatch.setattr(reproduce_module, "run_experiment_jobs", registry.run_experiment_jobs)
-    report = reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None).read_text()
+    said = []
+    report = reproduce("tiny", out=tmp_path, workers=1, progress=said.append).read_text()
+    assert "8 run directories hold an older config" in said[1]
     assert "| copy T = 5 | orthogonal | 2 | n/a | n/a (" in report  # counted failed, not shown
     assert report.count("| 2 |\n") == 4  # the failed column: every run of every group
 

@@ -18,7 +18,7 @@ import torch
 
 from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
-from ..rundir import finished_summary
+from ..rundir import RunDir, finished_summary
 from ..stats import format_mean_se
 from .estimate import Progress, describe_estimate
 from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
@@ -84,6 +84,11 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         estimate = describe_estimate(todo, workers) if todo and backend == "local" else None
         progress(f"{name} ({budget}): {len(jobs)} runs, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
+        stale = [job_dir(root, j) for j in jobs if RunDir(job_dir(root, j)).holds_other_config(
+            j.config)]
+        if stale:  # never overwritten silently: they fail, and the table counts them failed
+            progress(f"  {len(stale)} run directories hold an older config of their job (the "
+                     f"experiment changed since): remove them to retrain, e.g. {stale[0]}")
         counter = Progress(len(jobs), len(todo))
 
         def done(i, summary):
