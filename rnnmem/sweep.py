@@ -23,8 +23,6 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-
-
 def _train_job(config_dict: dict, run_dir: str) -> dict:
     return _guarded(TrainConfig.from_dict(config_dict), run_dir)
 
