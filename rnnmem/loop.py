@@ -77,7 +77,6 @@ def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
     if saved is not None and (stopped := stop_reason(rows, config, baseline)):
         # killed after its stopping evaluation was saved, before the summary was
         status, first_step = stopped, config.steps + 1
-        diverged_at = rows[-1]["step"] if stopped == "diverged" else None
     start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
     bar = progress_bar(config.steps, progress, initial=first_step - 1)
 
@@ -161,7 +160,7 @@ def run_steps(config, model, optimizer, first_step: int, batch_loss, record, bas
         if step % config.eval_every == 0 or step == config.steps:
             stopped = stop_reason(record(step), config, baseline)
             if stopped:
-                return stopped, (step if stopped == "diverged" else None)
+                return stopped, None
     return "completed", None
 
 
@@ -180,10 +179,12 @@ def stop_reason(rows: list[dict], config: TrainConfig, baseline: float) -> str |
     """Why training stops after the evaluation ``rows[-1]``, or None.
 
     Early stopping asks the same robust figure as the verdict: the median of the last
-    ``final_evals`` evaluations below ``stop_ratio`` × chance.
+    ``final_evals`` evaluations below ``stop_ratio`` × chance. A non-finite val loss does not
+    stop a run: divergence is judged on the training loss alone (:func:`run_steps`), so how
+    often a run is evaluated cannot change its training. (A language model whose state
+    overflows on a 50,000-token val stream during a loss spike trains on and recovers, as the
+    papers' code does.)
     """
-    if exploded(rows[-1]["val_loss"], baseline, config.explosion):
-        return "diverged"
     if config.stop_ratio is not None and rows[-1]["step"] > 0:
         if final_figures(rows, config.final_evals)["final_val_loss"] < config.stop_ratio * baseline:
             return "early-stopped"

@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -28,6 +29,26 @@ def test_evaluating_more_often_does_not_change_training(tmp_path):
     for every in (3, 30):
         train(TrainConfig(**{**TINY, "eval_every": every}), tmp_path / str(every))
         weights.append(torch.load(tmp_path / str(every) / "model.pt", weights_only=True))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_non_finite_evaluation_does_not_stop_training(tmp_path, monkeypatch):
+    # a language model's state can overflow on a long val stream during a loss spike while its
+    # training loss stays finite; divergence is the training loss's, so the run trains on
+    from rnnmem import train as train_module
+    evaluate, calls = train_module.TaskWorkload.evaluate, []
+
+    def nan_once(self, model):
+        calls.append(1)
+        return (math.nan, math.nan) if len(calls) == 2 else evaluate(self, model)
+
+    monkeypatch.setattr(train_module.TaskWorkload, "evaluate", nan_once)
+    summary = train(TrainConfig(**TINY), tmp_path / "nan")
+    assert summary["status"] == "completed" and summary["steps"] == 30
+    assert math.isnan(float(read_metrics(tmp_path / "nan")[1]["val_loss"]))
+    monkeypatch.undo()
+    train(TrainConfig(**TINY), tmp_path / "plain")  # and the evaluation changed nothing
+    weights = [torch.load(tmp_path / d / "model.pt", weights_only=True) for d in ("nan", "plain")]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
