@@ -111,9 +111,10 @@ class TrainConfig:
     val_size: int = _opt("held-out sequences per evaluation", default=500)
     stop_ratio: float | None = _opt("stop once val loss < stop_ratio × chance baseline",
                                     default=None)
-    explosion: float | None = _opt("also count a training loss above explosion × chance as divergence "
-                                   "(default: only a non-finite training loss diverges; the papers clip "
-                                   "activations and train on)", default=None)
+    explosion: float | None = _opt("also count a training loss above explosion × chance as "
+                                   "divergence (default: only a non-finite training loss "
+                                   "diverges; the papers clip activations and train on)",
+                                   default=None)
     final_evals: int = _opt("the final figure of a run is the median of its last k "
                             "evaluations (robust to one loss spike)", default=5)
     seed: int = _opt("seed of the initialization and the training batches", default=0)
