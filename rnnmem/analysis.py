@@ -5,7 +5,8 @@
   the diagonal and how far from it (a feed-forward chain hidden in a rotated basis shows there).
 - :func:`hidden_chain`: after Rajan et al. (2016): inject a pulse, order the units by the time of
   their peak response, and average W's entries along each diagonal i − j of the reordered
-  matrix; a bump at positive i − j is a hidden chain (Fig. 5).
+  matrix; a bump at positive i − j is a hidden chain (Fig. 5), a profile rising or falling with
+  i − j the gate structure of trained LSTMs (Fig. 6).
 - :func:`load_run_model`: the model of a run directory written by ``rnnmem train``.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.linalg
+import scipy.stats
 import torch
 
 from .rundir import RunDir, RunDirError
@@ -58,19 +60,33 @@ def diagonal_means(W: torch.Tensor) -> tuple[list[int], list[float]]:
     return offsets, [torch.diagonal(W, -o).mean().item() for o in offsets]
 
 
+def near_span(n: int) -> int:
+    """How far from the diagonal a profile of diagonal means is read (and drawn): the far
+    diagonals of an n × n matrix hold few entries, mostly noise."""
+    return max(2, n // 4)
+
+
 def hidden_chain(W: torch.Tensor, responses: torch.Tensor) -> dict:
     """Reorder W by the units' peak times in ``responses`` (steps, N); mean W_ij against i − j.
 
-    Returns the order, the reordered matrix, the diagonal means, and ``chain_score``: the mean of
-    the i − j = +1 diagonal minus the mean of the −1 diagonal (> 0: unit j feeds unit j+1 more
-    than the reverse, a feed-forward chain in the order of the peaks).
+    Returns the order, the reordered matrix, the diagonal means, ``chain_score``: the mean of the
+    i − j = +1 diagonal minus the mean of the −1 diagonal (> 0: unit j feeds unit j+1 more than
+    the reverse, a feed-forward chain in the order of the peaks), and ``trend``: the rank
+    correlation of the diagonal means with i − j over |i − j| ≤ :func:`near_span` (±1 for a
+    profile monotone in i − j, as Orhan & Pitkow §2.5 report for trained LSTM gates; near 0 for
+    none).
     """
     order = peak_order(responses)
     reordered = W.detach().double()[order][:, order]
     offsets, means = diagonal_means(reordered)
     center = offsets.index(0)
+    span = near_span(W.shape[0])
+    near = slice(center - span, center + span + 1)
+    profile = means[near]
+    trend = (0.0 if max(profile) == min(profile)  # a flat profile has no rank order
+             else float(scipy.stats.spearmanr(offsets[near], profile).statistic))
     return dict(order=order.tolist(), reordered=reordered, offsets=offsets, means=means,
-                chain_score=means[center + 1] - means[center - 1])
+                chain_score=means[center + 1] - means[center - 1], trend=trend)
 
 
 def pulse_responses(layer, n_inputs: int, *, steps: int = 100,

@@ -160,6 +160,17 @@ def test_hidden_chain_is_found_in_a_permuted_chain():
     assert torch.allclose(result["reordered"], C)
 
 
+def test_trend_reads_a_gate_profile_monotone_in_i_minus_j():
+    N = 40
+    in_order = torch.eye(N, dtype=torch.float64)  # unit i peaks at step i: order kept
+    ramp = init.toeplitz_ramp_(square(N), gain=0.01)  # the mixed LSTM init's gates (§2.5)
+    assert hidden_chain(ramp, in_order)["trend"] == pytest.approx(1.0)
+    assert hidden_chain(ramp.T, in_order)["trend"] == pytest.approx(-1.0)
+    # a chain is a bump at i - j = +1, not a trend; a flat profile has none
+    assert abs(hidden_chain(init.chain_(square(N)), in_order)["trend"]) < 0.1
+    assert hidden_chain(square(N).zero_(), in_order)["trend"] == 0.0
+
+
 def test_memory_cli(tmp_path, capsys):
     assert main(["memory", "curve", "--N", "12", "--k-max", "30", "--out", str(tmp_path)]) == 0
     assert "J_tot = 1.0000" in capsys.readouterr().out

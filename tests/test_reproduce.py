@@ -116,6 +116,26 @@ def test_a_stale_run_is_never_reported_as_a_result(tiny, tmp_path, monkeypatch):
     assert report.count("| 2 |\n") == 4  # the failed column: every run of every group
 
 
+def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_path,
+                                                                      monkeypatch):
+    lstms = lambda budget: [Job("copy T = 5", "LSTM", seed, TrainConfig(  # noqa: E731
+        task="copy", T=5, S=2, K=3, model="lstm", hidden=8, batch=4, steps=12, eval_every=4,
+        val_size=8, seed=seed)) for seed in range(2)]
+    monkeypatch.setitem(EXPERIMENTS, "tiny-lstm", Experiment("tiny-lstm", "Test paper",
+                                                             "Fig. 0", "nothing", jobs=lstms))
+    analysis = registry._analysis_of(
+        ("tiny", lambda j: j.group == "orthogonal" and j.panel == "copy T = 5"),
+        ("tiny-lstm", lambda j: True))
+    monkeypatch.setitem(EXPERIMENTS, "tiny-analysis", Experiment(
+        "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis))
+    report = reproduce("tiny-analysis", out=tmp_path, workers=1,
+                       progress=lambda *_: None).read_text()
+    assert (tmp_path / "tiny-quick").is_dir() and (tmp_path / "tiny-lstm-quick").is_dir()
+    assert report.count("| copy_T_=_5-orthogonal-seed") == 2  # one W block per seed
+    assert report.count("| copy_T_=_5-LSTM-seed") == 8  # four gates per seed
+    assert "trend in i − j" in report
+
+
 def test_reproduce_cli(tiny, tmp_path, capsys):
     assert main(["reproduce", "--list"]) == 0
     listing = capsys.readouterr().out

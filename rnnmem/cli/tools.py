@@ -179,12 +179,11 @@ def _cmd_memory(args) -> int:
             raise UsageError(str(err).splitlines()[0]) from None
         for name, entry in r.items():
             for block, trained in entry["trained"].items():
-                if block == "responses":
-                    continue
                 initial = entry["initial"][block]
                 print(f"{name} [{block}]: Henrici {initial['henrici']:.3f} -> "
                       f"{trained['henrici']:.3f}; chain score {initial['chain_score']:.4f} -> "
-                      f"{trained['chain_score']:.4f}")
+                      f"{trained['chain_score']:.4f}; trend {initial['trend']:+.2f} -> "
+                      f"{trained['trend']:+.2f}")
         files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()]
     print("wrote " + ", ".join(map(str, files)))
     return 0

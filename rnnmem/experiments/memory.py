@@ -137,11 +137,13 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
         config, task, model = load_run_model(run_dir)
         _, initial = build_from_config(config, torch.Generator().manual_seed(config.seed))
         name = _run_name(run_dir)
-        entry = dict(config=config.to_dict())
+        entry = dict(config=config.to_dict(), peak_step={})
         for label, net in (("initial", initial), ("trained", model)):
             layer, n_inputs = recurrent_core(net)
             blocks = recurrent_blocks(layer)
             responses = pulse_responses(layer, n_inputs, steps=steps).double()
+            # the peaks, not the (steps, N) responses: those would make analysis.json megabytes
+            entry["peak_step"][label] = responses.abs().argmax(0).tolist()
             entry[label] = {}
             for block, M in blocks.items():
                 chain = hidden_chain(M, responses)
@@ -150,13 +152,13 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
                     henrici=henrici(M), henrici_normalized=henrici(M, normalized=True),
                     offdiag_fraction=schur["offdiag_fraction"], by_offset=schur["by_offset"],
                     eigenvalues=[[z.real, z.imag] for z in schur["eigenvalues"]],
-                    chain_score=chain["chain_score"], offsets=chain["offsets"],
+                    chain_score=chain["chain_score"], trend=chain["trend"],
+                    offsets=chain["offsets"],
                     diagonal_means=chain["means"], order=chain["order"])
-            entry[label]["responses"] = responses.abs().tolist()
         results[name] = entry
         if figure:
             from .memory_plots import plot_analysis
 
-            entry["figure"] = str(plot_analysis(name, entry, out))
+            entry["figure"] = str(plot_analysis(name, entry, responses.abs().numpy(), out))
     write_json_atomic(out / "analysis.json", results)
     return results

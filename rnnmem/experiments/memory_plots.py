@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis import near_span
+
 
 def _pyplot():
     import matplotlib
@@ -90,7 +92,8 @@ def plot_decoding_toy(results: dict, out: Path) -> Path:
     return path
 
 
-def plot_analysis(name: str, entry: dict, out: Path) -> Path:
+def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> Path:
+    """One run's analysis; ``responses``: the trained network's |pulse response| (steps, N)."""
     plt = _pyplot()
     # the plain matrix, or the gate that writes the state (LSTM cell / GRU new; Orhan Fig. 6)
     block = next(b for b in ("W", "cell", "new") if b in entry["trained"])
@@ -112,13 +115,12 @@ def plot_analysis(name: str, entry: dict, out: Path) -> Path:
     axes[1].set_xlabel("distance above the diagonal")
     axes[1].set_title("Schur form: Σ|T_{i,i+o}|²", fontsize=9)
     order = entry["trained"][block]["order"]
-    responses = np.array(entry["trained"]["responses"])[:, order]
-    axes[2].imshow(responses.T, aspect="auto", cmap="magma")
+    axes[2].imshow(responses[:, order].T, aspect="auto", cmap="magma")
     axes[2].set_xlabel("step after the pulse")
     axes[2].set_ylabel("unit (ordered by peak time)")
     axes[2].set_title("trained: |pulse response|", fontsize=9)
     axes[3].axvline(0, color="k", lw=0.5)
-    span = min(30, len(order) - 1)  # far diagonals hold few entries: mostly noise
+    span = near_span(len(order))
     axes[3].set_xlim(-span, span)
     visible = [m for label in ("initial", "trained")
                for o, m in zip(entry[label][block]["offsets"],
@@ -131,7 +133,7 @@ def plot_analysis(name: str, entry: dict, out: Path) -> Path:
     axes[3].set_title("hidden chain (Orhan & Pitkow Fig. 5)", fontsize=9)
     for ax in (axes[0], axes[1], axes[3]):
         ax.legend(fontsize=7)
-    gates = [b for b in entry["trained"] if b not in ("W", "responses")]
+    gates = [b for b in entry["trained"] if b != "W"]
     if gates:  # LSTM: every gate's trained weights against i − j (Orhan & Pitkow Fig. 6)
         axes[3].cla()
         for gate in gates:

@@ -355,32 +355,38 @@ def _decoding_toy(out, budget, workers):
     return dict(figures=r["figures"], table="mean held-out R² over lags\n\n" + "\n".join(rows))
 
 
-def _analysis_of(source: str, select: Callable[[Job], bool]):
-    """Analyse the trained weights of ``source``'s selected runs: of each (panel, group),
-    every seed of its best grid point (see :func:`~rnnmem.experiments.reproduce.best_variant`)."""
+def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
+    """Analyse the trained weights of each (source experiment, selection): of each selected
+    (panel, group), every seed of its best grid point (see
+    :func:`~rnnmem.experiments.reproduce.best_variant`). A source's missing runs are trained
+    first, as its own ``reproduce`` would."""
     def run(out, budget, workers):
         from .memory import analyze_runs
 
-        jobs = [j for j in EXPERIMENTS[source].jobs(budget) if select(j)]
-        all_dirs = run_experiment_jobs(source, jobs, out.parent / f"{source}-{budget}", workers)
-        by_group: dict[tuple, tuple[list, list]] = {}
-        for j, d in zip(jobs, all_dirs, strict=True):
-            entry = by_group.setdefault((j.panel, j.group), ([], []))
-            entry[0].append(j)
-            entry[1].append(d)
-        current = {d for j, d, s in zip(jobs, all_dirs, job_summaries(jobs, all_dirs), strict=True)
-                   if s is not None}  # a failed or stale run has nothing to analyse
-        dirs = [d for entry in by_group.values() for d in best_variant(*entry)[1] if d in current]
+        dirs = []
+        for source, select in sources:
+            jobs = [j for j in EXPERIMENTS[source].jobs(budget) if select(j)]
+            all_dirs = run_experiment_jobs(source, jobs, out.parent / f"{source}-{budget}",
+                                           workers)
+            by_group: dict[tuple, tuple[list, list]] = {}
+            for j, d in zip(jobs, all_dirs, strict=True):
+                entry = by_group.setdefault((j.panel, j.group), ([], []))
+                entry[0].append(j)
+                entry[1].append(d)
+            current = {d for j, d, s in zip(jobs, all_dirs, job_summaries(jobs, all_dirs),
+                                            strict=True)
+                       if s is not None}  # a failed or stale run has nothing to analyse
+            dirs += [d for entry in by_group.values() for d in best_variant(*entry)[1]
+                     if d in current]
         r = analyze_runs(dirs, out)
-        rows = ["| run | block | Henrici: init → trained | chain score: init → trained |",
-                "|---|---|---|---|"]
+        rows = ["| run | block | Henrici: init → trained | chain score: init → trained "
+                "| trend in i − j: init → trained |", "|---|---|---|---|---|"]
         for name, e in r.items():
             for block, t in e["trained"].items():
-                if block == "responses":
-                    continue
                 i = e["initial"][block]
                 rows.append(f"| {name} | {block} | {i['henrici']:.3f} → {t['henrici']:.3f} | "
-                            f"{i['chain_score']:.4f} → {t['chain_score']:.4f} |")
+                            f"{i['chain_score']:.4f} → {t['chain_score']:.4f} | "
+                            f"{i['trend']:+.2f} → {t['trend']:+.2f} |")
         return dict(figures=[e["figure"] for e in r.values()], table="\n".join(rows))
 
     return run
@@ -435,8 +441,8 @@ EXPERIMENTS = {e.name: e for e in [
                "test loss than identity and orthogonal", jobs=orhan_table1),
     Experiment("orhan-table2", "Orhan & Pitkow 2020", "Table 2 and Fig. 5",
                "training makes identity/orthogonal networks non-normal, with hidden chains",
-               run=_analysis_of("orhan-fig3", lambda j: j.group in ("identity", "orthogonal")
-                                and "copy" not in j.panel)),
+               run=_analysis_of(("orhan-fig3", lambda j: j.group in ("identity", "orthogonal")
+                                 and "copy" not in j.panel))),
     Experiment("orhan-table3", "Orhan & Pitkow 2020", "Table 3",
                "LSTM language models: the mixed init is competitive with plain, orthogonal and "
                "chain", jobs=orhan_table3),
@@ -446,5 +452,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("orhan-fig6", "Orhan & Pitkow 2020", "Fig. 6",
                "trained LSTM gates: input/forget/output weights monotone in i−j, a chain in "
                "the cell (update) gate",
-               run=_analysis_of("orhan-table3", lambda j: j.group == "plain")),
+               # the LM networks of every init, and LSTMs that learned a memory task
+               run=_analysis_of(("orhan-table3", lambda j: True),
+                                ("henaff-fig5", lambda j: j.group == "LSTM"))),
 ]}
