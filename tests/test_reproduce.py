@@ -128,8 +128,12 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
         ("tiny-lstm", lambda j: True))
     monkeypatch.setitem(EXPERIMENTS, "tiny-analysis", Experiment(
         "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis))
+    stale = tmp_path / "tiny-analysis-quick" / "analysis-a-run-no-longer-selected.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"")
     report = reproduce("tiny-analysis", out=tmp_path, workers=1,
                        progress=lambda *_: None).read_text()
+    assert not stale.exists()
     assert (tmp_path / "tiny-quick").is_dir() and (tmp_path / "tiny-lstm-quick").is_dir()
     assert report.count("| copy_T_=_5-orthogonal-seed") == 2  # one W block per seed
     assert report.count("| copy_T_=_5-LSTM-seed") == 8  # four gates per seed

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..train import TrainConfig
 from .jobs import Job, best_variant, job_summaries, run_experiment_jobs
@@ -379,6 +380,9 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
             dirs += [d for entry in by_group.values() for d in best_variant(*entry)[1]
                      if d in current]
         r = analyze_runs(dirs, out)
+        figures = [e["figure"] for e in r.values()]
+        for old in set(out.glob("analysis-*.png")) - {Path(f) for f in figures}:
+            old.unlink()  # a run no longer selected (another best grid point): not a result
         rows = ["| run | block | Henrici: init → trained | chain score: init → trained "
                 "| trend in i − j: init → trained |", "|---|---|---|---|---|"]
         for name, e in r.items():
@@ -387,7 +391,7 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
                 rows.append(f"| {name} | {block} | {i['henrici']:.3f} → {t['henrici']:.3f} | "
                             f"{i['chain_score']:.4f} → {t['chain_score']:.4f} | "
                             f"{i['trend']:+.2f} → {t['trend']:+.2f} |")
-        return dict(figures=[e["figure"] for e in r.values()], table="\n".join(rows))
+        return dict(figures=figures, table="\n".join(rows))
 
     return run
 
