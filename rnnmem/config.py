@@ -244,11 +244,16 @@ class TrainConfig:
 
     def matches(self, saved) -> bool:
         """Whether a saved config.json (a dict) describes this config. Keys it lacks, fields
-        added after it was written, take their defaults, which keep the earlier behaviour."""
+        added after it was written, take their defaults, which keep the earlier behaviour; a
+        knob that does not act on the model (the model table's ``knobs``) is not compared."""
         try:
-            return isinstance(saved, dict) and TrainConfig.from_dict(saved) == self
+            other = TrainConfig.from_dict(saved) if isinstance(saved, dict) else None
         except (TypeError, ValueError):
             return False
+        inert = MODEL_KNOBS - MODEL_TABLE[self.model].knobs
+        return other is not None and all(
+            getattr(self, f.name) == getattr(other, f.name)
+            for f in dataclasses.fields(self) if f.name not in inert)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:

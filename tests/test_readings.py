@@ -126,6 +126,14 @@ def test_readout_bias_is_a_config_value_and_old_run_configs_still_match():
     assert not config.matches({**saved, "lr": 0.5}) and not config.matches({"lr": "x"})
 
 
+def test_a_knob_that_does_not_act_on_the_model_does_not_tell_two_runs_apart():
+    # activation clipping acts on the sRNN, not on the LSTM (the model table's knobs)
+    lstm = TrainConfig(task="copy", T=10, hidden=8, model="lstm")
+    assert lstm.matches({**lstm.to_dict(), "clip": None})
+    srnn = TrainConfig(task="copy", T=10, hidden=8, model="srnn")
+    assert not srnn.matches({**srnn.to_dict(), "clip": None})
+
+
 def test_each_initializer_owns_its_papers_default_scale():
     assert TrainConfig(model="lstm", init="mixed").gain == 1.02  # Orhan & Pitkow §2.5
     assert TrainConfig(init="feedback-chain").gain == 0.99  # their forward weight

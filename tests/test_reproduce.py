@@ -3,6 +3,7 @@ import importlib.util
 import pytest
 
 from rnnmem.cli import main
+from rnnmem.config import check_given
 from rnnmem.experiments import registry
 from rnnmem.experiments.registry import EXPERIMENTS, Experiment, Job
 from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
@@ -44,6 +45,14 @@ def test_every_verdict_reads_the_end_of_training(budget):
         for job in exp.jobs(budget) if exp.jobs is not None else []:
             c = job.config
             assert c.final_evals * c.eval_every <= c.steps / 4, (exp.name, job.panel, job.group)
+
+
+@pytest.mark.parametrize("budget", registry.BUDGETS)
+def test_every_run_config_can_be_trained_again_from_its_config_json(budget):
+    # `rnnmem train --config RUN/config.json` rejects a knob set on a model it does not act on
+    for exp in EXPERIMENTS.values():
+        for job in exp.jobs(budget) if exp.jobs is not None else []:
+            check_given(job.config, job.config.to_dict())
 
 
 def test_quick_budgets_are_smaller_than_full():

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..nn.model import MODEL_TABLE
 from ..train import TrainConfig
 from .jobs import Job, best_variant, job_summaries, run_experiment_jobs
 
@@ -267,8 +268,9 @@ def _lm_jobs(budget: str, model: str, inits: dict, levels) -> list[Job]:
                     batch=_pick(budget, 32 if is_char else 20, 32 if is_char else 20, 80),
                     bptt=100 if is_char else 35, optimizer="adam", lr=2e-3, grad_clip=0.25,
                     steps=steps, eval_every=max(1, steps // 40),
-                    val_tokens=_pick(budget, 20000, 50000, None), clip=None, seed=seed,
-                    **init)))
+                    val_tokens=_pick(budget, 20000, 50000, None), seed=seed,
+                    # no activation clipping, where the model has any (the vanilla RNN)
+                    **({"clip": None} if "clip" in MODEL_TABLE[model].knobs else {}), **init)))
     return jobs
 
 
