@@ -19,6 +19,7 @@ import scipy.linalg
 import scipy.stats
 import torch
 
+from .nn.protocol import recurrent_matrix
 from .rundir import RunDir, RunDirError
 
 
@@ -109,14 +110,14 @@ def recurrent_core(model) -> tuple[torch.nn.Module, int]:
     """(the first recurrent layer, its input size) of a task model or a language model."""
     if hasattr(model, "layers"):  # LanguageModel
         return model.layers[0], model.embed.embedding_dim
-    return model.rnn, model.rnn.n_inputs
+    return model.rnn, model.n_inputs
 
 
 def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
     """The layer's recurrent matrix as named real square blocks (float64): one "W", or one per
     gate of a gated layer (its ``gates``). A complex recurrent matrix (uRNN) has no real chain
     analysis: ValueError."""
-    W = layer.recurrent_matrix().detach()
+    W = recurrent_matrix(layer).detach()
     if W.is_complex():
         raise ValueError("the analysis of non-normality and hidden chains needs a real recurrent "
                          "matrix; urnn's is complex")
@@ -127,13 +128,12 @@ def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
 
 def build_from_config(config, generator: torch.Generator | None = None):
     """(task, model) for a config: a task model, or a language model for ptb-*."""
-    from .train import LM_TASKS, make_model, make_task
+    from .train import make_model, make_task
 
-    if config.task in LM_TASKS:
-        from .data.ptb import PTBCorpus
+    if config.task_kind == "language-model":
         from .lm import LanguageModel, LMWorkload
 
-        corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", config.data_dir)
+        corpus = make_task(config)
         return LMWorkload(corpus, config), LanguageModel(len(corpus.vocab), config, generator)
     task = make_task(config)
     return task, make_model(config, task, generator)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from .nn import build_model
-from .nn.model import MODEL_TABLE
+from .registry import model_spec, model_specs
 
 # (name, batch, hidden, length, inputs): copy (Henaff T = 500: length 520), adding T = 750,
 # psMNIST (784 pixels, one per step), and expRNN's copy setting (L = 1000: length 1020).
@@ -62,20 +62,22 @@ class _LSTMCellLoop(torch.nn.Module):
 
 
 def _rnnmem(model: str, fused: bool):
-    clip = MODEL_TABLE[model].recipe.get("clip")  # the model's own recipe: the LT-RNN clips
+    clip = model_spec(model).recipe.get("clip")  # the model's own recipe: the LT-RNN clips
     return lambda n, h: build_model(model, n, 1, h, fused=fused, clip=clip).rnn
 
 
-# One row per model of the table (its default init and activation) and per reference version,
-# then PyTorch's own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python.
-LAYERS = (
-    *(Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))
-      for name, spec in MODEL_TABLE.items() if not spec.pooled),
-    *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
-      for name, spec in MODEL_TABLE.items() if spec.reference),
-    Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
-    Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
-)
+def bench_layers() -> tuple[Layer, ...]:
+    """One row per built-in model (its default init and activation) and per reference version,
+    then PyTorch's own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python."""
+    builtins = {name: spec for name, spec in model_specs().items() if spec.builtin}
+    return (
+        *(Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))
+          for name, spec in builtins.items() if not spec.pooled),
+        *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
+          for name, spec in builtins.items() if spec.reference),
+        Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
+        Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
+    )
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -128,9 +130,10 @@ def flops(B: int, H: int, T: int, n: int, gates: int) -> float:
     return 2 * 3 * T * B * gates * H * (H + n)
 
 
-def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=LAYERS,
+def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
               slow_repeats: int = 2, progress=None) -> list[dict]:
     """One row per (threads, size, layer). ``threads`` None means all cores."""
+    layers = bench_layers() if layers is None else layers
     rows = []
     saved = torch.get_num_threads()
     try:

@@ -8,27 +8,41 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
+import operator
 import types
 import typing
 from dataclasses import dataclass, field
 
 import torch
 
-from . import tasks
-from .data import mnist
-from .init import INPUT_INITS, default_gain
-from .nn import MODEL_INITS, MODELS, RecurrentNet, build_layer, build_readout
-from .nn.model import HENAFF_RECIPE, MODEL_KNOBS, MODEL_TABLE
+from . import registry, tasks
+from .init import default_gain, init_names
+from .nn import RecurrentNet, build_layer, build_readout
+from .registry import HENAFF_RECIPE, model_names, model_spec, model_specs, task_spec
 
-MNIST_TASKS = ("smnist", "psmnist")
-LM_TASKS = ("ptb-word", "ptb-char")
-ALL_TASKS = (*tasks.TASKS, *MNIST_TASKS, *LM_TASKS)
 OPTIMIZERS = ("rmsprop", "adam")
 
 
-def _opt(help: str, **kw):
+def _opt(help, **kw):
+    """A field with its help text (a callable for a text that lists registered names)."""
     return field(metadata={"help": help}, **kw)
+
+
+def _init_help() -> str:
+    return ("recurrent init, per model (the first is its default): " + "; ".join(
+        f"{m}: {', '.join(s.valid_inits())}" for m, s in model_specs().items()
+        if s.valid_inits()))
+
+
+def _default_model() -> str:
+    return model_names()[0]
+
+
+def model_knobs() -> frozenset:
+    """Every option that acts on some registered models only (their ``knobs``)."""
+    return frozenset().union(*(spec.knobs for spec in model_specs().values()))
 
 
 class _FromRecipe:
@@ -45,7 +59,7 @@ FROM_RECIPE = _FromRecipe()
 class TrainConfig:
     """Everything that defines a training run. Invalid values raise ValueError."""
 
-    task: str = _opt(f"one of {', '.join(ALL_TASKS)}", default="copy")
+    task: str = _opt(lambda: f"one of {', '.join(registry.task_names())}", default="copy")
     T: int = _opt("delay (copy, varcopy) or sequence length (adding)", default=100)
     S: int = _opt("symbols to remember (copy, varcopy)", default=10)
     K: int = _opt("dictionary size (copy, varcopy)", default=8)
@@ -63,9 +77,13 @@ class TrainConfig:
     embedding: int | None = _opt("ptb-*: embedding size (default: hidden)", default=None)
     val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
                                   default=None)
-    model: str = _opt(f"one of {', '.join(MODELS)}", default=MODELS[0])
-    init: str | None = _opt("recurrent init, per model (the first is its default): " + "; ".join(
-        f"{m}: {', '.join(inits)}" for m, inits in MODEL_INITS.items()), default=None)
+    model: str = _opt(lambda: f"one of {', '.join(model_names())}",
+                      default_factory=_default_model)
+    model_options: dict = _opt("options of a plugin model's layer, as a JSON object (its "
+                               "flags: rnnmem train --model M --help)", default_factory=dict)
+    task_options: dict = _opt("options of a plugin task, as a JSON object",
+                              default_factory=dict)
+    init: str | None = _opt(_init_help, default=None)
     gain: float | None = _opt("scale of the recurrent init (λ, or the chain's α); default: "
                               "the init's own (1; mixed 1.02; feedback-chain 0.99)",
                               default=None)
@@ -118,6 +136,8 @@ class TrainConfig:
     final_evals: int = _opt("the final figure of a run is the median of its last k "
                             "evaluations (robust to one loss spike)", default=5)
     seed: int = _opt("seed of the initialization and the training batches", default=0)
+    threads: int = _opt("intra-op threads of the run (the sum order of a product depends on "
+                        "it, so it is part of what makes a run's numbers)", default=1)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # before any value is used (a config file: anything)
@@ -129,10 +149,10 @@ class TrainConfig:
                         setattr(self, f.name, float(value))
                     except OverflowError:
                         raise ValueError(f"{f.name} is too large: {value}") from None
-        if self.init is None and self.model in MODEL_INITS:  # resolved: config.json says it
-            self.init = MODEL_INITS[self.model][0]
+        spec = model_specs().get(self.model)
+        if self.init is None and spec and spec.valid_inits():  # resolved: config.json says it
+            self.init = spec.valid_inits()[0]
         self._resolve_gains()
-        spec = MODEL_TABLE.get(self.model)
         for name, value in (spec.recipe if spec else HENAFF_RECIPE).items():
             if getattr(self, name) is FROM_RECIPE:
                 setattr(self, name, value)
@@ -142,8 +162,8 @@ class TrainConfig:
 
     def _resolve_gains(self) -> None:
         """None → the initializer's own scale (config.json records the value used)."""
-        spec = MODEL_TABLE.get(self.model)
-        own = default_gain(self.init) if spec and spec.scaled_init else None
+        spec = model_specs().get(self.model)
+        own = default_gain(self.init) if spec and spec.scaled_init and self.init else None
         if self.gain is None:
             self.gain = own
         elif own is None:
@@ -152,14 +172,16 @@ class TrainConfig:
                                  f"with init {self.init}")
             self.gain = None  # 1.0 was the former default, written in older config files
         if self.input_gain is None:
-            self.input_gain = default_gain(self.input_init, INPUT_INITS) or 1.0
+            self.input_gain = default_gain(self.input_init, "input") or 1.0
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):  # types first: a config file can hold anything
             _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
         check_seed(self.seed)
         positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
-                         "eval_every", "val_size", "bptt", "layers", "final_evals")
+                         "eval_every", "val_size", "bptt", "layers", "final_evals", "threads")
+        if isinstance(self.threads, int) and self.threads > MAX_THREADS:
+            raise ValueError(f"threads must be at most {MAX_THREADS}, got {self.threads}")
         for name in ("embedding", "val_tokens"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -193,18 +215,17 @@ class TrainConfig:
             if getattr(self, name) not in choices:  # checked even where the task ignores it
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; "
                                  f"got {getattr(self, name)!r}")
-        if self.task not in ALL_TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(ALL_TASKS)}")
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
-        inits = MODEL_INITS[self.model]
-        if self.init not in inits:
+        task = task_spec(self.task)
+        spec = model_spec(self.model)
+        inits = spec.valid_inits()
+        if self.init not in inits and not (self.init is None and not inits):
             raise ValueError(f"unknown init {self.init!r} for {self.model}; valid: "
-                             f"{', '.join(inits)}")
-        if self.input_init not in INPUT_INITS:
+                             f"{', '.join(inits) or 'none (the layer takes no init)'}")
+        if self.input_init not in init_names("input"):
             raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
-                             f"{', '.join(INPUT_INITS)}")
-        spec = MODEL_TABLE[self.model]
+                             f"{', '.join(init_names('input'))}")
+        check_options(self.model_options, spec.options, f"model {self.model}")
+        check_options(self.task_options, task.options, f"task {self.task}")
         activations = spec.activations
         if self.activation is not None and self.activation not in activations:
             raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
@@ -215,7 +236,7 @@ class TrainConfig:
             raise ValueError(f"input_bias applies to {_takers('input_bias')}, not {self.model}")
         if self.gate_bias is not None and not spec.gate_bias:
             raise ValueError(f"gate_bias applies to {_takers('gate_bias')}, not {self.model}")
-        if self.readout_bias is not None and self.task in LM_TASKS:
+        if self.readout_bias is not None and task.kind == "language-model":
             raise ValueError("readout_bias applies to the synthetic and MNIST tasks; the "
                              "language models' decoder has its own bias")
         if spec.pooled and self.hidden % self.pool:
@@ -227,17 +248,15 @@ class TrainConfig:
             raise ValueError(f"lr_orth must be > 0 or none, got {self.lr_orth!r}")
         if spec.even_hidden and self.hidden % 2:
             raise ValueError(f"{self.model} needs an even hidden size, got {self.hidden}")
-        if self.task in LM_TASKS:
-            if not spec.language_model:
-                raise ValueError(f"ptb-* language models take {_takers('language_model')} "
-                                 f"layers, not {self.model}")
-        elif self.task in MNIST_TASKS:  # checked without loading the data
-            mnist.permutation(self.permutation)
-            if self.train_subset is not None and not 1 <= self.train_subset <= mnist.TRAIN_SIZE:
-                raise ValueError(f"train_subset must be in [1, {mnist.TRAIN_SIZE}], got "
-                                 f"{self.train_subset!r}")
-        else:
-            make_task(self)  # the task checks its own sizes
+        if task.kind == "language-model" and not spec.language_model:
+            raise ValueError(f"language models take {_takers('language_model')} layers, not "
+                             f"{self.model}")
+        task.validate(self)  # the task checks its own options, without loading data
+
+    @property
+    def task_kind(self) -> str:
+        """The registered kind of the task: sequence, classification or language-model."""
+        return task_spec(self.task).kind
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -250,7 +269,7 @@ class TrainConfig:
             other = TrainConfig.from_dict(saved) if isinstance(saved, dict) else None
         except (TypeError, ValueError):
             return False
-        inert = MODEL_KNOBS - MODEL_TABLE[self.model].knobs
+        inert = model_knobs() - model_spec(self.model).knobs
         return other is not None and all(
             getattr(self, f.name) == getattr(other, f.name)
             for f in dataclasses.fields(self) if f.name not in inert)
@@ -263,6 +282,7 @@ class TrainConfig:
         return cls(**values)
 
 
+MAX_THREADS = 256
 MAX_SEED = 2**63 - 2  # seed + 2 seeds a torch.Generator (int64)
 
 
@@ -278,7 +298,7 @@ def _field_types() -> dict:
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               type(None): "none"}
+               type(None): "none", dict: "a JSON object"}
 
 
 def _takes_float(hint) -> bool:
@@ -295,7 +315,8 @@ def _check_type(name: str, value, hint) -> None:
           or not isinstance(value, bool) and (
               isinstance(value, int) and (int in allowed or float in allowed)
               or isinstance(value, float) and float in allowed
-              or isinstance(value, str) and str in allowed))
+              or isinstance(value, str) and str in allowed
+              or isinstance(value, dict) and dict in allowed))
     if not ok:
         words = " or ".join(_TYPE_WORDS[t] for t in allowed)
         raise ValueError(f"{name} must be {words}, got {value!r}")
@@ -305,32 +326,23 @@ def check_given(config: TrainConfig, given: dict) -> None:
     """An option the user gave (flags or a config file: ``given``) that acts on other models
     only, with a value other than its default, is an error, not silently ignored (the model
     table's ``knobs``). A saved config.json, which lists every field, passes."""
-    spec = MODEL_TABLE[config.model]
-    for knob in sorted((set(given) & MODEL_KNOBS) - spec.knobs):
+    spec = model_spec(config.model)
+    for knob in sorted((set(given) & model_knobs()) - spec.knobs):
         default = getattr(TrainConfig.from_dict({k: v for k, v in given.items() if k != knob}),
                           knob)
         if getattr(config, knob) != default:
-            takers = ", ".join(m for m, t in MODEL_TABLE.items() if knob in t.knobs)
+            takers = ", ".join(m for m, t in model_specs().items() if knob in t.knobs)
             raise ValueError(f"{knob} applies to {takers}, not {config.model}")
 
 
 def _takers(knob: str) -> str:
     """The models whose table entry sets ``knob``, as a list for an error message."""
-    return ", ".join(m for m, spec in MODEL_TABLE.items() if getattr(spec, knob))
+    return ", ".join(m for m, spec in model_specs().items() if getattr(spec, knob))
 
 
 def make_task(config: TrainConfig):
-    """The task a config describes (MNIST tasks load their data here)."""
-    if config.task in MNIST_TASKS:
-        order = config.permutation if config.task == "psmnist" else "none"
-        return mnist.PixelMNIST(order, data_dir=config.data_dir, subset=config.train_subset)
-    if config.task == "adding":
-        return tasks.AddingTask(config.T, placement=config.placement, channels=config.channels)
-    if config.task == "varcopy":
-        if config.S > config.T:
-            raise ValueError(f"variable copy needs S <= T, got S={config.S}, T={config.T}")
-        return tasks.VariableCopyTask(config.T, S=config.S, K=config.K)
-    return tasks.CopyTask(config.T, S=config.S, K=config.K, convention=config.convention)
+    """The task a config describes, built by its registration (MNIST loads its data here)."""
+    return task_spec(config.task).build(config)
 
 
 def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
@@ -339,8 +351,8 @@ def make_model(config: TrainConfig, task, generator: torch.Generator | None = No
                       **layer_knobs(config))
     return RecurrentNet(rnn, build_readout(
         config.model, config.hidden, task.n_outputs, pool=config.pool,
-        bias=config.readout_bias is not False, classifier=config.task in MNIST_TASKS,
-        generator=generator))
+        bias=config.readout_bias is not False, classifier=config.task_kind == "classification",
+        generator=generator), task.n_inputs)
 
 
 def layer_knobs(config: TrainConfig) -> dict:
@@ -348,4 +360,42 @@ def layer_knobs(config: TrainConfig) -> dict:
     return dict(init=config.init, gain=config.gain, feedback=config.feedback,
                 input_init=config.input_init, input_gain=config.input_gain,
                 input_bias=config.input_bias, gate_bias=config.gate_bias,
-                activation=config.activation, clip=config.clip)
+                activation=config.activation, clip=config.clip, options=config.model_options)
+
+
+def run_level_fields() -> set[str]:
+    """The names a plugin's option may not take: the run configuration's own fields."""
+    return {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def check_options(values, options: dict, owner: str) -> None:
+    """ValueError unless ``values`` (a dict) sets only keywords of ``options`` (name ->
+    inspect.Parameter), every required one, each of its annotated type where that is a plain
+    one (int, float, str, bool, or an optional of those)."""
+    if not isinstance(values, dict):
+        raise ValueError(f"options of {owner} must be a JSON object, got {values!r}")
+    valid = ", ".join(options) or "none"
+    for key in values:
+        if key not in options:
+            raise ValueError(f"{owner} has no option {key!r}; valid: {valid}")
+    for name, p in options.items():
+        if name not in values:
+            if p.default is inspect.Parameter.empty:
+                raise ValueError(f"{owner} needs its option {name!r} (model_options)")
+            continue
+        hint = _plain_hint(p.annotation)
+        if hint is not None:
+            _check_type(f"{owner}: {name}", values[name], hint)
+
+
+def _plain_hint(annotation):
+    """A parameter's annotation as a type _check_type knows, or None (not checked)."""
+    if isinstance(annotation, str):  # from __future__ import annotations
+        names = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
+        parts = [a.strip() for a in annotation.split("|")]
+        if not all(part in names for part in parts):
+            return None
+        return functools.reduce(operator.or_, (names[part] for part in parts))
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
+        annotation,)
+    return annotation if allowed and all(a in _TYPE_WORDS for a in allowed) else None

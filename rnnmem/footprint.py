@@ -37,9 +37,9 @@ def training_bytes(config, task) -> float:
     batch with their gradients and gate pre-activations, the validation inputs and the
     states of one evaluation chunk (``train.evaluate``: 500 sequences), and the recurrent
     weights with their gradient and two optimizer buffers."""
-    from .nn.model import MODEL_TABLE
+    from .registry import model_spec
 
-    width = MODEL_TABLE[config.model].state_blocks * config.hidden
+    width = model_spec(config.model).state_blocks * config.hidden
     length = task.length
     train_states = 4 * length * config.batch * (width + task.n_outputs)
     val_inputs = length * config.val_size * task.n_inputs

@@ -4,9 +4,9 @@ Each ``name_(tensor, ...)`` fills ``tensor`` in place (without recording autogra
 returns it. Weights follow PyTorch's ``(out, in)`` layout, so ``h_t = W h_{t-1}`` reads
 ``h_t[i] = Σ_j W[i, j] h_{t-1}[j]``: ``W[i, j]`` is the connection from unit j to unit i.
 
-Recurrent initializers are chosen by name through :data:`RECURRENT_INITS` (see
-:func:`get_initializer`); every one of them takes the scale ``gain`` (λ for identity and
-orthogonal, α for the chains).
+Initializers are chosen by name through the registry (:func:`rnnmem.register_init`, which the
+built-ins below use too; see :func:`get_initializer`); every recurrent one takes the scale
+``gain`` (λ for identity and orthogonal, α for the chains).
 
 Example:
     >>> W = torch.empty(4, 4)
@@ -21,6 +21,8 @@ import math
 from collections.abc import Callable
 
 import torch
+
+from .registry import find_init, get_init, init_names, register_init
 
 
 def _check_matrix(tensor: torch.Tensor, name: str, square: bool = True) -> None:
@@ -141,36 +143,31 @@ def mixed_lstm_(
     return weight_hh
 
 
-# Names accepted by the models' ``init=`` argument for the recurrent matrix.
-RECURRENT_INITS: dict[str, Callable[..., torch.Tensor]] = {
-    "orthogonal": orthogonal_,
-    "identity": identity_,
-    "gaussian": gaussian_,
-    "chain": chain_,
-    "feedback-chain": feedback_chain_,
-}
-
-INPUT_INITS: dict[str, Callable[..., torch.Tensor]] = {
-    "gaussian": gaussian_,
-    "source": source_input_,
-}
+# The built-in initializers, registered as a plugin's are (rnnmem.registry).
+for _name, _fn in (("orthogonal", orthogonal_), ("identity", identity_), ("gaussian", gaussian_),
+                   ("chain", chain_), ("feedback-chain", feedback_chain_)):
+    register_init(_name, _fn)
+register_init("gaussian", gaussian_, kind="input")
+register_init("source", source_input_, kind="input")
+register_init("mixed", mixed_lstm_, kind="gated")
 
 
-def default_gain(init: str, table: dict[str, Callable] | None = None) -> float | None:
+def default_gain(init: str, kind: str | None = None) -> float | None:
     """The scale an initializer uses when none is given (its paper's value, e.g. 1.02 for
     ``mixed``, 0.99 for ``feedback-chain``, 0.9 for ``source``); None if it takes no scale.
 
-    ``table`` defaults to the recurrent initializers, the LSTM's ``mixed`` included."""
-    fn = (table if table is not None else {**RECURRENT_INITS, "mixed": mixed_lstm_}).get(init)
+    ``kind`` (see :func:`~rnnmem.registry.register_init`) defaults to any kind, recurrent
+    first."""
+    fn = find_init(init) if kind is None else (
+        get_init(init, kind) if init in init_names(kind) else None)
     if fn is None:
         return None
-    return inspect.signature(fn).parameters["gain"].default
+    gain = inspect.signature(fn).parameters.get("gain")
+    return None if gain is None or gain.default is inspect.Parameter.empty else gain.default
 
 
-def get_initializer(init: str | Callable, table: dict[str, Callable] = RECURRENT_INITS):
-    """Resolve an initializer given by name (a key of ``table``) or as a callable."""
+def get_initializer(init: str | Callable, kind: str = "recurrent"):
+    """Resolve an initializer given by name (registered under ``kind``) or as a callable."""
     if callable(init):
         return init
-    if init not in table:
-        raise ValueError(f"unknown initializer {init!r}; valid names: {', '.join(table)}")
-    return table[init]
+    return get_init(init, kind)

@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import layer_knobs
+from .config import layer_knobs, make_task
 from .data.ptb import PTBCorpus
 from .loop import train_loop
 from .nn.model import build_layer
+from .nn.protocol import forward_state
 
 EVAL_STREAMS = 10
 
@@ -52,7 +53,7 @@ class LanguageModel(nn.Module):
         state = state or [None] * len(self.layers)
         new_state = []
         for layer, s in zip(self.layers, state, strict=True):
-            x, s = layer.forward_state(x, s)
+            x, s = forward_state(layer, x, s)
             new_state.append(s)
         return self.decoder(x), new_state
 
@@ -146,7 +147,7 @@ def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float
 def train_lm(config, run_dir: str | Path, *, progress: bool = False,
              resume: bool = False) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
-    corpus = PTBCorpus("word" if config.task == "ptb-word" else "char", data_dir=config.data_dir)
+    corpus = make_task(config)
     model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
     return train_loop(config, run_dir, LMWorkload(corpus, config), model, progress=progress,
                       resume=resume)

@@ -23,6 +23,14 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
+def _worker_init() -> None:
+    """A fresh worker: one thread, and the plugins its parent loaded ($RNNMEM_PLUGINS)."""
+    from .plugins import load_plugins
+
+    _single_thread()
+    load_plugins()
+
+
 def _train_job(config_dict: dict, run_dir: str) -> dict:
     return _guarded(TrainConfig.from_dict(config_dict), run_dir)
 
@@ -71,7 +79,7 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
         return summaries
     # spawn, not fork: a forked copy of a process whose OpenMP pool already ran can hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_thread) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
         futures = {pool.submit(_train_job, c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
         for future in as_completed(futures):
             i = futures[future]
@@ -82,7 +90,7 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
 
 
 def _ray_job(config_dict: dict, run_dir: str) -> dict:
-    _single_thread()
+    _worker_init()
     return _train_job(config_dict, run_dir)
 
 
@@ -93,8 +101,11 @@ def _run_ray(jobs, workers, on_done) -> list[dict]:
         raise ValueError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
     started = not ray.is_initialized()
     if started:
+        from .plugins import ENV
+
+        plugins = {"env_vars": {ENV: os.environ[ENV]}} if os.environ.get(ENV) else None
         ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+                 log_to_driver=False, configure_logging=False, runtime_env=plugins)
     try:
         task = ray.remote(num_cpus=1)(_ray_job)
         refs = {task.remote(c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .registry import register_task
+
 # Orhan & Pitkow §2.3.1: a run succeeds when its validation loss ends below half the baseline.
 SOLVED_RATIO = 0.5
 
@@ -301,3 +303,25 @@ def make_task(name: str, **sizes) -> CopyTask | VariableCopyTask | AddingTask:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
     return TASKS[name](**sizes)
+
+
+# ---------------------------------------------------------------- registration (rnnmem.registry)
+# A built-in reads its options from the run config's fields (T, S, K, ...).
+
+def _copy(config) -> CopyTask:
+    return CopyTask(config.T, S=config.S, K=config.K, convention=config.convention)
+
+
+def _varcopy(config) -> VariableCopyTask:
+    if config.S > config.T:
+        raise ValueError(f"variable copy needs S <= T, got S={config.S}, T={config.T}")
+    return VariableCopyTask(config.T, S=config.S, K=config.K)
+
+
+def _adding(config) -> AddingTask:
+    return AddingTask(config.T, placement=config.placement, channels=config.channels)
+
+
+register_task("copy", CopyTask, build=_copy, _builtin=True)
+register_task("varcopy", VariableCopyTask, build=_varcopy, _builtin=True)
+register_task("adding", AddingTask, build=_adding, _builtin=True)

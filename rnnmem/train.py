@@ -17,6 +17,7 @@ evaluation) and ``summary.json``; each is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from pathlib import Path
@@ -25,16 +26,13 @@ import torch
 
 from . import footprint
 from .config import (  # noqa: F401 - also importable from here, next to train()
-    ALL_TASKS,
-    LM_TASKS,
-    MNIST_TASKS,
     OPTIMIZERS,
     TrainConfig,
     make_model,
     make_task,
 )
 from .loop import make_optimizer, open_run, train_loop  # noqa: F401 - open_run: tests use it here
-from .rundir import finished_summary
+from .rundir import RunDir, finished_summary
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
@@ -115,19 +113,44 @@ class TaskWorkload:
         pass
 
 
+class RunExists(ValueError):
+    """A finished run directory that a new run would overwrite."""
+
+
+@contextlib.contextmanager
+def run_threads(threads: int):
+    """torch's intra-op threads set to a run's ``threads`` while it trains, then restored."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
-          resume: bool = False) -> dict:
+          resume: bool = False, overwrite: bool = False) -> dict:
     """Train one model as ``config`` says; write the run directory; return the summary.
 
     The summary's ``status`` is ``completed``, ``early-stopped`` (validation loss fell below
     ``stop_ratio`` × baseline) or ``diverged`` (a non-finite loss; ``diverged_at`` gives the step).
     A checkpoint is written at every evaluation; with ``resume=True`` a run directory holding one
-    continues from it, and ends with exactly the numbers of an uninterrupted run.
+    continues from it, and ends with exactly the numbers of an uninterrupted run. A finished
+    run directory is refused (:class:`RunExists`) unless ``overwrite`` or ``resume`` is given,
+    as ``rnnmem train`` refuses it; the run trains on ``config.threads`` threads, as there.
     """
-    if config.task in LM_TASKS:
-        from .lm import train_lm
+    if not (resume or overwrite) and RunDir(run_dir).is_finished():
+        raise RunExists(f"{run_dir} already holds a finished run; pass overwrite=True "
+                        "(--overwrite) or another run directory")
+    with run_threads(config.threads):
+        if config.task_kind == "language-model":
+            from .lm import train_lm
 
-        return train_lm(config, run_dir, progress=progress, resume=resume)
+            return train_lm(config, run_dir, progress=progress, resume=resume)
+        return _train_task(config, run_dir, progress=progress, resume=resume)
+
+
+def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
     workload = TaskWorkload(task, config)

@@ -199,10 +199,11 @@ def test_the_model_table_names_each_layer_class_and_its_keywords():
     import inspect
 
     from rnnmem.nn import build_layer
-    from rnnmem.nn.model import MODEL_TABLE
+    from rnnmem.registry import model_specs
 
-    knobs = set(inspect.signature(build_layer).parameters) - {"name", "n_inputs", "hidden"}
-    for name, spec in MODEL_TABLE.items():
+    knobs = set(inspect.signature(build_layer).parameters) - {"name", "n_inputs", "hidden",
+                                                              "options"}
+    for name, spec in model_specs().items():
         assert issubclass(spec.layer, torch.nn.Module), name
         taken = {p for cls in spec.layer.__mro__ if "__init__" in vars(cls)
                  for p in inspect.signature(cls.__init__).parameters}

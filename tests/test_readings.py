@@ -11,10 +11,11 @@ import torch
 
 from rnnmem.cli import main
 from rnnmem.config import TrainConfig, make_model, make_task
-from rnnmem.experiments.registry import BUDGETS, EXPERIMENTS, HENAFF_MODELS
+from rnnmem.experiments.registry import BUDGETS, HENAFF_MODELS
 from rnnmem.loop import exploded, final_figures, stop_reason
 from rnnmem.nn import build_model
 from rnnmem.nn.cells import LSTM, LTRNN, SRNN
+from rnnmem.registry import experiments
 from rnnmem.tasks import VariableCopyTask
 
 
@@ -55,10 +56,10 @@ def test_henaff_lstm_is_gaussian_without_biases_by_default():
 def test_henaff_experiments_use_henaff_lstm_and_every_training_experiment_decides():
     assert HENAFF_MODELS["LSTM"]["init"] == "gaussian"
     for name in ("henaff-fig2", "henaff-fig3", "henaff-fig5", "henaff-readings"):
-        lstm = [j for j in EXPERIMENTS[name].jobs("paper") if j.config.model == "lstm"]
+        lstm = [j for j in experiments()[name].jobs("paper") if j.config.model == "lstm"]
         assert all(j.config.gate_bias is not False for j in lstm)
     assert BUDGETS == ("quick", "paper", "full")
-    for e in EXPERIMENTS.values():
+    for e in experiments().values():
         if e.jobs is not None:
             seeds = {}
             for j in e.jobs("paper"):

@@ -5,8 +5,9 @@ import pytest
 from rnnmem.cli import main
 from rnnmem.config import check_given
 from rnnmem.experiments import registry
-from rnnmem.experiments.registry import EXPERIMENTS, Experiment, Job
+from rnnmem.experiments.registry import Experiment, Job
 from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
+from rnnmem.registry import experiments
 from rnnmem.sweep import run_all
 from rnnmem.train import TrainConfig
 
@@ -19,14 +20,14 @@ PAPER_TARGETS = {
 
 def test_registry_covers_every_figure_and_table():
     for paper, targets in PAPER_TARGETS.items():
-        covered = {t.strip() for e in EXPERIMENTS.values() if e.paper == paper
+        covered = {t.strip() for e in experiments().values() if e.paper == paper
                    for t in e.target.split(" and ")}
         assert targets <= covered, (paper, targets - covered)
 
 
 @pytest.mark.parametrize("budget", ["quick", "full"])
 def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
-    for exp in EXPERIMENTS.values():
+    for exp in experiments().values():
         if exp.jobs is None:
             assert exp.run is not None
             continue
@@ -41,7 +42,7 @@ def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
 def test_every_verdict_reads_the_end_of_training(budget):
     # the final figure is the median of the last final_evals evaluations: they must lie in the
     # last quarter of the run (language models once evaluated 8 times: the median read step 0.75 T)
-    for exp in EXPERIMENTS.values():
+    for exp in experiments().values():
         for job in exp.jobs(budget) if exp.jobs is not None else []:
             c = job.config
             assert c.final_evals * c.eval_every <= c.steps / 4, (exp.name, job.panel, job.group)
@@ -50,13 +51,13 @@ def test_every_verdict_reads_the_end_of_training(budget):
 @pytest.mark.parametrize("budget", registry.BUDGETS)
 def test_every_run_config_can_be_trained_again_from_its_config_json(budget):
     # `rnnmem train --config RUN/config.json` rejects a knob set on a model it does not act on
-    for exp in EXPERIMENTS.values():
+    for exp in experiments().values():
         for job in exp.jobs(budget) if exp.jobs is not None else []:
             check_given(job.config, job.config.to_dict())
 
 
 def test_quick_budgets_are_smaller_than_full():
-    for exp in EXPERIMENTS.values():
+    for exp in experiments().values():
         if exp.jobs is not None:
             quick = sum(j.config.steps for j in exp.jobs("quick"))
             full = sum(j.config.steps for j in exp.jobs("full"))
@@ -84,7 +85,7 @@ def tiny_experiment(budget):
 @pytest.fixture
 def tiny(monkeypatch):
     exp = Experiment("tiny", "Test paper", "Fig. 0", "nothing", jobs=tiny_experiment)
-    monkeypatch.setitem(EXPERIMENTS, "tiny", exp)
+    monkeypatch.setitem(experiments(), "tiny", exp)
     return exp
 
 
@@ -112,7 +113,7 @@ def test_a_stale_run_is_never_reported_as_a_result(tiny, tmp_path, monkeypatch):
     changed = lambda budget: [  # noqa: E731
         Job(j.panel, j.group, j.seed, TrainConfig(**{**j.config.to_dict(), "eval_every": 3}))
         for j in tiny_experiment(budget)]
-    monkeypatch.setitem(EXPERIMENTS, "tiny", Experiment("tiny", "Test paper", "Fig. 0",
+    monkeypatch.setitem(experiments(), "tiny", Experiment("tiny", "Test paper", "Fig. 0",
                                                         "nothing", jobs=changed))
     monkeypatch.setattr(registry, "run_experiment_jobs", lambda name, jobs, root, *a, **k: [
         job_dir(root, j) for j in jobs])  # nothing retrained: every directory is stale
@@ -130,12 +131,12 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
     lstms = lambda budget: [Job("copy T = 5", "LSTM", seed, TrainConfig(  # noqa: E731
         task="copy", T=5, S=2, K=3, model="lstm", hidden=8, batch=4, steps=12, eval_every=4,
         val_size=8, seed=seed)) for seed in range(2)]
-    monkeypatch.setitem(EXPERIMENTS, "tiny-lstm", Experiment("tiny-lstm", "Test paper",
+    monkeypatch.setitem(experiments(), "tiny-lstm", Experiment("tiny-lstm", "Test paper",
                                                              "Fig. 0", "nothing", jobs=lstms))
     analysis = registry._analysis_of(
         ("tiny", lambda j: j.group == "orthogonal" and j.panel == "copy T = 5"),
         ("tiny-lstm", lambda j: True))
-    monkeypatch.setitem(EXPERIMENTS, "tiny-analysis", Experiment(
+    monkeypatch.setitem(experiments(), "tiny-analysis", Experiment(
         "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis))
     stale = tmp_path / "tiny-analysis-quick" / "analysis-a-run-no-longer-selected.png"
     stale.parent.mkdir()
@@ -152,7 +153,7 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
 def test_reproduce_cli(tiny, tmp_path, capsys):
     assert main(["reproduce", "--list"]) == 0
     listing = capsys.readouterr().out
-    assert all(name in listing for name in EXPERIMENTS)
+    assert all(name in listing for name in experiments())
     assert main(["reproduce", "tiny", "--out", str(tmp_path), "--workers", "1"]) == 0
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "REPORT.md").is_file()

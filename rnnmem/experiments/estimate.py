@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from ..config import LM_TASKS, TrainConfig, make_model, make_task
+from ..config import TrainConfig, make_model, make_task
 from ..lm import EVAL_STREAMS
 from ..loop import make_optimizer
 
@@ -50,13 +50,12 @@ def lm_seconds(config: TrainConfig, probe_steps: int = 3) -> tuple[float, float,
     """(seconds of one training step, seconds per evaluated token, tokens per split) of a
     language model, on one thread; raises :class:`~rnnmem.data.DataError` if its corpus is
     not installed."""
-    from ..data.ptb import PTBCorpus
     from ..lm import LanguageModel, LMWorkload, evaluate_stream
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        corpus = PTBCorpus(config.task.removeprefix("ptb-"), data_dir=config.data_dir)
+        corpus = make_task(config)
         model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(0))
         workload, optimizer = LMWorkload(corpus, config), make_optimizer(config, model)
         for i in range(probe_steps + 1):
@@ -91,7 +90,7 @@ def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
     per_lm: dict[tuple, tuple | None] = {}
     total, skipped = 0.0, 0
     for c in configs:
-        if c.task in LM_TASKS:
+        if c.task_kind == "language-model":
             key = (c.task, c.data_dir, c.model, c.hidden, c.layers, c.embedding, c.batch, c.bptt)
             if key not in per_lm:
                 try:

@@ -12,25 +12,13 @@ function of the output directory and the budget.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..nn.model import MODEL_TABLE
+from ..registry import Experiment, experiments, model_spec, register_experiment
 from ..train import TrainConfig
 from .jobs import Job, best_variant, job_summaries, run_experiment_jobs
 
 BUDGETS = ("quick", "paper", "full")
-
-
-@dataclass(frozen=True)
-class Experiment:
-    name: str
-    paper: str
-    target: str
-    claim: str
-    jobs: Callable[[str], list[Job]] | None = None
-    run: Callable | None = None  # (out_dir, budget, workers) -> dict(figures, table)
-    curve: str = "val_ratio"
 
 
 # A run's final figure is the median of its last ``final_evals`` (5) evaluations; each experiment
@@ -270,7 +258,7 @@ def _lm_jobs(budget: str, model: str, inits: dict, levels) -> list[Job]:
                     steps=steps, eval_every=max(1, steps // 40),
                     val_tokens=_pick(budget, 20000, 50000, None), seed=seed,
                     # no activation clipping, where the model has any (the vanilla RNN)
-                    **({"clip": None} if "clip" in MODEL_TABLE[model].knobs else {}), **init)))
+                    **({"clip": None} if "clip" in model_spec(model).knobs else {}), **init)))
     return jobs
 
 
@@ -368,7 +356,7 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
 
         dirs = []
         for source, select in sources:
-            jobs = [j for j in EXPERIMENTS[source].jobs(budget) if select(j)]
+            jobs = [j for j in experiments()[source].jobs(budget) if select(j)]
             all_dirs = run_experiment_jobs(source, jobs, out.parent / f"{source}-{budget}",
                                            workers)
             by_group: dict[tuple, tuple[list, list]] = {}
@@ -408,7 +396,8 @@ def _pool_activations(out, budget, workers):
     return plot_pool_activations(run_dirs, out)
 
 
-EXPERIMENTS = {e.name: e for e in [
+# The built-in experiments, registered as a plugin's are.
+for _e in [
     Experiment("henaff-fig1", "Henaff et al. 2016", "Fig. 1",
                "the copy construction succeeds for small S and degrades as S (and K) grow",
                run=_construct),
@@ -461,4 +450,6 @@ EXPERIMENTS = {e.name: e for e in [
                # the LM networks of every init, and LSTMs that learned a memory task
                run=_analysis_of(("orhan-table3", lambda j: True),
                                 ("henaff-fig5", lambda j: j.group == "LSTM"))),
-]}
+]:
+    register_experiment(_e.name, _e.jobs, run=_e.run, paper=_e.paper, target=_e.target,
+                        claim=_e.claim, curve=_e.curve, _builtin=True)

@@ -18,11 +18,12 @@ import torch
 
 from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
+from ..registry import experiments
 from ..rundir import RunDir, finished_summary
 from ..stats import format_mean_se
 from .estimate import Progress, describe_estimate
 from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
-from .registry import BUDGETS, EXPERIMENTS
+from .registry import BUDGETS
 
 
 def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
@@ -69,11 +70,11 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
 def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce",
               workers: int | None = None, backend: str = "local", progress=print) -> Path:
     """Run one experiment; write figure, table and report under ``out``; return the report."""
-    if name not in EXPERIMENTS:
+    if name not in experiments():
         raise ValueError(f"unknown experiment {name!r}; see rnnmem reproduce --list")
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
-    exp = EXPERIMENTS[name]
+    exp = experiments()[name]
     root = Path(out) / f"{name}-{budget}"
     start = time.perf_counter()
     if exp.jobs is not None:
@@ -134,11 +135,17 @@ def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds
     images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
     return (f"## {exp.name}: {exp.paper}, {exp.target} ({budget} budget)\n\n"
             f"Claim: {exp.claim}.\n\n"
-            f"```bash\nrnnmem reproduce {exp.name} --budget {budget}\n```\n\n"
+            f"```bash\n{reproduce_command(exp, budget)}\n```\n\n"
             f"{images}\n\n{table}\n\n"
             f"Wall time of this command {seconds:.0f} s (runs already finished in the output "
             f"directory are not redone) on {platform.machine()}, {os.cpu_count()} cores, torch "
             f"{torch.__version__}.{trained}\n")
+
+
+def reproduce_command(exp, budget: str) -> str:
+    """The command that regenerates an experiment's report (a plugin's names its file)."""
+    plugin = f" --plugin {exp.plugin}" if exp.plugin else ""
+    return f"rnnmem reproduce{plugin} {exp.name} --budget {budget}"
 
 
 def write_report(out: str | Path) -> Path:
@@ -162,7 +169,7 @@ def write_report(out: str | Path) -> Path:
 
 def list_experiments() -> str:
     lines = ["| experiment | paper | reproduces | claim |", "|---|---|---|---|"]
-    for e in EXPERIMENTS.values():
+    for e in experiments().values():
         lines.append(f"| {e.name} | {e.paper} | {e.target} | {e.claim} |")
     return "\n".join(lines)
 

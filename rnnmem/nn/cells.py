@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .. import init as rinit
+from ..registry import register_model
 from .scan import scan, scan_reference
 
 INPUT_ACTIVATIONS = ("none", "relu", "tanh", "elu")
@@ -45,8 +46,8 @@ class _ScanRNN(nn.Module):
         if clip is not None and not clip > 0:
             raise ValueError(f"activation clip must be positive, got {clip!r}")
         self.n_inputs, self.hidden, self.clip, self.fused = n_inputs, hidden, clip, fused
-        self.init = rinit.get_initializer(init, rinit.RECURRENT_INITS)
-        self.input_init = rinit.get_initializer(input_init, rinit.INPUT_INITS)
+        self.init = rinit.get_initializer(init, "recurrent")
+        self.input_init = rinit.get_initializer(input_init, "input")
         self.gain, self.feedback, self.input_gain = gain, feedback, input_gain
         self.input_bias = self.default_input_bias() if input_bias is None else input_bias
         self.U = nn.Linear(n_inputs, hidden)
@@ -202,3 +203,31 @@ class LSTM(nn.Module):
             state = (state[0][None], state[1][None])
         out, (h, c) = self.lstm(x, state)
         return out, (h[0], c[0])
+
+
+# ---------------------------------------------------------------- registration (rnnmem.registry)
+
+# What the harness's knobs are called by each layer class.
+_SCAN_ARGS = {k: k for k in ("init", "gain", "feedback", "input_init", "input_gain",
+                             "input_bias", "clip", "fused", "generator")}
+# the scan models' U and V: input init and scale, activation clipping, the §4.2 penalty on V
+_SCAN_KNOBS = frozenset({"input_init", "input_gain", "clip", "ortho_lr", "ortho_points"})
+# Henaff §3.2.1: ReLU σ on adding; σ of eq. 2 is the LT-RNN's input_activation
+_LT = dict(layer_args={**_SCAN_ARGS, "activation": "input_activation"},
+           default_init="orthogonal", activations=INPUT_ACTIVATIONS, adding_activation="relu",
+           input_bias=True, _builtin=True)
+register_model("lt-rnn", LTRNN, **_LT, language_model=True, knobs=_SCAN_KNOBS,
+               reference="per-step autograd")
+register_model("lt-rnn-pool", LTRNN, **_LT, pooled=True, knobs=_SCAN_KNOBS | {"pool"})
+_SRNN = dict(layer_args={**_SCAN_ARGS, "activation": "activation"}, input_bias=True,
+             knobs=_SCAN_KNOBS, _builtin=True)  # φ of Henaff eq. 1
+register_model("srnn", SRNN, **_SRNN, default_init="orthogonal", activations=SRNN_ACTIVATIONS,
+               language_model=True, reference="per-step autograd")
+# Le et al.'s IRNN: an sRNN with ReLU φ and identity V
+register_model("irnn", SRNN, **_SRNN, default_init="identity",
+               activations=("relu", *[a for a in SRNN_ACTIVATIONS if a != "relu"]))
+# "plain" takes no scale (default_gain)
+register_model("lstm", LSTM, layer_args=dict(init="init", gain="gain", gate_bias="bias",
+                                             generator="generator"),
+               inits=LSTM_INITS, default_init=LSTM_INITS[0], state_blocks=4, gemm_blocks=4,
+               gate_bias=True, language_model=True, kernel="torch.nn.LSTM", _builtin=True)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from ..registry import register_model
 from .scan import scan, scan_reference
 
 EXPRNN_INITS = ("henaff", "cayley")
@@ -235,3 +236,47 @@ class GRU(nn.Module):
 
     def recurrent_matrix(self) -> torch.Tensor:
         return self.gru.weight_hh_l0
+
+
+# ---------------------------------------------------------------- registration (rnnmem.registry)
+
+def _linear_readout_(W: nn.Linear, generator):
+    """nn.Linear's default, U(±1/√H): expRNN 2_mnist.py:82, nnRNN sMNIST.py:110."""
+    bound = 1 / math.sqrt(W.in_features)
+    W.weight.uniform_(-bound, bound, generator=generator)
+    if W.bias is not None:
+        W.bias.uniform_(-bound, bound, generator=generator)
+
+
+def _exprnn_readout_(W: nn.Linear, classifier: bool, generator):
+    if classifier:
+        return _linear_readout_(W, generator)
+    W.weight.normal_(0.0, math.sqrt(2 / W.in_features), generator=generator)  # 1_copying.py:90
+
+
+def _nnrnn_readout_(W: nn.Linear, classifier: bool, generator):
+    if classifier:
+        return _linear_readout_(W, generator)
+    std = math.sqrt(2 / (W.in_features + W.out_features))  # copytask.py: xavier_normal_
+    W.weight.normal_(0.0, std, generator=generator)
+
+
+register_model("gru", GRU, layer_args=dict(init="init", generator="generator"),
+               inits=GRU_INITS, default_init=GRU_INITS[0], scaled_init=False, state_blocks=3,
+               gemm_blocks=3, kernel="torch.nn.GRU", _builtin=True)
+_MODRELU = dict(layer_args=dict(init="init", clip="clip", generator="generator"),
+                inits=EXPRNN_INITS, default_init=EXPRNN_INITS[0], scaled_init=False,
+                recipe=dict(rms_decay=0.99, clip=None), kernel="fused scan, modReLU",
+                _builtin=True)
+# expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
+register_model("exprnn", ExpRNN, **_MODRELU, knobs=frozenset({"clip", "lr_orth"}),
+               readout_init=_exprnn_readout_)
+# nnRNN copytask.py --alpha 0.99, no clipping
+register_model("nnrnn", NNRNN, **_MODRELU, even_hidden=True,
+               knobs=frozenset({"clip", "lr_orth", "gamma_penalty", "t_decay"}),
+               readout_init=_nnrnn_readout_)
+# complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
+register_model("urnn", URNN, layer_args=dict(fused="fused", generator="generator"),
+               inits=("random",), default_init="random", scaled_init=False, state_blocks=2,
+               output_blocks=2, gemm_blocks=4, kernel="fused scan, complex modReLU",
+               reference="per-step autograd", _builtin=True)

@@ -1,0 +1,49 @@
+"""The interface of a recurrent layer: what the harness requires, and what it uses if present.
+
+A layer registered with :func:`rnnmem.register_model` needs only ``forward``. The optional
+members below each unlock one thing; a layer without them trains, resumes, sweeps and plots
+like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class RecurrentLayer(Protocol):
+    """``layer(x (T, B, n_inputs), h0=None) -> h (T, B, H)``: every hidden state.
+
+    Optional members, and what uses them:
+
+    - ``recurrent_matrix() -> Tensor``: the hidden-to-hidden weights (a gated layer: its
+      stacked gate blocks, named by ``gates``). ``rnnmem memory analyze`` and the Orhan
+      Table 2 / Fig. 6 analyses (non-normality, Schur profile, hidden chains) read it.
+    - ``gates: tuple[str, ...]``: the names of the stacked blocks of ``recurrent_matrix()``.
+    - ``forward_state(x, state) -> (h, final_state)``: a state to carry across windows
+      (language models, truncated BPTT); without it the final state is ``h[-1]``.
+    - ``param_groups(*, lr, lr_orth, t_decay) -> list[dict]``: the optimizer's parameter groups
+      of the model's own recipe (expRNN, nnRNN); without it every parameter trains at ``lr``.
+    - ``regularization(**options) -> Tensor``: a penalty added to the training loss (nnRNN's
+      δ·Σ(γ − 1)²); the loss logged is the task's alone.
+    """
+
+    def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor: ...
+
+
+def forward_state(layer, x: torch.Tensor, state=None):
+    """(all hidden states, final state) of ``layer`` from ``state``."""
+    if hasattr(layer, "forward_state"):
+        return layer.forward_state(x, state)
+    h = layer(x, state)
+    return h, h[-1]
+
+
+def recurrent_matrix(layer) -> torch.Tensor:
+    """The layer's recurrent weights; ValueError if it does not expose them."""
+    if not hasattr(layer, "recurrent_matrix"):
+        raise ValueError(f"{type(layer).__name__} has no recurrent_matrix(): the analysis of "
+                         "recurrent weights needs it (see rnnmem.nn.protocol)")
+    return layer.recurrent_matrix()
