@@ -59,7 +59,8 @@ FROM_RECIPE = _FromRecipe()
 class TrainConfig:
     """Everything that defines a training run. Invalid values raise ValueError."""
 
-    task: str = _opt(lambda: f"one of {', '.join(registry.task_names())}", default="copy")
+    task: str = _opt(lambda: f"one of {', '.join(registry.task_names())}",
+                     default_factory=lambda: registry.task_names()[0])
     T: int = _opt("delay (copy, varcopy) or sequence length (adding)", default=100)
     S: int = _opt("symbols to remember (copy, varcopy)", default=10)
     K: int = _opt("dictionary size (copy, varcopy)", default=8)
@@ -156,8 +157,9 @@ class TrainConfig:
         for name, value in (spec.recipe if spec else HENAFF_RECIPE).items():
             if getattr(self, name) is FROM_RECIPE:
                 setattr(self, name, value)
-        if self.activation is None and spec and self.task == "adding":
-            self.activation = spec.adding_activation  # Henaff §3.2.1: ReLU for real inputs
+        task = registry.task_specs().get(self.task)
+        if self.activation is None and spec and spec.task_activation and task:
+            self.activation = task.input_activation  # Henaff §3.2.1: ReLU on adding
         self.validate()
 
     def _resolve_gains(self) -> None:

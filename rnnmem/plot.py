@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .registry import task_specs
 from .rundir import RunDir, RunDirError  # noqa: F401 - RunDirError: plot's errors
 from .stats import mean_se
-from .tasks import VariableCopyTask
 
 CURVES = {"val_ratio": "validation loss / chance", "val_loss": "validation loss",
           "val_metric": "validation metric", "train_loss": "training loss"}
@@ -73,11 +73,10 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
     first = next(iter(groups.values()))[0]
     if curve == "val_ratio":
         ax.axhline(1.0, color="k", ls="--", lw=1, label="chance baseline")
-        if first["config"]["task"] == "varcopy":  # below it only with memory of the order
-            c = first["config"]
-            task = VariableCopyTask(c["T"], S=c["S"], K=c["K"])
-            ax.axhline(task.order_free_baseline() / task.baseline(), color="k", ls=":", lw=1,
-                       label="symbols known, order not")
+        spec = task_specs().get(first["config"].get("task"))
+        for ratio, text in (spec.reference_lines(first["config"]) if spec is not None
+                            and spec.reference_lines else []):
+            ax.axhline(ratio, color="k", ls=":", lw=1, label=text)
     elif curve in ("val_loss", "train_loss") and first["summary"]:
         ax.axhline(first["summary"]["baseline"], color="k", ls="--", lw=1,
                    label="chance baseline")

@@ -42,7 +42,8 @@ class ModelSpec:
     options: dict = field(default_factory=dict)  # the layer's own keywords: model_options
     # the sRNN's φ or the LT-RNN's σ, the first is the default; (None,): the layer's own
     activations: tuple = (None,)
-    adding_activation: str | None = None  # σ on the adding task when none is given
+    # takes the task's input non-linearity when none is given (the LT-RNN's σ: TaskSpec)
+    task_activation: bool = False
     scaled_init: bool = True  # its inits take a scale: ``gain`` applies
     input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
     state_blocks: int = 1  # hidden-size blocks of state per step (gates; uRNN: Re and Im)
@@ -87,6 +88,11 @@ class TaskSpec:
     kind: str = "sequence"
     options: dict = field(default_factory=dict)
     check: Callable | None = None  # check(config): ValueError on bad options; default: build
+    # the σ of a model with an input non-linearity (task_activation) when the run gives none
+    input_activation: str | None = None
+    label: Callable | None = None  # label(config dict) -> e.g. "copy T = 100" (figures)
+    # lines(config dict) -> [(val loss / chance, label)]: references beside the chance line
+    reference_lines: Callable | None = None
     builtin: bool = False
 
     def validate(self, config) -> None:
@@ -251,7 +257,8 @@ def find_init(name: str) -> Callable | None:
 # ---------------------------------------------------------------------------- tasks
 
 def register_task(name: str, task: Callable, *, kind: str = "sequence", build=None,
-                  check=None, replace: bool = False, _builtin: bool = False) -> Callable:
+                  check=None, replace: bool = False, _builtin: bool = False,
+                  **spec) -> Callable:
     """Register a task class (or factory) under ``name``; returns ``task``.
 
     ``task(**options)`` builds the task object: ``n_inputs``, ``n_outputs``, ``metric_name``,
@@ -260,7 +267,8 @@ def register_task(name: str, task: Callable, *, kind: str = "sequence", build=No
     :class:`rnnmem.tasks.CopyTask`). Its keywords are the task's options, set by a run's
     ``task_options``. ``build(config)``: how a built-in reads its options from the run config
     instead, and ``check(config)`` how it validates them without loading data (default: build
-    it).
+    it). Further keywords are :class:`TaskSpec` fields (``label``, ``reference_lines``,
+    ``input_activation``).
     """
     if kind not in TASK_KINDS:
         raise ValueError(f"task kind must be one of {', '.join(TASK_KINDS)}; got {kind!r}")
@@ -274,7 +282,7 @@ def register_task(name: str, task: Callable, *, kind: str = "sequence", build=No
         def build(config, task=task):
             return task(**config.task_options)
     entry = TaskSpec(name=name, build=build, task=task, kind=kind, options=options,
-                     check=check, builtin=_builtin)
+                     check=check, builtin=_builtin, **spec)
     _store(_TASKS, name, entry, lambda old: old.task is task, replace, "task")
     return task
 
@@ -282,6 +290,17 @@ def register_task(name: str, task: Callable, *, kind: str = "sequence", build=No
 def task_names(kind: str | None = None) -> tuple[str, ...]:
     _builtins()
     return tuple(n for n, s in _TASKS.items() if kind is None or s.kind == kind)
+
+
+def task_specs() -> dict[str, TaskSpec]:
+    _builtins()
+    return dict(_TASKS)
+
+
+def task_label(config: dict) -> str:
+    """How figures name a run's task: its registration's label, else the name."""
+    spec = task_specs().get(config.get("task"))
+    return spec.label(config) if spec is not None and spec.label else str(config.get("task"))
 
 
 def task_spec(name: str) -> TaskSpec:

@@ -322,6 +322,19 @@ def _adding(config) -> AddingTask:
     return AddingTask(config.T, placement=config.placement, channels=config.channels)
 
 
-register_task("copy", CopyTask, build=_copy, _builtin=True)
-register_task("varcopy", VariableCopyTask, build=_varcopy, _builtin=True)
-register_task("adding", AddingTask, build=_adding, _builtin=True)
+def _label(config: dict) -> str:
+    return f"{config['task']} T = {config['T']}"
+
+
+def _order_free_line(config: dict) -> list[tuple[float, str]]:
+    """Variable copy: below this line only with memory of the order (Henaff §4.3)."""
+    task = VariableCopyTask(config["T"], S=config["S"], K=config["K"])
+    return [(task.order_free_baseline() / task.baseline(), "symbols known, order not")]
+
+
+register_task("copy", CopyTask, build=_copy, label=_label, _builtin=True)
+register_task("varcopy", VariableCopyTask, build=_varcopy, label=_label,
+              reference_lines=_order_free_line, _builtin=True)
+# Henaff §3.2.1: the LT-RNN's σ on the adding task's real-valued inputs is ReLU
+register_task("adding", AddingTask, build=_adding, label=_label, input_activation="relu",
+              _builtin=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import near_span
+from ..registry import task_label
 
 
 def _pyplot():
@@ -146,8 +147,7 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
         axes[3].set_title("gate weights against i − j (Orhan & Pitkow Fig. 6)", fontsize=9)
         axes[3].legend(fontsize=7)
     c = entry["config"]
-    sizes = f" T = {c['T']}" if c["task"] in ("copy", "varcopy", "adding") else ""
-    fig.suptitle(f"{name}: {c['model']} {c['init']} on {c['task']}{sizes}", fontsize=10)
+    fig.suptitle(f"{name}: {c['model']} {c['init']} on {task_label(c)}", fontsize=10)
     fig.tight_layout()
     path = out / f"analysis-{name}.png"
     fig.savefig(path, dpi=110)

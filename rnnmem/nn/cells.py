@@ -214,7 +214,7 @@ _SCAN_ARGS = {k: k for k in ("init", "gain", "feedback", "input_init", "input_ga
 _SCAN_KNOBS = frozenset({"input_init", "input_gain", "clip", "ortho_lr", "ortho_points"})
 # Henaff §3.2.1: ReLU σ on adding; σ of eq. 2 is the LT-RNN's input_activation
 _LT = dict(layer_args={**_SCAN_ARGS, "activation": "input_activation"},
-           default_init="orthogonal", activations=INPUT_ACTIVATIONS, adding_activation="relu",
+           default_init="orthogonal", activations=INPUT_ACTIVATIONS, task_activation=True,
            input_bias=True, _builtin=True)
 register_model("lt-rnn", LTRNN, **_LT, language_model=True, knobs=_SCAN_KNOBS,
                reference="per-step autograd")
