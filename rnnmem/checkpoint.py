@@ -23,7 +23,8 @@ import torch
 from .io import write_bytes_atomic
 
 FORMAT = "rnnmem-checkpoint-2"
-LEGACY_FORMATS = ("rnnmem-checkpoint-1",)  # before the checksum and config: still resumable
+# before the checksum and the config record: refused, since nothing ties it to its run
+LEGACY_FORMATS = ("rnnmem-checkpoint-1",)
 MAGIC = FORMAT.encode() + b"\n"  # then 32 bytes of SHA-256, then the torch.save payload
 REQUIRED = ("format", "step", "model", "optimizer", "generators", "global_rng", "rows",
             "train_losses", "elapsed")
@@ -77,19 +78,22 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"no checkpoint at {path}") from None
     except OSError as err:
         raise CheckpointError(f"cannot read the checkpoint {path} ({err.strerror})") from None
-    if data.startswith(MAGIC):
-        digest, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
-        if hashlib.sha256(payload).digest() != digest:
-            raise CheckpointError(f"{path} is damaged: its contents do not match its checksum")
-    else:
-        payload = data  # a legacy checkpoint, without a checksum
+    if not data.startswith(MAGIC):
+        if any(f.encode() in data for f in LEGACY_FORMATS):
+            raise CheckpointError(f"{path} is a legacy checkpoint (no checksum, no record of "
+                                  "its run's config): it cannot be verified; remove it to "
+                                  "restart the run")
+        raise CheckpointError(f"{path} is not a readable rnnmem checkpoint (no {FORMAT} "
+                              "header)")
+    digest, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise CheckpointError(f"{path} is damaged: its contents do not match its checksum")
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged or foreign file
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path} is not a readable rnnmem checkpoint ({reason})") from None
-    current = isinstance(state, dict) and state.get("format") == FORMAT and payload is not data
-    if not (current or isinstance(state, dict) and state.get("format") in LEGACY_FORMATS):
+    if not (isinstance(state, dict) and state.get("format") == FORMAT):
         raise CheckpointError(f"{path} is not an rnnmem checkpoint (format {FORMAT} expected)")
     missing = [k for k in REQUIRED if k not in state]
     if missing:
@@ -111,5 +115,5 @@ def restore(state: dict, *, model, optimizer, generators: dict) -> None:
 
 
 def checkpoint_config(state: dict) -> dict | None:
-    """The config dict of the run that wrote the checkpoint (None for a legacy checkpoint)."""
+    """The config dict of the run that wrote the checkpoint."""
     return json.loads(state["config"]) if state.get("config") else None

@@ -145,9 +145,9 @@ def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float
 
 
 def train_lm(config, run_dir: str | Path, *, progress: bool = False,
-             resume: bool = False) -> dict:
+             resume: bool = False, overwrite: bool = False) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = make_task(config)
     model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
     return train_loop(config, run_dir, LMWorkload(corpus, config), model, progress=progress,
-                      resume=resume)
+                      resume=resume, overwrite=overwrite)

@@ -26,7 +26,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig
 from .io import read_json
-from .rundir import RunDir
+from .rundir import RunDir, RunExists
 
 
 class Workload(Protocol):
@@ -59,11 +59,21 @@ class Workload(Protocol):
 
 def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
                model: torch.nn.Module, *, progress: bool = False, resume: bool = False,
-               regularizer=None, after_update=None) -> dict:
+               overwrite: bool = False, regularizer=None, after_update=None) -> dict:
     """Train ``model`` on ``workload`` as ``config`` says; write the run directory; return the
     summary (see :func:`rnnmem.train.train`). ``regularizer`` and ``after_update``: see
-    :func:`run_steps`."""
+    :func:`run_steps`. The run directory's lock is held throughout (one writer per run)."""
     run_dir = RunDir(run_dir)
+    with run_dir.lock():
+        if not (resume or overwrite) and run_dir.is_finished():
+            raise RunExists(f"{run_dir.path} already holds a finished run; pass overwrite=True "
+                            "(--overwrite) or another run directory")
+        return _train_locked(config, run_dir, workload, model, progress=progress,
+                             resume=resume, regularizer=regularizer, after_update=after_update)
+
+
+def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume, regularizer,
+                  after_update) -> dict:
     saved = open_run(config, run_dir.path, resume)
     baseline = workload.baseline()
     optimizer = make_optimizer(config, model)

@@ -9,8 +9,13 @@ errors name the file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
+import hashlib
 import io
+import json
+import os
 from pathlib import Path
 
 import torch
@@ -22,11 +27,24 @@ METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.pt"
 SUMMARY = "summary.json"
+LOCK = ".lock"  # held (flock) by the one process writing the run; the OS releases it on death
 METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
 
 
 class RunDirError(ValueError):
     """A path that is not a finished or running rnnmem run directory, or a damaged file in one."""
+
+
+class RunDamaged(RunDirError):
+    """A finished run's file that does not match the checksums its summary records."""
+
+
+class RunLocked(RunDirError):
+    """Another live process is writing this run directory."""
+
+
+class RunExists(RunDirError):
+    """A finished run directory that a new run would overwrite."""
 
 
 class RunDir:
@@ -39,6 +57,7 @@ class RunDir:
         self.checkpoint_file = self.path / CHECKPOINT
         self.weights_file = self.path / WEIGHTS
         self.summary_file = self.path / SUMMARY
+        self.lock_file = self.path / LOCK
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -46,8 +65,42 @@ class RunDir:
     # --- reading -------------------------------------------------------------------------
 
     def is_finished(self) -> bool:
-        """A summary is present (written last; see :meth:`finished_summary` for the full test)."""
+        """A summary is present (written last; see :meth:`finished_summary` for the full test,
+        :meth:`verify` for its integrity)."""
         return self.summary_file.is_file()
+
+    def verify(self) -> dict:
+        """The summary of a finished run whose files are intact; :class:`RunDamaged` naming the
+        file otherwise. summary.json records SHA-256 checksums of itself, model.pt and
+        config.json (:meth:`finish`); one written without them (before rnnmem checked) cannot
+        be trusted, and is damaged too (resuming it re-finishes it from its checkpoint)."""
+        summary = self._json(self.summary_file, required=True)
+        record = summary.get("integrity") if isinstance(summary, dict) else None
+        if not isinstance(record, dict) or not {"summary", "weights", "config"} <= record.keys():
+            raise RunDamaged(f"{self.summary_file} is damaged or unverified (no integrity "
+                             "record)")
+        if _digest(_canonical({k: v for k, v in summary.items() if k != "integrity"})) != \
+                record["summary"]:
+            raise RunDamaged(f"{self.summary_file} is damaged: it does not match its checksum")
+        for path, key in ((self.weights_file, "weights"), (self.config_file, "config")):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise RunDamaged(f"{path} is missing from the finished run") from None
+            if _digest(data) != record[key]:
+                raise RunDamaged(f"{path} is damaged or changed: it does not match the "
+                                 "checksum in summary.json")
+        return summary
+
+    def damage(self) -> str | None:
+        """Why a finished-looking run cannot be trusted, or None (intact, or unfinished)."""
+        if not self.is_finished():
+            return None
+        try:
+            self.verify()
+        except RunDirError as err:
+            return str(err)
+        return None
 
     def config(self) -> dict:
         """config.json as a dict; RunDirError if missing or not a JSON object."""
@@ -85,6 +138,7 @@ class RunDir:
         """model.pt's state dict; RunDirError if missing or not loadable."""
         if not self.weights_file.is_file():
             raise RunDirError(f"{self.path} is not a finished run directory (no {WEIGHTS})")
+        self.verify()
         try:
             return torch.load(self.weights_file, weights_only=True)
         except Exception as err:  # torch raises many types for a damaged or foreign file
@@ -93,10 +147,10 @@ class RunDir:
 
     def finished_summary(self, config) -> dict | None:
         """The summary if this directory holds a finished run of ``config`` (a TrainConfig):
-        same config, weights and summary present (a copy without weights reruns); else None."""
+        same config, files intact (:meth:`verify`; a damaged run reruns); else None."""
         try:
-            if config.matches(read_json(self.config_file)) and self.weights_file.is_file():
-                return read_json(self.summary_file)
+            if config.matches(read_json(self.config_file)):
+                return self.verify()
         except (OSError, ValueError):
             pass
         return None
@@ -110,6 +164,42 @@ class RunDir:
             return read_json(path)
         except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
             raise RunDirError(f"{path} is not valid JSON ({err})") from None
+
+    # --- the one writer ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run's exclusive lock while writing it; :class:`RunLocked` (naming the
+        holder's pid) if another process holds it. The lock is an ``flock`` on ``.lock``: the
+        OS releases it when its process dies, kill -9 included."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise RunLocked(f"{self.path} is being written by another process (pid "
+                                f"{holder}); wait for it or stop it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def holder(self) -> str | None:
+        """The pid of the live process writing this run, or None (nothing is written)."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None  # free: closing the descriptor releases it
+        except BlockingIOError:
+            return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        finally:
+            os.close(fd)
 
     # --- writing (each file atomically) --------------------------------------------------
 
@@ -132,13 +222,26 @@ class RunDir:
         write_text_atomic(self.metrics_file, "\n".join(lines) + "\n")
 
     def finish(self, state_dict: dict, summary: dict) -> None:
-        """The weights, then the summary: written last, it marks the run finished."""
+        """The weights, then the summary: written last, it marks the run finished, with the
+        checksums of itself, the weights and the config (:meth:`verify`)."""
         buffer = io.BytesIO()
         torch.save(state_dict, buffer)
-        write_bytes_atomic(self.weights_file, buffer.getvalue())
-        write_json_atomic(self.summary_file, summary)
+        weights = buffer.getvalue()
+        write_bytes_atomic(self.weights_file, weights)
+        integrity = dict(summary=_digest(_canonical(summary)), weights=_digest(weights),
+                         config=_digest(self.config_file.read_bytes()))
+        write_json_atomic(self.summary_file, {**summary, "integrity": integrity})
 
 
 def finished_summary(config, run_dir: str | Path) -> dict | None:
     """:meth:`RunDir.finished_summary` of ``run_dir``."""
     return RunDir(run_dir).finished_summary(config)
+
+
+def _canonical(value) -> bytes:
+    """JSON bytes of ``value`` as summary.json holds it, independent of key order."""
+    return json.dumps(json.loads(json.dumps(value)), sort_keys=True).encode()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

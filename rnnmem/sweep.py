@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -23,12 +25,22 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _worker_init() -> None:
-    """A fresh worker: one thread, and the plugins its parent loaded ($RNNMEM_PLUGINS)."""
+def _worker_init(parent: int | None = None) -> None:
+    """A fresh worker: one thread, the plugins its parent loaded ($RNNMEM_PLUGINS), and a
+    watchdog that ends it when ``parent`` dies (kill -9 included): a worker never goes on with
+    queued jobs, nor races a rerun on their run directories. A run it leaves is resumable."""
     from .plugins import load_plugins
 
     _single_thread()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     load_plugins()
+
+
+def _exit_with(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)  # the parent is gone: re-parented to init or a subreaper
 
 
 def _train_job(config_dict: dict, run_dir: str) -> dict:
@@ -79,14 +91,31 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
         return summaries
     # spawn, not fork: a forked copy of a process whose OpenMP pool already ran can hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
         futures = {pool.submit(_train_job, c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
         for future in as_completed(futures):
             i = futures[future]
             summaries[i] = future.result()
             if on_done:
                 on_done(i, summaries[i])
+    except BaseException:  # SIGINT, SIGTERM (see _terminate_on_sigterm), an error: stop now
+        _stop(pool)
+        raise
+    pool.shutdown()
     return summaries
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool at once: queued jobs cancelled, running workers terminated (their runs stay
+    resumable: every checkpoint is written atomically)."""
+    processes = list((pool._processes or {}).values())  # no public handle on the workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 def _ray_job(config_dict: dict, run_dir: str) -> dict:

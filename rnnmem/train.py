@@ -32,7 +32,7 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
     make_task,
 )
 from .loop import make_optimizer, open_run, train_loop  # noqa: F401 - open_run: tests use it here
-from .rundir import RunDir, finished_summary
+from .rundir import RunExists, RunLocked, finished_summary  # noqa: F401 - train()'s errors
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
@@ -113,10 +113,6 @@ class TaskWorkload:
         pass
 
 
-class RunExists(ValueError):
-    """A finished run directory that a new run would overwrite."""
-
-
 @contextlib.contextmanager
 def run_threads(threads: int):
     """torch's intra-op threads set to a run's ``threads`` while it trains, then restored."""
@@ -139,18 +135,18 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     run directory is refused (:class:`RunExists`) unless ``overwrite`` or ``resume`` is given,
     as ``rnnmem train`` refuses it; the run trains on ``config.threads`` threads, as there.
     """
-    if not (resume or overwrite) and RunDir(run_dir).is_finished():
-        raise RunExists(f"{run_dir} already holds a finished run; pass overwrite=True "
-                        "(--overwrite) or another run directory")
     with run_threads(config.threads):
         if config.task_kind == "language-model":
             from .lm import train_lm
 
-            return train_lm(config, run_dir, progress=progress, resume=resume)
-        return _train_task(config, run_dir, progress=progress, resume=resume)
+            return train_lm(config, run_dir, progress=progress, resume=resume,
+                            overwrite=overwrite)
+        return _train_task(config, run_dir, progress=progress, resume=resume,
+                           overwrite=overwrite)
 
 
-def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool) -> dict:
+def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
+                overwrite: bool) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
     workload = TaskWorkload(task, config)
@@ -165,7 +161,7 @@ def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool) -
             V.sub_(config.ortho_lr * grad)
 
     return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
-                      regularizer=getattr(model.rnn, "regularization", None),
+                      overwrite=overwrite, regularizer=getattr(model.rnn, "regularization", None),
                       after_update=ortho_step if config.ortho_lr > 0 and V is not None else None)
 
 

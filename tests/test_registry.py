@@ -58,8 +58,9 @@ def clean_registry(monkeypatch):
 
 
 def test_the_builtins_are_registered_through_the_public_call():
-    assert registry.model_names()[:5] == ("lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm")
-    assert all(registry.model_spec(m).builtin for m in registry.model_names())
+    assert registry.model_names()[:9] == ("lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm",
+                                          "gru", "exprnn", "nnrnn", "urnn")
+    assert all(registry.model_spec(m).builtin for m in registry.model_names()[:9])
     assert {"copy", "varcopy", "adding", "smnist", "psmnist", "ptb-word", "ptb-char"} <= set(
         registry.task_names())
     assert TrainConfig().model == "lt-rnn" and TrainConfig().task == "copy"

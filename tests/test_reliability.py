@@ -31,7 +31,8 @@ def metrics(run_dir):
 
 
 def summary(run_dir):
-    return {k: v for k, v in read_json(Path(run_dir) / "summary.json").items() if k != "seconds"}
+    return {k: v for k, v in read_json(Path(run_dir) / "summary.json").items()
+            if k not in ("seconds", "integrity")}  # the summary's checksum covers its seconds
 
 
 def kill_when(proc, ready, timeout=120.0):
@@ -144,7 +145,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, content, capsys):
 
 def test_foreign_checkpoint_is_a_clear_error(tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
-    with pytest.raises(CheckpointError, match="not an rnnmem checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable rnnmem checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
@@ -246,3 +247,155 @@ def test_resume_on_a_read_only_filesystem_is_one_line_and_changes_nothing(tmp_pa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Read-only file system" in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_two_writers_started_together_leave_one_run_and_one_refusal(tmp_path):
+    run = tmp_path / "run"
+    procs = [subprocess.Popen(command("train", *ARGS, "--steps", "300", "--seed", str(seed),
+                                      "--out", str(run)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for seed in (0, 1)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, _, err in results if code == 2)
+    assert refused.count("\n") == 1 and "Traceback" not in refused
+    assert "being written by another process (pid" in refused or "holds an" in refused
+    winner = next(i for i, (code, _, _) in enumerate(results) if code == 0)
+    assert read_json(run / "config.json")["seed"] == winner  # the refused one wrote nothing
+    assert read_json(run / "summary.json")["steps"] == 300
+
+
+def test_a_run_being_written_is_not_taken_by_a_second_writer(tmp_path):
+    from rnnmem.rundir import RunDir, RunLocked
+
+    run = RunDir(tmp_path / "run")
+    with run.lock():
+        assert run.holder() == str(os.getpid())
+        config = TrainConfig(task="copy", T=5, S=2, K=3, hidden=8, batch=4, steps=4,
+                             eval_every=2, val_size=8)
+        with pytest.raises(RunLocked, match=r"pid \d+"):
+            train(config, run.path)
+    assert run.holder() is None
+    assert train(config, run.path)["steps"] == 4
+
+
+def test_a_legacy_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    import io
+
+    run = _stopped_run(tmp_path, "run")
+    state = torch.load(io.BytesIO((run / "checkpoint.pt").read_bytes()[len(b"rnnmem-checkpoint-2\n")
+                                                                        + 32:]),
+                       weights_only=True)
+    state["format"] = "rnnmem-checkpoint-1"  # the old format: no checksum, no config record
+    state.pop("config")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    (run / "checkpoint.pt").write_bytes(buffer.getvalue())
+    with pytest.raises(CheckpointError, match="legacy checkpoint"):
+        load_checkpoint(run / "checkpoint.pt")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoint.pt is a legacy checkpoint" in err
+    assert not (run / "summary.json").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found += [int(c) for c in text.split()]
+    return found
+
+
+SWEEP = """
+import sys
+from rnnmem.sweep import run_all
+from rnnmem.train import TrainConfig
+jobs = [(TrainConfig(task="copy", T=20, S=3, K=4, hidden=24, batch=16, steps=100000,
+                     eval_every=50, val_size=16, seed=s), f"{sys.argv[1]}/seed{s}")
+        for s in range(4)]
+run_all(jobs, workers=2)
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_sweep_workers_die_with_their_parent(tmp_path, how):
+    proc = subprocess.Popen([sys.executable, "-c", SWEEP, str(tmp_path)],
+                            start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not all(rows_written(tmp_path / f"seed{s}", 1)() for s in (0, 1)):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    workers = [c for c in _children(proc.pid) if _alive(c)]
+    assert len(workers) >= 2
+    os.kill(proc.pid, how)  # the parent only, not its process group
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+    assert not (tmp_path / "seed2").exists() and not (tmp_path / "seed3").exists()
+
+
+def _finished_run(tmp_path, name="run"):
+    run = tmp_path / name
+    assert main(["train", *ARGS, "--steps", "20", "--out", str(run)]) == 0
+    return run
+
+
+def _flip(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip model.pt", "remove model.pt", "truncate summary.json",
+                                    "edit solved", "no integrity record"])
+def test_a_damaged_finished_run_is_told_from_a_finished_one(tmp_path, capsys, damage):
+    import json
+
+    from rnnmem.rundir import RunDir, RunDirError
+
+    run = _finished_run(tmp_path)
+    intact = (run / "model.pt").read_bytes()
+    reference = summary(run)
+    summary_file = run / "summary.json"
+    if damage == "flip model.pt":
+        _flip(run / "model.pt")
+    elif damage == "remove model.pt":
+        (run / "model.pt").unlink()
+    elif damage == "truncate summary.json":
+        summary_file.write_text(summary_file.read_text()[:40])
+    else:
+        saved = json.loads(summary_file.read_text())
+        if damage == "edit solved":
+            saved["solved"] = True
+        else:
+            saved.pop("integrity")
+        summary_file.write_text(json.dumps(saved))
+    named = "model.pt" if "model.pt" in damage else "summary.json"
+    with pytest.raises(RunDirError, match=named):
+        RunDir(run).verify()
+    config = TrainConfig.from_dict(read_json(run / "config.json"))
+    assert RunDir(run).finished_summary(config) is None  # never shown as a result
+    if damage != "remove model.pt":
+        capsys.readouterr()
+        assert main(["memory", "analyze", str(run), "--out", str(tmp_path / "a")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and named in err
+    capsys.readouterr()
+    # --resume says what is damaged and re-finishes the run from its checksummed checkpoint
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert named in capsys.readouterr().err
+    assert (run / "model.pt").read_bytes() == intact and summary(run) == reference
+    assert RunDir(run).verify()["steps"] == 20

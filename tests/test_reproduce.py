@@ -195,11 +195,10 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
         job = Job("copy", "chain", seed, config, variant=variant)
         d = job_dir(tmp_path, job)
         assert variant.replace("=", "") in str(d).replace("=", "")
-        write_json_atomic(d / "summary.json", dict(
-            final_val_ratio=ratio, final_val_metric=0.5, status="completed",
-            solved=ratio < 0.5, metric_name="accuracy"))
         write_json_atomic(RunDir(d).config_file, config.to_dict())  # a finished run of this job
-        RunDir(d).weights_file.write_bytes(b"")
+        RunDir(d).finish({}, dict(final_val_ratio=ratio, final_val_metric=0.5,
+                                  status="completed", solved=ratio < 0.5,
+                                  metric_name="accuracy"))
         jobs.append(job)
         dirs.append(d)
     assert len(set(dirs)) == 4

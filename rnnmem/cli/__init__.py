@@ -6,7 +6,9 @@ Bad input of any kind exits with status 2 and one line on stderr saying what is 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from .. import __version__
 from .common import Parser, UsageError, check_writable
@@ -52,7 +54,25 @@ def _scan(argv: list[str], flag: str) -> list[str]:
     return values
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as SIGINT is: the work stops where it is, resumable."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     from ..plugins import PluginError, load_plugins
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -74,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename else ""
         print(f"rnnmem: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("rnnmem: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        word = "terminated" if isinstance(err, Terminated) else "interrupted"
+        print(f"rnnmem: {word}; a run stopped mid-way resumes from its last checkpoint "
+              "(rnnmem train --resume RUN_DIR, or the same reproduce command)", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -180,6 +180,10 @@ def _check_run_dir(run_dir: Path, overwrite: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} exists and is not a directory")
     run = RunDir(run_dir)
+    holder = run.holder()
+    if holder is not None:
+        raise UsageError(f"{run_dir} is being written by another process (pid {holder}); wait "
+                         "for it or stop it")
     if run.is_finished() and not overwrite:
         raise UsageError(f"{run_dir} already holds a finished run; pass --overwrite or "
                          "another --out")
@@ -235,8 +239,13 @@ def _resume(args) -> int:
     except (ValueError, TypeError) as err:
         raise UsageError(f"{run_dir}/config.json is not a valid config: {err}") from None
     if RunDir(run_dir).is_finished():
-        print(f"{run_dir} is already finished; nothing to resume")
-        return 0
+        damage = RunDir(run_dir).damage()
+        if damage is None:
+            print(f"{run_dir} is already finished; nothing to resume")
+            return 0
+        # its checkpoint is checksummed: the run re-finishes from it (or retrains without one)
+        print(f"{run_dir} is not a trustworthy finished run: {damage}; resuming it from its "
+              "last checkpoint", file=sys.stderr)
     return _run_train(config, run_dir, args, resume=True)
 
 
@@ -244,12 +253,13 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
     from ..footprint import TooLarge
-    from ..train import RunExists, train
+    from ..rundir import RunDirError
+    from ..train import train
 
     try:
         summary = train(config, run_dir, progress=not args.quiet, resume=resume,
                         overwrite=args.overwrite)
-    except (CheckpointError, DataError, TooLarge, RunExists) as err:
+    except (CheckpointError, DataError, TooLarge, RunDirError) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "

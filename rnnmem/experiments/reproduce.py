@@ -87,6 +87,11 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                  f"finished" + (f"; {estimate}" if estimate else ""))
         stale = [job_dir(root, j) for j in jobs if RunDir(job_dir(root, j)).holds_other_config(
             j.config)]
+        damaged = [(d, RunDir(d).damage()) for d in map(lambda j: job_dir(root, j), jobs)]
+        damaged = [(d, why) for d, why in damaged if why]
+        if damaged:  # resumed from their checksummed checkpoints, never shown as results
+            progress(f"  {len(damaged)} finished runs are damaged and are re-finished from "
+                     f"their checkpoints, e.g. {damaged[0][1]}")
         if stale:  # never overwritten silently: they fail, and the table counts them failed
             progress(f"  {len(stale)} run directories hold an older config of their job (the "
                      f"experiment changed since): remove them to retrain, e.g. {stale[0]}")
