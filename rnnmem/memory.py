@@ -11,8 +11,10 @@ out on square-root factors (``C = L Lᵀ``, re-triangularized by QR) so that str
 whose C is badly conditioned, keep their accuracy. It needs log₂(memory length) steps, is exact
 for a nilpotent W (a chain: A becomes 0 and the sum ends), and, unlike a generic Lyapunov solver,
 is not ill-posed there. The stationary C exists only when W^k → 0 (spectral radius ρ(W) < 1);
-otherwise pass ``horizon`` (the network started ``horizon`` steps ago from rest), which works for
-any W.
+otherwise pass ``horizon`` (the network started ``horizon`` steps ago from rest), for any W. Every
+result is checked against its bounds (J(k) ≤ ‖v‖²/ε, J_tot ≤ N‖v‖²/ε): one that leaves them
+(W^k growing too fast over the horizon to be summed accurately) raises
+:class:`MemoryOutOfBounds` instead of being returned.
 
 The non-linear toy of §2.2 (:func:`decoding_curve`) drives ``h_t = f(W h_{t-1} + v s_t) + noise``
 with i.i.d. signals and measures how well a ridge-regression decoder recovers s_{t-k} from h_t.
@@ -28,7 +30,28 @@ from .nn.scan import scan
 
 
 class NoStationaryState(ValueError):
-    """The stationary covariance does not exist: spectral radius ρ(W) ≥ 1."""
+    """The stationary covariance does not exist (spectral radius ρ(W) ≥ 1), or W^k overflows
+    before it vanishes."""
+
+
+class MemoryOutOfBounds(ValueError):
+    """A computed memory that leaves its bound (J(k) ≤ ‖v‖²/ε, J_tot ≤ N‖v‖²/ε): the sum lost
+    its accuracy, and the number would be wrong."""
+
+
+BOUND_SLACK = 1e-6  # relative: rounding may touch a bound (a chain's J_tot is N), not cross it
+
+
+def _check_bounds(J, W: torch.Tensor, v: torch.Tensor, noise: float, what: str) -> None:
+    """J(k) ≤ ‖v‖²/ε for each k and J_tot ≤ N‖v‖²/ε (C ⪰ W^k (W^k)ᵀ and C ⪰ C_v/‖v‖²)."""
+    per_lag = v.pow(2).sum().item() / noise
+    bound = W.shape[0] * per_lag if what == "J_tot" else per_lag
+    worst = J.max().item() if isinstance(J, torch.Tensor) and J.numel() else float(J)
+    if not math.isfinite(worst) or worst > bound * (1 + BOUND_SLACK):
+        raise MemoryOutOfBounds(
+            f"{what} = {worst:.6g} leaves its bound {bound:.6g} (N‖v‖²/ε for J_tot, ‖v‖²/ε "
+            "per lag): W^k grows too fast for this horizon to be summed accurately; give a "
+            "shorter horizon")
 
 
 def spectral_radius(W: torch.Tensor) -> float:
@@ -53,6 +76,8 @@ def _stationary_factor(W: torch.Tensor, F: torch.Tensor, tol: float = 1e-16,
     G, A = F, W
     for _ in range(max_doublings):
         AG = A @ G
+        if not torch.isfinite(AG).all():  # (inf <= tol·inf would read as converged)
+            break
         if AG.norm() <= tol * G.norm():
             return G
         G = _compress(torch.cat([G, AG], 1))
@@ -60,8 +85,8 @@ def _stationary_factor(W: torch.Tensor, F: torch.Tensor, tol: float = 1e-16,
         if not torch.isfinite(A).all() or A.abs().max() > 1e200:
             break
     raise NoStationaryState(
-        f"the stationary covariance does not exist: W^k does not vanish (spectral radius "
-        f"about {spectral_radius(W):.6g} >= 1); scale W below 1 or give a finite horizon")
+        "the stationary covariance does not exist: W^k does not vanish (spectral radius >= 1) "
+        "or overflows first; scale W down or give a finite horizon")
 
 
 def _finite_factor(W: torch.Tensor, F: torch.Tensor, n: int) -> torch.Tensor:
@@ -135,7 +160,9 @@ def fisher_memory(
         x = W @ x
     if horizon is not None:
         traces[:, horizon:] = 0.0
-    return _whiten(L, traces).pow(2).sum(0) / noise
+    J = _whiten(L, traces).pow(2).sum(0) / noise
+    _check_bounds(J, W, v, noise, "J(k)")
+    return J
 
 
 def total_memory(W: torch.Tensor, v: torch.Tensor, *, noise: float = 1.0,
@@ -148,7 +175,9 @@ def total_memory(W: torch.Tensor, v: torch.Tensor, *, noise: float = 1.0,
     L = noise_factor(W, horizon=horizon)
     F = v[:, None]
     G = _stationary_factor(W, F) if horizon is None else _finite_factor(W, F, horizon)
-    return _whiten(L, G).pow(2).sum().item() / noise
+    J_tot = _whiten(L, G).pow(2).sum().item() / noise
+    _check_bounds(J_tot, W, v, noise, "J_tot")
+    return J_tot
 
 
 def pulse_response(W: torch.Tensor, v: torch.Tensor, steps: int) -> torch.Tensor:

@@ -218,3 +218,44 @@ def test_memory_analyze_runs_on_every_model(model, tmp_path, capsys):
         assert code == 2 and "urnn" in err
     else:
         assert code == 0
+
+
+@pytest.mark.parametrize("lam", [1.0, 1.5, 1e300])
+def test_stationary_memory_of_an_unstable_network_is_refused(lam):
+    from rnnmem.memory import NoStationaryState
+
+    W, v = lam * torch.eye(6, dtype=torch.float64), torch.ones(6, dtype=torch.float64)
+    for compute in (lambda: fisher_memory(W, v, k_max=5), lambda: total_memory(W, v)):
+        with pytest.raises(NoStationaryState):  # once J(k) = 0 and J_tot = 1 at λ = 1.5
+            compute()
+
+
+def test_finite_horizon_memory_never_leaves_its_bound():
+    from rnnmem.memory import MemoryOutOfBounds
+
+    g = torch.Generator().manual_seed(0)
+    N = 50
+    W = torch.randn(N, N, generator=g, dtype=torch.float64)
+    v = torch.randn(N, generator=g, dtype=torch.float64)
+    for radius in (1.0, 1.05):  # marginal and unstable
+        Wr = W * radius / torch.linalg.eigvals(W).abs().max()
+        bound = N * v.pow(2).sum().item()
+        for horizon in (50, 400, 800):
+            try:
+                J_tot = total_memory(Wr, v, horizon=horizon)
+            except MemoryOutOfBounds:
+                continue  # refused, not answered wrongly (ρ = 1.05 at horizon 800 gave 4.7e4)
+            assert 0 < J_tot <= bound * (1 + 1e-6), (radius, horizon, J_tot)
+            J = fisher_memory(Wr, v, k_max=horizon, horizon=horizon)
+            assert J.sum().item() == pytest.approx(J_tot, rel=1e-6)
+    with pytest.raises(MemoryOutOfBounds):
+        total_memory(W * 1.05 / torch.linalg.eigvals(W).abs().max(), v, horizon=800)
+
+
+def test_memory_curve_of_an_unstable_network_is_one_line(tmp_path, capsys):
+    from rnnmem.cli import main
+
+    assert main(["memory", "curve", "--lam", "1.5", "--N", "10", "--k-max", "10", "--out",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "identity (λ = 1.5)" in err and "does not exist" in err

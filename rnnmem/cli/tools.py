@@ -123,7 +123,7 @@ def _cmd_memory(args) -> int:
     import math
 
     from ..experiments import memory as exp
-    from ..memory import NoStationaryState
+    from ..memory import MemoryOutOfBounds, NoStationaryState
 
     for flag in ("lam", "alpha", "beta", "noise"):
         value = getattr(args, flag)
@@ -152,8 +152,8 @@ def _cmd_memory(args) -> int:
                                   alpha=_given(args.alpha, 1.02), beta=args.beta,
                                   k_max=args.k_max, noise=_given(args.noise, 1.0),
                                   seed=args.seed)
-        except NoStationaryState as err:  # |λ| ≥ 1: the noise covariance has no stationary sum
-            raise UsageError(f"--lam {_given(args.lam, 0.98)}: {err}") from None
+        except (NoStationaryState, MemoryOutOfBounds) as err:  # it names the network
+            raise UsageError(str(err)) from None
         for name, net in r["networks"].items():
             print(f"{name}: J_tot = {net['J_tot']:.4f}, Henrici {net['henrici']:.3f}")
         files = [args.out / "memory-curves.json", *r["figures"]]

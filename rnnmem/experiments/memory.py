@@ -23,7 +23,14 @@ from ..analysis import (
     schur_profile,
 )
 from ..io import write_json_atomic
-from ..memory import decoding_curve, fisher_memory, pulse_response, total_memory
+from ..memory import (
+    MemoryOutOfBounds,
+    NoStationaryState,
+    decoding_curve,
+    fisher_memory,
+    pulse_response,
+    total_memory,
+)
 
 
 def fig1_networks(N: int = 100, *, lam: float = 0.98, alpha: float = 1.02, beta: float = 0.05,
@@ -56,11 +63,14 @@ def memory_curves(out: str | Path, *, N: int = 100, lam: float = 0.98, alpha: fl
     networks = fig1_networks(N, lam=lam, alpha=alpha, beta=beta, forward=forward, seed=seed)
     results = dict(N=N, noise=noise, k_max=k_max, networks={})
     for name, (W, v) in networks.items():
-        results["networks"][name] = dict(
-            J=fisher_memory(W, v, k_max=k_max, noise=noise).tolist(),
-            J_tot=total_memory(W, v, noise=noise),
-            pulse=pulse_response(W, v, k_max).tolist(),
-            henrici=henrici(W))
+        try:
+            J, J_tot = fisher_memory(W, v, k_max=k_max, noise=noise), total_memory(W, v,
+                                                                                   noise=noise)
+        except (NoStationaryState, MemoryOutOfBounds) as err:  # say which network
+            raise type(err)(f"{name}: {err}") from None
+        results["networks"][name] = dict(J=J.tolist(), J_tot=J_tot,
+                                         pulse=pulse_response(W, v, k_max).tolist(),
+                                         henrici=henrici(W))
     alphas = [round(0.5 + 0.05 * i, 2) for i in range(21)]
     betas = [round(0.01 * i, 2) for i in range(21)]
     source = torch.zeros(N, dtype=torch.float64)
