@@ -37,6 +37,9 @@ def gaussian_(
 ) -> torch.Tensor:
     """Gaussian N(0, gain²/n_in) entries (Henaff §4.1's draw for every weight matrix).
 
+    Args: ``tensor`` (out, in), any shape; ``gain`` (default 1) scales the standard deviation
+    1/√in; ``generator`` draws the entries.
+
     The paper's text says "variance 1/√n"; we read it as the usual standard deviation 1/√n
     (variance 1/n), which keeps ‖W h‖ ≈ ‖h‖.
     """
@@ -52,26 +55,33 @@ def orthogonal_(
     """Random orthogonal matrix times ``gain``, built as in Henaff §4.1.
 
     Draw a Gaussian matrix, then replace it by its nearest orthogonal matrix (in Frobenius
-    norm): with G = U Σ Vᵀ, that is U Vᵀ, i.e. all singular values set to 1.
+    norm): with G = U Σ Vᵀ, that is U Vᵀ, i.e. all singular values set to 1. A rectangular
+    ``tensor`` (as ``torch.nn.init.orthogonal_`` takes) gets orthonormal rows or columns,
+    whichever are fewer. ``gain`` default 1.
     """
-    _check_matrix(tensor, "orthogonal_")
+    _check_matrix(tensor, "orthogonal_", square=False)
     with torch.no_grad():
         g = torch.empty(tensor.shape, dtype=torch.float64)
         gaussian_(g, generator=generator)
-        u, _, vh = torch.linalg.svd(g)
+        # square: the full SVD, as every existing run drew it; rectangular: the thin one
+        u, _, vh = torch.linalg.svd(g, full_matrices=tensor.shape[0] == tensor.shape[1])
         return tensor.copy_(gain * (u @ vh))
 
 
-def identity_(tensor: torch.Tensor, gain: float = 1.0, **_) -> torch.Tensor:
-    """``gain`` times the identity (λI: LT-IRNN, IRNN)."""
+def identity_(tensor: torch.Tensor, gain: float = 1.0, *,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """``gain`` (default 1) times the identity (λI: LT-IRNN, IRNN). Deterministic:
+    ``generator`` is accepted, as by every initializer here, and unused."""
     _check_matrix(tensor, "identity_")
     with torch.no_grad():
         tensor.zero_()
         return tensor.fill_diagonal_(gain)
 
 
-def chain_(tensor: torch.Tensor, gain: float = 1.0, **_) -> torch.Tensor:
-    """Feed-forward chain 0 → 1 → … → N-1 with weight α = ``gain`` (Orhan & Pitkow §2.1).
+def chain_(tensor: torch.Tensor, gain: float = 1.0, *,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Feed-forward chain 0 → 1 → … → N-1 with weight α = ``gain`` (default 1; Orhan & Pitkow
+    §2.1). Deterministic (``generator`` unused).
 
     ``W[i, i-1] = α``: unit i-1 drives unit i, so unit 0 is the chain's source and the input
     must land there (see :func:`source_input_`). W is nilpotent: ``W^N = 0``.
@@ -81,11 +91,13 @@ def chain_(tensor: torch.Tensor, gain: float = 1.0, **_) -> torch.Tensor:
 
 
 def feedback_chain_(
-    tensor: torch.Tensor, gain: float = 0.99, *, feedback: float = 0.05, **_
+    tensor: torch.Tensor, gain: float = 0.99, *, feedback: float = 0.05,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Chain with feedback: ``W[i, i-1] = gain`` forward, ``W[i, i+1] = feedback`` (β) back.
 
-    Orhan & Pitkow use forward weight 0.99 and β ∈ {0.01, …, 0.07}.
+    Orhan & Pitkow use forward weight 0.99 (the default) and β ∈ {0.01, …, 0.07} (default
+    0.05). Deterministic (``generator`` unused).
     """
     _check_matrix(tensor, "feedback_chain_")
     n = tensor.shape[0]
@@ -97,10 +109,12 @@ def feedback_chain_(
         return tensor
 
 
-def source_input_(tensor: torch.Tensor, gain: float = 0.9, **_) -> torch.Tensor:
+def source_input_(tensor: torch.Tensor, gain: float = 0.9, *,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Input weights ``gain · I_{N×d}``: input j drives unit j, input 0 the chain's source.
 
-    Orhan & Pitkow's input init for the chain networks (gain 0.9). ``tensor`` is (N, d), N ≥ d.
+    Orhan & Pitkow's input init for the chain networks (gain 0.9, the default). ``tensor`` is
+    (N, d), N ≥ d. Deterministic (``generator`` unused).
     """
     _check_matrix(tensor, "source_input_", square=False)
     if tensor.shape[0] < tensor.shape[1]:
@@ -112,8 +126,10 @@ def source_input_(tensor: torch.Tensor, gain: float = 0.9, **_) -> torch.Tensor:
         return tensor.fill_diagonal_(gain)
 
 
-def toeplitz_ramp_(tensor: torch.Tensor, gain: float = 0.01, **_) -> torch.Tensor:
-    """``W[i, j] = gain · (i - j) / (N - 1)``: a ramp from -gain to +gain along i - j."""
+def toeplitz_ramp_(tensor: torch.Tensor, gain: float = 0.01, *,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """``W[i, j] = gain · (i - j) / (N - 1)``: a ramp from -gain to +gain (default 0.01) along
+    i - j. Deterministic (``generator`` unused)."""
     _check_matrix(tensor, "toeplitz_ramp_")
     n = tensor.shape[0]
     with torch.no_grad():
@@ -123,7 +139,8 @@ def toeplitz_ramp_(tensor: torch.Tensor, gain: float = 0.01, **_) -> torch.Tenso
 
 
 def mixed_lstm_(
-    weight_hh: torch.Tensor, gain: float = 1.02, *, ramp: float = 0.01, **_
+    weight_hh: torch.Tensor, gain: float = 1.02, *, ramp: float = 0.01,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Orhan & Pitkow's "mixed" LSTM init (§2.5) of a ``(4N, N)`` recurrent weight.
 

@@ -123,3 +123,21 @@ def test_initializer_structure_any_size(n, gain, seed):
     assert torch.equal(C, torch.diag_embed(torch.diagonal(C, -1), -1))
     F = init.feedback_chain_(torch.empty(n, n), gain=gain, feedback=0.03)
     assert torch.count_nonzero(F) == 2 * (n - 1)
+
+
+@pytest.mark.parametrize("fn", [init.gaussian_, init.orthogonal_, init.identity_, init.chain_,
+                                init.feedback_chain_, init.source_input_, init.toeplitz_ramp_])
+def test_an_unknown_keyword_is_an_error_as_in_torch_nn_init(fn):
+    W = torch.empty(4, 4)
+    with pytest.raises(TypeError, match="alpha"):
+        fn(W, alpha=1.5)  # once swallowed: chain_(W, alpha=1.5) silently used α = 1
+    assert fn(W, generator=torch.Generator().manual_seed(0)) is W  # every one takes a generator
+
+
+@pytest.mark.parametrize("shape", [(3, 7), (7, 3)])
+def test_orthogonal_takes_rectangular_matrices(shape):
+    W = init.orthogonal_(torch.empty(*shape, dtype=torch.float64), gain=2.0,
+                         generator=torch.Generator().manual_seed(0))
+    small = min(shape)
+    gram = W @ W.T if shape[0] == small else W.T @ W
+    assert torch.allclose(gram, 4.0 * torch.eye(small, dtype=torch.float64), atol=1e-12)

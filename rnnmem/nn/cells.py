@@ -56,7 +56,9 @@ class _ScanRNN(nn.Module):
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         extra = {} if self.feedback is None else {"feedback": self.feedback}
-        self.init(self.V, gain=self.gain, generator=generator, **extra)
+        if self.gain is not None:  # an init without a scale (a plugin's) takes none
+            extra["gain"] = self.gain
+        self.init(self.V, generator=generator, **extra)
         self.input_init(self.U.weight, gain=self.input_gain, generator=generator)
         nn.init.constant_(self.U.bias, self.input_bias)
 
