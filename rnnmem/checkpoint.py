@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import write_bytes_atomic
+from .io import open_regular, write_bytes_atomic
+
+MAX_CHECKPOINT_BYTES = 2**36  # 64 GiB
 
 FORMAT = "rnnmem-checkpoint-2"
 # before the checksum and the config record: refused, since nothing ties it to its run
@@ -73,7 +75,10 @@ def load_checkpoint(path: str | Path) -> dict:
     """The checkpoint's contents, validated; raises CheckpointError with the reason."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_regular(path, MAX_CHECKPOINT_BYTES, "rb") as f:
+            data = f.read()
+    except ValueError as err:  # a device, a FIFO, or larger than any checkpoint
+        raise CheckpointError(f"cannot read the checkpoint: {err}") from None
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
     except OSError as err:

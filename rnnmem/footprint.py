@@ -45,12 +45,35 @@ def training_bytes(config, task) -> float:
     val_inputs = length * config.val_size * task.n_inputs
     val_states = length * min(config.val_size, 500) * (width + task.n_outputs)
     weights = 4 * config.hidden * width
-    return _FLOAT32 * (train_states + val_inputs + val_states + weights)
+    penalty = 3 * config.ortho_points * config.hidden if config.ortho_lr > 0 else 0  # §4.2
+    return _FLOAT32 * (train_states + val_inputs + val_states + weights + penalty)
 
 
 def require_training(config, task) -> None:
     require(training_bytes(config, task), "this run",
-            "reduce T, hidden, batch or val_size")
+            "reduce T, hidden, batch, val_size or ortho_points")
+
+
+def lm_bytes(config, vocab: int) -> float:
+    """A language model's largest tensors: embedding, recurrent layers and decoder with their
+    gradients and two Adam buffers, the activations of one BPTT window (with gradients), and an
+    evaluation window's logits."""
+    from .registry import model_spec
+
+    emb = config.embedding or config.hidden
+    blocks = model_spec(config.model).state_blocks
+    params = vocab * emb + config.hidden * vocab + config.layers * blocks * config.hidden * (
+        emb + config.hidden)
+    window = config.bptt * config.batch * (emb + config.layers * blocks * config.hidden + vocab)
+    return _FLOAT32 * (4 * params + 4 * window + config.bptt * 10 * vocab)
+
+
+def require_lm(config, vocab: int, train_tokens: int) -> None:
+    if 2 * config.batch > train_tokens:
+        raise TooLarge(f"batch {config.batch} asks for more parallel streams than the "
+                       f"{train_tokens} training tokens can fill; reduce batch")
+    require(lm_bytes(config, vocab), "this language model",
+            "reduce hidden, embedding, layers, batch or bptt")
 
 
 def require_square(n: int, copies: int, what: str, flag: str) -> None:

@@ -38,6 +38,27 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def read_json(path: str | os.PathLike):
-    with open(path) as f:
-        return json.load(f)
+MAX_JSON_BYTES = 64 * 2**20  # a config or summary is a few kB; nothing rnnmem writes nears this
+
+
+def read_json(path: str | os.PathLike, max_bytes: int = MAX_JSON_BYTES):
+    """A JSON file that is a regular file of at most ``max_bytes`` (never a device, a FIFO or
+    a file that would not fit: ValueError), nested at most as deep as Python can parse."""
+    with open_regular(path, max_bytes) as f:
+        try:
+            return json.load(f)
+        except RecursionError:
+            raise ValueError(f"{path} is nested too deeply to be a JSON config") from None
+
+
+def open_regular(path: str | os.PathLike, max_bytes: int, mode: str = "r"):
+    """``open(path)``, once it is known to be a regular file of at most ``max_bytes`` (a
+    symlink is followed); ValueError otherwise, before any byte is read."""
+    import stat
+
+    info = os.stat(path)  # FileNotFoundError as open's
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} is not a regular file")
+    if info.st_size > max_bytes:
+        raise ValueError(f"{path} is too large ({info.st_size} bytes; at most {max_bytes})")
+    return open(path, mode)

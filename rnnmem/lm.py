@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import footprint
 from .config import layer_knobs, make_task
 from .data.ptb import PTBCorpus
 from .loop import train_loop
@@ -148,6 +149,7 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
              resume: bool = False, overwrite: bool = False) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = make_task(config)
+    footprint.require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
     model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
     return train_loop(config, run_dir, LMWorkload(corpus, config), model, progress=progress,
                       resume=resume, overwrite=overwrite)

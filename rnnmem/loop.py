@@ -237,6 +237,7 @@ def finish(run_dir: RunDir, model, task, rows, train_losses, status, diverged_at
         parameters=sum(p.numel() for p in model.parameters()),
         **test,
     )
+    run_dir.write_metrics(rows)  # again: a resumed run re-finishes a damaged metrics.csv too
     run_dir.finish(model.state_dict(), summary)
     return summary
 

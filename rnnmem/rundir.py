@@ -71,18 +71,22 @@ class RunDir:
 
     def verify(self) -> dict:
         """The summary of a finished run whose files are intact; :class:`RunDamaged` naming the
-        file otherwise. summary.json records SHA-256 checksums of itself, model.pt and
-        config.json (:meth:`finish`); one written without them (before rnnmem checked) cannot
-        be trusted, and is damaged too (resuming it re-finishes it from its checkpoint)."""
+        file otherwise. summary.json records SHA-256 checksums of itself, model.pt,
+        config.json and metrics.csv (:meth:`finish`); one written without them (before rnnmem
+        checked) cannot be trusted, and is damaged too (resuming it re-finishes it from its
+        checkpoint)."""
         summary = self._json(self.summary_file, required=True)
         record = summary.get("integrity") if isinstance(summary, dict) else None
-        if not isinstance(record, dict) or not {"summary", "weights", "config"} <= record.keys():
+        if not isinstance(record, dict) or not set(_COVERED) <= record.keys():
             raise RunDamaged(f"{self.summary_file} is damaged or unverified (no integrity "
                              "record)")
         if _digest(_canonical({k: v for k, v in summary.items() if k != "integrity"})) != \
                 record["summary"]:
             raise RunDamaged(f"{self.summary_file} is damaged: it does not match its checksum")
-        for path, key in ((self.weights_file, "weights"), (self.config_file, "config")):
+        for key, name in _COVERED.items():
+            if key == "summary":
+                continue
+            path = self.path / name
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -223,19 +227,24 @@ class RunDir:
 
     def finish(self, state_dict: dict, summary: dict) -> None:
         """The weights, then the summary: written last, it marks the run finished, with the
-        checksums of itself, the weights and the config (:meth:`verify`)."""
+        checksums of itself, the weights, the config and the metrics (:meth:`verify`)."""
         buffer = io.BytesIO()
         torch.save(state_dict, buffer)
         weights = buffer.getvalue()
         write_bytes_atomic(self.weights_file, weights)
         integrity = dict(summary=_digest(_canonical(summary)), weights=_digest(weights),
-                         config=_digest(self.config_file.read_bytes()))
+                         config=_digest(self.config_file.read_bytes()),
+                         metrics=_digest(self.metrics_file.read_bytes()))
         write_json_atomic(self.summary_file, {**summary, "integrity": integrity})
 
 
 def finished_summary(config, run_dir: str | Path) -> dict | None:
     """:meth:`RunDir.finished_summary` of ``run_dir``."""
     return RunDir(run_dir).finished_summary(config)
+
+
+# what summary.json's integrity record covers: its key -> the file
+_COVERED = dict(summary=SUMMARY, weights=WEIGHTS, config=CONFIG, metrics=METRICS)
 
 
 def _canonical(value) -> bytes:

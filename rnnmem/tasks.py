@@ -148,7 +148,7 @@ class CopyTask(_SymbolRecallTask):
 
     def __post_init__(self):
         _check_int("S", self.S, 1)
-        _check_int("K", self.K, 1)
+        _check_int("K", self.K, 2)  # one symbol leaves nothing to remember: chance loss 0
         _check_choice("convention", self.convention, COPY_CONVENTIONS)
         if self.convention == "total":
             _check_int("T (total length, convention 'total')", self.T, 2 * self.S + 1)
@@ -201,7 +201,7 @@ class VariableCopyTask(_SymbolRecallTask):
 
     def __post_init__(self):
         _check_int("S", self.S, 1)
-        _check_int("K", self.K, 1)
+        _check_int("K", self.K, 2)  # one symbol leaves nothing to remember: chance loss 0
         _check_int("T", self.T, 1)
 
     @property

@@ -203,7 +203,7 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
     (bad / "config.json").write_text('{"a":')
     (bad / "model.pt").write_bytes(b"garbage")
     cases = [(["train", "--resume", str(tmp_path / "file")], "Not a directory"),
-             (["train", "--resume", str(tmp_path / "cdir")], "Is a directory"),
+             (["train", "--resume", str(tmp_path / "cdir")], "config.json is not a regular file"),
              (["plot", str(bad), "-o", str(tmp_path / "p.png")], "metrics.csv is malformed"),
              (["memory", "analyze", str(bad), "--out", str(tmp_path / "a")],
               "config.json is not valid JSON")]

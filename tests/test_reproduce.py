@@ -196,6 +196,8 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
         d = job_dir(tmp_path, job)
         assert variant.replace("=", "") in str(d).replace("=", "")
         write_json_atomic(RunDir(d).config_file, config.to_dict())  # a finished run of this job
+        RunDir(d).write_metrics([dict(step=0, seconds=0.0, train_loss=1.0, val_loss=1.0,
+                                      val_ratio=ratio, val_metric=0.5)])
         RunDir(d).finish({}, dict(final_val_ratio=ratio, final_val_metric=0.5,
                                   status="completed", solved=ratio < 0.5,
                                   metric_name="accuracy"))

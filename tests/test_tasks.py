@@ -191,7 +191,7 @@ def test_bad_convention_and_sizes():
 # ---------------------------------------------------------------- properties
 
 @settings(max_examples=40, deadline=None)
-@given(T=st.integers(1, 40), S=st.integers(1, 8), K=st.integers(1, 9), B=st.integers(1, 6),
+@given(T=st.integers(1, 40), S=st.integers(1, 8), K=st.integers(2, 9), B=st.integers(1, 6),
        convention=st.sampled_from(["henaff", "exprnn"]), seed=st.integers(0, 2**31))
 def test_copy_properties(T, S, K, B, convention, seed):
     task = CopyTask(T, S=S, K=K, convention=convention)
@@ -204,7 +204,7 @@ def test_copy_properties(T, S, K, B, convention, seed):
 
 
 @settings(max_examples=40, deadline=None)
-@given(T=st.integers(1, 40), S=st.integers(1, 8), K=st.integers(1, 9), B=st.integers(1, 6),
+@given(T=st.integers(1, 40), S=st.integers(1, 8), K=st.integers(2, 9), B=st.integers(1, 6),
        seed=st.integers(0, 2**31))
 def test_variable_copy_properties(T, S, K, B, seed):
     task = VariableCopyTask(T, S=S, K=K)

@@ -59,7 +59,7 @@ def test_run_directory_contents(tmp_path):
     assert list(rows[0]) == list(METRIC_COLUMNS)
     assert [int(r["step"]) for r in rows] == [0, 10, 20, 30]
     saved = json.loads((tmp_path / "summary.json").read_text())
-    assert set(saved.pop("integrity")) == {"summary", "weights", "config"}  # checksums
+    assert set(saved.pop("integrity")) == {"summary", "weights", "config", "metrics"}
     assert saved == summary
     assert summary["status"] == "completed" and summary["steps"] == 30
     assert summary["baseline"] == pytest.approx(3 * torch.log(torch.tensor(4.0)).item() / 14)

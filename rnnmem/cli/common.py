@@ -26,3 +26,15 @@ def check_writable(path: Path, *, is_file: bool = False) -> None:
         raise UsageError(f"cannot write to {path}: {probe} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write to {path}: {probe} is not writable")
+
+
+def out_path(text: str) -> Path:
+    """An output path flag's value: an empty one would write into the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name the output")
+    if "\n" in text or "\r" in text:
+        raise argparse.ArgumentTypeError("a path with a line break")
+    return Path(text)
+
+
+out_path.__name__ = "path"

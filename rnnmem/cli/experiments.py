@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..io import read_json
-from .common import UsageError
+from .common import UsageError, out_path
 
 
 def add_reproduce_parser(sub) -> None:
@@ -22,7 +22,7 @@ def add_reproduce_parser(sub) -> None:
     p.add_argument("--budget", choices=BUDGETS, default="quick",
                    help="quick: minutes on a 2-core CPU; paper: the budget that decides a "
                         "claim (≥ 3 seeds, about an hour on 2 cores); full: the paper's settings")
-    p.add_argument("--out", type=Path, default=Path("reproduce"), help="output directory")
+    p.add_argument("--out", type=out_path, default=Path("reproduce"), help="output directory")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: all cores)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -50,11 +50,12 @@ def _cmd_reproduce(args) -> int:
         except ImportError:
             raise UsageError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
     from ..data import DataError
+    from ..rundir import RunDirError
 
     try:
         report = reproduce(args.experiment, budget=args.budget, out=args.out,
                            workers=args.workers, backend=args.backend)
-    except DataError as err:
+    except (DataError, RunDirError) as err:
         raise UsageError(str(err)) from None
     print(report.read_text())
     print(f"wrote {report}")

@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 
 from ..rundir import RunDir
-from .common import UsageError
+from .common import UsageError, out_path
 
 
 def _parse_optional(parse):
@@ -111,7 +111,7 @@ def add_train_parser(sub, model: str | None = None) -> None:
                     "model.pt to the run directory. Defaults follow Henaff et al. §4.1 "
                     "(copy T=100, LT-RNN, orthogonal init, 80 units, RMSProp lr 1e-4, "
                     "decay 0.9, batch 50, activation clipping 1000).")
-    p.add_argument("--out", type=Path, help="run directory (default: runs/<task>-<model>-...)")
+    p.add_argument("--out", type=out_path, help="run directory (default: runs/<task>-<model>-...)")
     p.add_argument("--config", type=Path, help="JSON file of config values; flags override it")
     p.add_argument("--lr-search", action="store_true",
                    help="pick the learning rate by Henaff §4.1's protocol first: the largest "
@@ -138,14 +138,18 @@ def add_train_parser(sub, model: str | None = None) -> None:
 
 
 def _load_config_file(path: Path) -> dict:
+    from ..io import read_json
+
     try:
-        values = json.loads(path.read_text())
+        values = read_json(path, max_bytes=2**20)
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist") from None
     except UnicodeDecodeError:
         raise UsageError(f"config file {path} is not UTF-8 text") from None
-    except (OSError, json.JSONDecodeError) as err:
+    except json.JSONDecodeError as err:
         raise UsageError(f"config file {path} is not valid JSON: {err}") from None
+    except (OSError, ValueError) as err:
+        raise UsageError(f"config file {path}: {err}") from None
     if not isinstance(values, dict):
         raise UsageError(f"config file {path} must hold a JSON object")
     return values
@@ -280,7 +284,7 @@ def add_plot_parser(sub) -> None:
                        description="Draw the learning curves of one or more runs on one PNG, "
                                    "with the chance baseline dashed.")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
-    p.add_argument("-o", "--out", type=Path, default=Path("curves.png"),
+    p.add_argument("-o", "--out", type=out_path, default=Path("curves.png"),
                    help="PNG to write, or a directory to write curves.png into")
     p.add_argument("--curve", choices=tuple(CURVES), default="val_ratio",
                    help="which column to draw (default: val_ratio)")
@@ -309,7 +313,7 @@ def add_demo_parser(sub) -> None:
         description="Henaff et al. §4.1 in under a minute: train an LT-RNN with orthogonal "
                     "and with identity initialization on the copy task (T=100, 80 units, "
                     "batch 50, RMSProp lr 1e-4), print a table and write curves.png.")
-    p.add_argument("--out", type=Path, default=Path("demo"), help="output directory")
+    p.add_argument("--out", type=out_path, default=Path("demo"), help="output directory")
     p.add_argument("--steps", type=int, default=3000, help="training steps per run")
     p.add_argument("--seeds", type=int, default=1, help="runs per initialization (default 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
@@ -318,10 +322,16 @@ def add_demo_parser(sub) -> None:
 
 
 def _cmd_demo(args) -> int:
+    from ..config import check_seed
     from ..experiments.demo import run_demo
 
     if min(args.steps, args.seeds, args.workers or 1) < 1:
         raise UsageError("--steps, --seeds and --workers must be positive integers")
+    try:
+        check_seed(args.seed)
+        check_seed(args.seed + args.seeds - 1)
+    except ValueError as err:
+        raise UsageError(f"--seed: {err}") from None
     report, failed = run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
                               workers=args.workers)
     print(report)

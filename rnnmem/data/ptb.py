@@ -114,6 +114,14 @@ def _corpus(level: str):
     return build
 
 
+def _check(config) -> None:
+    from ..lm import EVAL_STREAMS
+
+    if config.val_tokens is not None and config.val_tokens < 2 * EVAL_STREAMS:
+        raise ValueError(f"val_tokens must be at least {2 * EVAL_STREAMS} (two tokens on each "
+                         f"of the {EVAL_STREAMS} evaluation streams), got {config.val_tokens}")
+
+
 for _level in ("word", "char"):
     register_task(f"ptb-{_level}", PTBCorpus, kind="language-model", build=_corpus(_level),
-                  check=lambda config: None, _builtin=True)
+                  check=_check, _builtin=True)
