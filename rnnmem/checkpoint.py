@@ -103,6 +103,12 @@ def load_checkpoint(path: str | Path) -> dict:
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}")
+    types = dict(step=int, rows=list, generators=dict, train_losses=torch.Tensor,
+                 elapsed=float, model=dict, optimizer=dict, config=str, extra=dict)
+    for key, kind in types.items():  # a valid checksum over the wrong contents
+        if key in state and (not isinstance(state[key], kind) or isinstance(state[key], bool)):
+            raise CheckpointError(f"{path} is not a valid checkpoint: {key} is "
+                                  f"{type(state[key]).__name__}, not {kind.__name__}")
     return state
 
 

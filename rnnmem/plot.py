@@ -18,9 +18,19 @@ def load_run(run_dir: str | Path) -> dict:
     """Config, metric rows and (if finished) summary of a run directory."""
     run = RunDir(run_dir)
     rows, config = run.metrics(), run.config()
-    if not {"model", "init", "seed"} <= config.keys():  # what a curve's label needs
-        raise RunDirError(f"{run.config_file} is not a run config")
-    return dict(path=run.path, config=config, rows=rows, summary=run.summary())
+    missing = sorted({"task", "model", "init", "seed"} - config.keys())  # what a label needs
+    if missing:
+        raise RunDirError(f"{run.config_file} is not a run config (no {', '.join(missing)})")
+    summary = run.summary()
+    if summary is not None and not isinstance(summary, dict):
+        raise RunDirError(f"{run.summary_file} is not a run summary (a JSON object)")
+    return dict(path=run.path, config=config, rows=rows, summary=summary)
+
+
+def _require_curve(runs: list[dict], curve: str) -> None:
+    for r in runs:
+        if curve not in r["rows"][0]:
+            raise RunDirError(f"{r['path'] / 'metrics.csv'} has no {curve} column")
 
 
 def run_label(config: dict) -> str:
@@ -30,6 +40,7 @@ def run_label(config: dict) -> str:
 def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str | None = None):
     """Draw ``curve`` against step for every run on one PNG; returns the path written."""
     runs = [load_run(d) for d in run_dirs]
+    _require_curve(runs, curve)
     labels = [run_label(r["config"]) for r in runs]
     if len(set(labels)) < len(labels):  # same settings in different directories
         labels = [f"{label} [{r['path'].name}]" for label, r in zip(labels, runs, strict=True)]
@@ -39,7 +50,9 @@ def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str
 
 def plot_groups(groups: dict[str, list], out: str | Path, **kwargs):
     """Like :func:`plot_runs`, one line per group of run directories: mean ± s.e. over seeds."""
-    return plot_curves({k: [load_run(d) for d in v] for k, v in groups.items()}, out, **kwargs)
+    groups = {k: [load_run(d) for d in v] for k, v in groups.items()}
+    _require_curve([r for runs in groups.values() for r in runs], kwargs.get("curve", "val_ratio"))
+    return plot_curves(groups, out, **kwargs)
 
 
 def _mean_and_se(runs: list[dict], curve: str):
@@ -74,8 +87,13 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
     if curve == "val_ratio":
         ax.axhline(1.0, color="k", ls="--", lw=1, label="chance baseline")
         spec = task_specs().get(first["config"].get("task"))
-        for ratio, text in (spec.reference_lines(first["config"]) if spec is not None
-                            and spec.reference_lines else []):
+        try:
+            lines = (spec.reference_lines(first["config"]) if spec is not None
+                     and spec.reference_lines else [])
+        except (ValueError, KeyError, TypeError) as err:  # a hand-edited config
+            raise RunDirError(f"{first['path'] / 'config.json'} is not a valid "
+                              f"{spec.name} config ({err})") from None
+        for ratio, text in lines:
             ax.axhline(ratio, color="k", ls=":", lw=1, label=text)
     elif curve in ("val_loss", "train_loss") and first["summary"]:
         ax.axhline(first["summary"]["baseline"], color="k", ls="--", lw=1,

@@ -100,6 +100,14 @@ def test_a_plugin_experiment_sweeps_plots_and_is_analysed(tmp_path, capsys):
     assert (root / "figure.png").stat().st_size > 0
     runs = sorted((root / "runs").glob("*/leaky*/seed*"))
     assert len(runs) == 3
+    # a damaged finished run is said to be damaged and re-finished from its checkpoint
+    weights = (runs[1] / "model.pt").read_bytes()
+    (runs[1] / "model.pt").write_bytes(weights[:-1] + bytes([weights[-1] ^ 1]))
+    capsys.readouterr()
+    assert main(["reproduce", "--plugin", PLUGIN, "leaky-vs-ornn", "--out", str(out),
+                 "--workers", "1"]) == 0
+    assert "model.pt is damaged" in capsys.readouterr().out
+    assert (runs[1] / "model.pt").read_bytes() == weights
     capsys.readouterr()
     assert main(["plot", "--plugin", PLUGIN, *map(str, runs), "-o",
                  str(tmp_path / "c.png")]) == 0

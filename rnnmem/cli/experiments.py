@@ -35,7 +35,10 @@ def _cmd_reproduce(args) -> int:
     from ..registry import experiments
 
     if args.list:
-        print(list_experiments())
+        if args.experiment is not None and args.experiment not in experiments():
+            raise UsageError(f"unknown experiment {args.experiment!r}; valid: "
+                             f"{', '.join(experiments())}")
+        print(list_experiments(args.experiment))
         return 0
     if args.experiment is None:
         raise UsageError("name an experiment (rnnmem reproduce --list shows them)")
@@ -80,7 +83,7 @@ def _cmd_report(args) -> int:
 
     try:
         path = write_report(args.out_dir)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
     print(f"wrote {path}")
     return 0

@@ -156,11 +156,18 @@ def _load_config_file(path: Path) -> dict:
 
 
 def _resolve_config(args):
-    from ..config import check_given
+    from ..config import _check_type, _field_types, check_given
 
     TrainConfig = _train_config()
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = _load_config_file(args.config) if args.config else {}
+    for key, value in values.items():  # checked even where a flag overrides it
+        if key not in names:
+            raise UsageError(f"config file {args.config}: unknown key {key!r}")
+        try:
+            _check_type(key, value, _field_types()[key])
+        except ValueError as err:
+            raise UsageError(f"config file {args.config}: {err}") from None
     values.update({k: v for k, v in vars(args).items() if k in names})
     flags = {k.removeprefix(OPTION_PREFIX): v for k, v in vars(args).items()
              if k.startswith(OPTION_PREFIX)}
@@ -332,8 +339,11 @@ def _cmd_demo(args) -> int:
         check_seed(args.seed + args.seeds - 1)
     except ValueError as err:
         raise UsageError(f"--seed: {err}") from None
-    report, failed = run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
-                              workers=args.workers)
+    try:
+        report, failed = run_demo(args.out, steps=args.steps, seeds=args.seeds, seed=args.seed,
+                                  workers=args.workers)
+    except ValueError as err:  # runs of other settings in --out
+        raise UsageError(str(err)) from None
     print(report)
     if failed:
         print(f"rnnmem: {failed} run(s) failed; see the table", file=sys.stderr)

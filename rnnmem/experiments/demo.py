@@ -15,6 +15,7 @@ import torch
 
 from ..io import write_text_atomic
 from ..plot import plot_groups
+from ..rundir import RunDir
 from ..stats import format_mean_se
 from ..sweep import run_all
 from ..tasks import CopyTask
@@ -71,10 +72,15 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
         print(f"  {counter(True)} {INITS[init]} seed {s}: {summary['status']}, {what}",
               flush=True)
 
+    configs = {job: demo_config(job[0], steps, job[1]) for job in jobs}
+    for job in jobs:  # never overwritten, never counted failed without a word
+        if RunDir(run_dirs[job]).holds_other_config(configs[job]):
+            raise ValueError(f"{run_dirs[job]} holds a demo run of other settings (another "
+                             f"--steps?); pass another --out, or remove {out / 'runs'}")
     print(f"training LT-ORNN and LT-IRNN on copy T=100: {seeds} seed(s) each, {steps} steps",
           flush=True)
     start = time.perf_counter()
-    results = run_all([(demo_config(i, steps, s), run_dirs[(i, s)]) for i, s in jobs],
+    results = run_all([(configs[job], run_dirs[job]) for job in jobs],
                       workers=workers, on_done=done)
     elapsed = time.perf_counter() - start
     summaries = {init: [r for (i, _), r in zip(jobs, results, strict=True) if i == init]

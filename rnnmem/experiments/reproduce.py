@@ -82,6 +82,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         finished = {i for i, j in enumerate(jobs)
                     if finished_summary(j.config, job_dir(root, j)) is not None}
         todo = [j.config for i, j in enumerate(jobs) if i not in finished]
+        _require_data(todo)  # missing data: one DataError here, not a table of failed runs
         estimate = describe_estimate(todo, workers) if todo and backend == "local" else None
         progress(f"{name} ({budget}): {len(jobs)} runs, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
@@ -147,6 +148,19 @@ def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds
             f"{torch.__version__}.{trained}\n")
 
 
+def _require_data(configs) -> None:
+    """Build one task of each data-backed kind the runs to do need (MNIST, PTB): a missing
+    data package raises its DataError before any worker starts."""
+    from ..config import make_task
+
+    seen = set()
+    for c in configs:
+        key = (c.task, c.data_dir)
+        if c.task_kind != "sequence" and key not in seen:
+            seen.add(key)
+            make_task(c)
+
+
 def reproduce_command(exp, budget: str) -> str:
     """The command that regenerates an experiment's report (a plugin's names its file)."""
     plugin = f" --plugin {exp.plugin}" if exp.plugin else ""
@@ -161,7 +175,10 @@ def write_report(out: str | Path) -> Path:
         raise FileNotFoundError(f"{out} holds no experiment reports (run rnnmem reproduce first)")
     parts = ["# rnnmem reproduction report\n"]
     for r in reports:
-        text = r.read_text()
+        try:
+            text = r.read_text()
+        except UnicodeDecodeError:
+            raise ValueError(f"{r} is not UTF-8 text (not a report rnnmem wrote)") from None
         # image links are relative to each experiment's directory
         prefix = r.parent.name
         text = re.sub(r"\]\((?!http)([^)]+\.png)\)",
@@ -172,9 +189,12 @@ def write_report(out: str | Path) -> Path:
     return path
 
 
-def list_experiments() -> str:
+def list_experiments(name: str | None = None) -> str:
+    """The experiments (or the one called ``name``) as a Markdown table."""
     lines = ["| experiment | paper | reproduces | claim |", "|---|---|---|---|"]
     for e in experiments().values():
+        if name is not None and e.name != name:
+            continue
         lines.append(f"| {e.name} | {e.paper} | {e.target} | {e.claim} |")
     return "\n".join(lines)
 
