@@ -3,7 +3,9 @@ one per model of the peer comparison) at the quick budget, trained for a few ste
 
 A redesign must leave every fingerprint unchanged (tests/test_fingerprints.py). The file
 tests/data/fingerprints.json was written by ``python tests/fingerprints.py --write`` on the code
-before the change; rewrite it only for a change that is meant to alter training.
+before the change (main 8fe1c70); rewrite it only for a change that is meant to alter training.
+tests/data/job-hashes.json holds a hash of every job of every budget of every experiment
+(``--write-jobs``): what each experiment runs, config by config.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import torch
 
 FILE = Path(__file__).parent / "data" / "fingerprints.json"
+JOBS_FILE = Path(__file__).parent / "data" / "job-hashes.json"
 STEPS = 3
 PSMNIST_GROUPS = ("LT-ORNN", "expRNN")  # each psMNIST job evaluates the 10,000-image test set
 
@@ -77,9 +80,34 @@ def compute() -> dict:
     return {name: fingerprint(job) for name, job in selected_jobs().items()}
 
 
+
+
+def job_hashes() -> dict:
+    """experiment/budget -> (jobs, SHA-256 of every job's panel, group, seed, variant and
+    resolved config): any change to what an experiment runs changes its hash."""
+    from rnnmem.experiments.registry import BUDGETS
+    from rnnmem.registry import experiments
+
+    hashes = {}
+    for exp in experiments().values():
+        if exp.jobs is None or exp.plugin is not None:
+            continue
+        for budget in BUDGETS:
+            jobs = exp.jobs(budget)
+            text = json.dumps([[j.panel, j.group, j.seed, j.variant, j.config.to_dict()]
+                               for j in jobs], sort_keys=True)
+            hashes[f"{exp.name}/{budget}"] = [len(jobs),
+                                              hashlib.sha256(text.encode()).hexdigest()[:16]]
+    return hashes
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        print(json.dumps(compute(), indent=1))
-    else:
+    if sys.argv[1:] == ["--write"]:
         FILE.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
-        print(f"wrote {FILE}")
+        JOBS_FILE.write_text(json.dumps(job_hashes(), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {FILE}, {JOBS_FILE}")
+    elif sys.argv[1:] == ["--write-jobs"]:
+        JOBS_FILE.write_text(json.dumps(job_hashes(), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {JOBS_FILE}")
+    else:
+        print(json.dumps(compute(), indent=1))

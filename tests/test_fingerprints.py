@@ -16,3 +16,11 @@ def test_every_fingerprinted_job_is_still_in_the_registry():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_job_trains_the_same_weights(name):
     assert fingerprint(JOBS[name]) == EXPECTED[name]
+
+
+def test_every_experiment_runs_the_same_jobs():
+    # tests/data/job-hashes.json: every job of every budget, config by config (its jobs at main
+    # 8fe1c70 are identical, up to the fields added since with their defaults)
+    from fingerprints import JOBS_FILE, job_hashes
+
+    assert job_hashes() == json.loads(JOBS_FILE.read_text())
