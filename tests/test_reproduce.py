@@ -248,3 +248,23 @@ def test_progress_counts_runs_and_extrapolates_only_trained_ones(monkeypatch):
     assert progress(True) == "[2/5] (about 20 min left)"  # 600 s per run, 2 to go
     assert progress(True) == "[3/5] (about 10 min left)"
     assert progress(True) == "[4/5]"  # nothing left to train
+
+
+def test_the_list_shows_each_experiments_verdict_from_the_docs():
+    from rnnmem.experiments.reproduce import RESULTS, verdicts
+
+    if not RESULTS.is_file():
+        pytest.skip("docs/results.md is not beside this package")
+    words = verdicts()
+    allowed = {"reproduced", "partly", "not reproduced at this budget", "refuted", "open"}
+    assert set(words.values()) <= allowed, set(words.values()) - allowed
+    builtin = {n for n, e in experiments().items() if e.plugin is None}
+    assert builtin <= set(words), builtin - set(words)  # every experiment has its verdict
+    assert words["orhan-fig3-t750"] == "not reproduced at this budget"
+    assert "| henaff-fig4 | Henaff et al. 2016 | Fig. 4 | partly |" in main_list()
+
+
+def main_list():
+    from rnnmem.experiments.reproduce import list_experiments
+
+    return list_experiments()

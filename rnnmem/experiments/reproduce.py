@@ -189,12 +189,43 @@ def write_report(out: str | Path) -> Path:
     return path
 
 
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results.md"
+
+
+def verdicts(path: Path = RESULTS) -> dict[str, str]:
+    """experiment -> its current verdict word, from the table of docs/results.md (a checkout's;
+    an installed package without the docs has none)."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found, section = {}, None
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[1].startswith("**"):  # the table at a glance
+            word = cells[1].split("**")[1].split(" (")[0]
+            for name in re.findall(r"`([a-z0-9-]+)`", cells[3]):
+                found.setdefault(name, word)
+        elif line.startswith("#"):  # an experiment's own section: its first bold word
+            names = re.findall(r"\(`([a-z0-9-]+)`\)", line)
+            section = names[0] if names else None
+        elif section and line.startswith("**"):
+            word = line.split("**")[1].split(":")[0].split(" (")[0].rstrip(".")
+            found[section] = word[0].lower() + word[1:]
+            section = None
+    return found
+
+
 def list_experiments(name: str | None = None) -> str:
-    """The experiments (or the one called ``name``) as a Markdown table."""
-    lines = ["| experiment | paper | reproduces | claim |", "|---|---|---|---|"]
+    """The experiments (or the one called ``name``) as a Markdown table, each with its current
+    verdict in docs/results.md."""
+    words = verdicts()
+    lines = ["| experiment | paper | target | verdict (docs/results.md) | claim |",
+             "|---|---|---|---|---|"]
     for e in experiments().values():
         if name is not None and e.name != name:
             continue
-        lines.append(f"| {e.name} | {e.paper} | {e.target} | {e.claim} |")
+        lines.append(f"| {e.name} | {e.paper} | {e.target} | {words.get(e.name, '—')} | "
+                     f"{e.claim} |")
     return "\n".join(lines)
 
