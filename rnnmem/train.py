@@ -178,8 +178,12 @@ def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:
 
 
 def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
-    """Skip a finished run, resume an interrupted one, else start it."""
-    return finished_summary(config, run_dir) or train(config, run_dir, resume=True)
+    """Skip a finished run (its summary, marked ``reused``), resume an interrupted one, else
+    start it."""
+    finished = finished_summary(config, run_dir)
+    if finished is not None:
+        return {**finished, "reused": True}
+    return train(config, run_dir, resume=True)
 
 
 def find_learning_rate(

@@ -243,3 +243,21 @@ def test_a_saved_config_json_is_a_valid_config_file_for_every_model(tmp_path, ca
                      "--quiet", "--out", str(run)]) == 0
         assert main(["train", "--config", str(run / "config.json"), "--quiet",
                      "--out", str(tmp_path / f"{model}-again")]) == 0
+
+
+def test_every_help_shows_its_defaults_and_booleans_are_on_off_flags(capsys, tmp_path):
+    for command in (["demo"], ["construct"], ["memory"], ["reproduce"], ["bench"], ["train"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: " in text, command
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--gate-bias, --no-gate-bias" in text and "--readout-bias, --no-readout-bias" in text
+    assert main(["train", "--model", "lstm", "--no-gate-bias", "--T", "5", "--S", "2", "--K",
+                 "3", "--hidden", "4", "--steps", "1", "--eval-every", "1", "--val-size", "4",
+                 "--quiet", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "final val loss (median of the last 1 evaluations)" in out
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["gate_bias"] is False

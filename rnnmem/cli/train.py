@@ -129,10 +129,15 @@ def add_train_parser(sub, model: str | None = None) -> None:
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         if "default" not in text:  # a help that explains its default says it once
             text += f" (default: {'none' if default is None else default})"
+        flag = f"--{f.name.replace('_', '-')}"
+        if typing.get_type_hints(_train_config())[f.name] in (bool, bool | None):  # on/off
+            config_fields.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                       default=argparse.SUPPRESS, help=text.replace("%", "%%"))
+            continue
         config_fields.add_argument(
-            f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
-            default=argparse.SUPPRESS, metavar=f.name.upper() if len(f.name) > 1 else f.name,
-            help=text)
+            flag, dest=f.name, type=_field_parser(f), default=argparse.SUPPRESS,
+            metavar=f.name.upper() if len(f.name) > 1 else f.name,
+            help=text.replace("%", "%%"))
     _add_model_options(p, model)
     p.set_defaults(func=_cmd_train)
 
@@ -273,7 +278,8 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     except (CheckpointError, DataError, TooLarge, RunDirError) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
-          f"({summary['seconds']:.1f} s); val loss {summary['final_val_loss']:.4g} = "
+          f"({summary['seconds']:.1f} s); final val loss (median of the last "
+          f"{summary['final_evals']} evaluations) {summary['final_val_loss']:.4g} = "
           f"{summary['final_val_ratio']:.3f} × chance; {summary['metric_name']} "
           f"{summary['final_val_metric']:.4g}; solved: {summary['solved']}")
     if "test_metric" in summary:

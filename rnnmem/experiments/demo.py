@@ -63,16 +63,19 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
     jobs = [(init, seed + k) for init in INITS for k in range(seeds)]
     run_dirs = {job: out / "runs" / f"{job[0]}-seed{job[1]}" for job in jobs}
 
-    counter = Progress(len(jobs), len(jobs))
+    configs = {job: demo_config(job[0], steps, job[1]) for job in jobs}
+    counter = Progress(len(jobs), sum(RunDir(run_dirs[j]).finished_summary(configs[j]) is None
+                                      for j in jobs))
 
     def done(i, summary):
         init, s = jobs[i]
-        what = summary.get("error") or (f"val loss / chance {summary['final_val_ratio']:.3f} "
-                                        f"({summary['seconds']:.1f} s)")
-        print(f"  {counter(True)} {INITS[init]} seed {s}: {summary['status']}, {what}",
-              flush=True)
+        took = (f"reused: trained earlier in {summary['seconds']:.1f} s" if summary.get("reused")
+                else f"{summary.get('seconds', 0.0):.1f} s")
+        what = summary.get("error") or (
+            f"final val loss / chance {summary['final_val_ratio']:.3f} ({took})")
+        done_text = counter(not summary.get("reused"))
+        print(f"  {done_text} {INITS[init]} seed {s}: {summary['status']}, {what}", flush=True)
 
-    configs = {job: demo_config(job[0], steps, job[1]) for job in jobs}
     for job in jobs:  # never overwritten, never counted failed without a word
         if RunDir(run_dirs[job]).holds_other_config(configs[job]):
             raise ValueError(f"{run_dirs[job]} holds a demo run of other settings (another "
@@ -96,7 +99,8 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
         f"{format_table(summaries)}\n\n"
         f"Chance baseline S·ln K / (T + 2S) = {baseline:.4f} nats per step; "
         f"'solved' = final validation loss below half of it.\n"
-        f"{len(jobs)} runs of {steps} steps in {elapsed:.0f} s on {platform.machine()} "
+        f"{len(jobs)} runs of {steps} steps ({sum(bool(r.get('reused')) for r in results)} "
+        f"reused from {out / 'runs'}) in {elapsed:.0f} s on {platform.machine()} "
         f"(up to {workers or os.cpu_count()} worker processes, one thread each; torch "
         f"{torch.__version__}).\nFigure: {figure}\n")
     write_text_atomic(out / "results.md", report)

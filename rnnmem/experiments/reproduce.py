@@ -101,6 +101,8 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         def done(i, summary):
             j = jobs[i]
             what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
+            if summary.get("reused"):
+                what += " (reused)"
             progress(f"  {counter(i not in finished)} {j.panel} / {j.group} / seed {j.seed}: "
                      f"{summary['status']}, {what}")
 
