@@ -271,8 +271,33 @@ def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
 
 
 def progress_bar(total: int, enabled: bool, initial: int = 0):
+    """A tqdm bar on a terminal; elsewhere (a log file, a pipe) plain lines, one per
+    evaluation, instead of a bar's carriage returns."""
     if not enabled:
         return None
+    import sys
+
+    if not sys.stderr.isatty():
+        return PlainProgress(total, initial)
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
+
+
+class PlainProgress:
+    """What a progress bar says, as one line per evaluation on stderr."""
+
+    def __init__(self, total: int, initial: int = 0):
+        self.total, self.n, self.start = total, initial, time.perf_counter()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix_str(self, text: str) -> None:
+        import sys
+
+        print(f"step {self.n}/{self.total} ({time.perf_counter() - self.start:.0f} s): {text}",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass

@@ -25,6 +25,11 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _say(line: str) -> None:
+    """A progress line, at once (also when the output is a log file)."""
+    print(line, flush=True)
+
+
 def add_construct_parser(sub) -> None:
     p = sub.add_parser(
         "construct", help="hand-built solutions of copy and adding (Henaff §3.1.1, §3.2.1)",
@@ -72,7 +77,8 @@ def _cmd_construct(args) -> int:
     if args.d is not None and len(args.d) != 1:
         raise UsageError("construct copy takes one --d")
     results = copy_report(args.out, T=args.T or 500, d=(args.d or [128])[0], trials=args.trials,
-                          Ks=args.K, Ss=args.S, seed=args.seed, figure=args.figure)
+                          Ks=args.K, Ss=args.S, seed=args.seed, figure=args.figure,
+                          progress=_say)
     print(f"% of {args.trials} trials with all S answers right (T = {results['T']}, "
           f"d = {results['d']}):")
     print(format_grid(results))
@@ -164,7 +170,7 @@ def _cmd_memory(args) -> int:
         r = exp.decoding_toy(args.out, N=args.N, alpha=_given(args.alpha, 1.0),
                              lam=_given(args.lam, 1.0),
                              length=args.length, noise=0.1 if args.noise is None else args.noise,
-                             nonlinearity=args.nonlinearity, seed=args.seed)
+                             nonlinearity=args.nonlinearity, seed=args.seed, progress=_say)
         for panel in r["panels"]:
             means = ", ".join(f"{name.split(' ')[0]} {sum(v) / len(v):.3f}"
                               for name, v in panel["r2"].items())

@@ -29,10 +29,13 @@ FIG1_K = (2, 4, 8, 16, 32, 64)
 FIG1_S = (1, 5, 10, 20, 40)
 
 
-def success_grid(T: int, d: int, Ks, Ss, trials: int, seed: int = 0) -> dict:
+def success_grid(T: int, d: int, Ks, Ss, trials: int, seed: int = 0, progress=None) -> dict:
     """Answer-step success rate (0..1) for every (K, S): {"K,S": rate}."""
     grid = {}
-    for K in Ks:
+    for i, K in enumerate(Ks):
+        if progress:
+            progress(f"  success grid: K = {K} ({i + 1}/{len(Ks)}), {len(Ss)} values of S, "
+                     f"{trials} trials each")
         for S in Ss:
             g = torch.Generator().manual_seed(seed * 1_000_003 + 1000 * K + S)
             grid[f"{K},{S}"] = copy_success(T, S, K, d, trials, g).double().mean().item()
@@ -99,16 +102,22 @@ def module_check(T: int, S: int, K: int, d: int, trials: int, seed: int = 0) -> 
 
 def copy_report(out: str | Path, *, T: int = 500, d: int = 128, trials: int = 500,
                 Ks=FIG1_K, Ss=FIG1_S, check_trials: int = 10, seed: int = 0,
-                figure: bool = False) -> dict:
-    """Everything ``rnnmem construct copy`` computes; writes ``out/copy.json`` (+ PNGs)."""
+                figure: bool = False, progress=None) -> dict:
+    """Everything ``rnnmem construct copy`` computes; writes ``out/copy.json`` (+ PNGs).
+    ``progress(line)`` is told what each stage is doing (the whole takes a minute or more)."""
+    say = progress or (lambda line: None)
     start = time.perf_counter()
+    say(f"construct copy: T = {T}, d = {d}: the success grid of {len(Ks)} × {len(Ss)} (K, S)")
+    answers = success_grid(T, d, Ks, Ss, trials, seed, progress=say)
+    say("  success against d (3 (K, S), 6 values of d)")
+    vs_d = success_vs_d(T, [(8, 10), (16, 20), (64, 40)], (16, 32, 64, 128, 256, 512), trials,
+                        seed)
+    say("  interference between stored symbols; step-by-step module check")
     results = dict(
         T=T, d=d, trials=trials, Ks=list(Ks), Ss=list(Ss), seed=seed,
         criterion="all S answer steps argmax-correct (both constructions give the same "
                   "answer-step outputs)",
-        answers_success=success_grid(T, d, Ks, Ss, trials, seed),
-        success_vs_d=success_vs_d(T, [(8, 10), (16, 20), (64, 40)], (16, 32, 64, 128, 256, 512),
-                                  trials, seed),
+        answers_success=answers, success_vs_d=vs_d,
         interference=interference_check(T, d, 8, Ss, 4 * trials, seed),
         module_check={f"{K},{S}": module_check(T, S, K, d, check_trials, seed)
                       for K, S in [(8, 10), (64, 40)]},
@@ -119,7 +128,9 @@ def copy_report(out: str | Path, *, T: int = 500, d: int = 128, trials: int = 50
     if figure:
         from .construct_plots import plot_copy_report
 
+        say("  drawing the figures")
         results["figures"] = [str(p) for p in plot_copy_report(results, out)]
+    say(f"construct copy: done in {time.perf_counter() - start:.0f} s")
     return results
 
 

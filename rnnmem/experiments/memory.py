@@ -96,7 +96,7 @@ def memory_curves(out: str | Path, *, N: int = 100, lam: float = 0.98, alpha: fl
 def decoding_toy(out: str | Path, *, N: int = 100, alpha: float = 1.0, lam: float = 1.0,
                  length: int = 100, noise: float = 0.1, nonlinearity: str = "elu",
                  train: int = 4000, test: int = 2000, seed: int = 0,
-                 figure: bool = True) -> dict:
+                 figure: bool = True, progress=None) -> dict:
     """Fig. 2: held-out R² of decoding s_{L-k} from h_L for chain, orthogonal and identity.
 
     Three panels: linear without noise, linear with state noise (std ``noise``), and
@@ -115,7 +115,10 @@ def decoding_toy(out: str | Path, *, N: int = 100, alpha: float = 1.0, lam: floa
     }
     panels = [("linear", 0.0), ("linear", noise), (nonlinearity, 0.0)]
     results = dict(N=N, length=length, train=train, test=test, panels=[])
-    for f, sigma in panels:
+    for i, (f, sigma) in enumerate(panels):
+        if progress:
+            progress(f"decoding toy: panel {i + 1}/{len(panels)} ({f}, noise {sigma}): "
+                     f"{len(networks)} networks, {train + test} sequences of {length} steps")
         curves = {name: decoding_curve(W, vec, length=length, nonlinearity=f, noise=sigma,
                                        train=train, test=test, seed=seed).tolist()
                   for name, (W, vec) in networks.items()}

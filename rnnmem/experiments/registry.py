@@ -317,10 +317,14 @@ def peers_comparison(budget: str) -> list[Job]:
     return jobs
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _construct(out, budget, workers):
     from .construct import copy_report, format_grid
 
-    r = copy_report(out, trials=500, figure=True)
+    r = copy_report(out, trials=500, figure=True, progress=_say)
     return dict(figures=r["figures"], table=format_grid(r))
 
 
@@ -336,7 +340,7 @@ def _memory_curves(out, budget, workers):
 def _decoding_toy(out, budget, workers):
     from .memory import decoding_toy
 
-    r = decoding_toy(out)
+    r = decoding_toy(out, progress=_say)
     rows = ["| panel | " + " | ".join(r["panels"][0]["r2"]) + " |",
             "|---" * (len(r["panels"][0]["r2"]) + 1) + "|"]
     for p in r["panels"]:
