@@ -317,8 +317,9 @@ def task_spec(name: str) -> TaskSpec:
 class Experiment:
     """A comparison that ``rnnmem reproduce NAME`` runs: ``jobs(budget) -> [Job]`` (training
     runs, drawn and tabulated by reproduce), or ``run(out_dir, budget, workers) ->
-    dict(figures, table)`` for anything else. ``plugin``: the plugin that registered it (its
-    report's command names it)."""
+    dict(figures, result)`` for anything else, whose Markdown ``table(result)`` makes (or
+    ``dict(figures, table)``). ``plugin``: the plugin that registered it (its report's command
+    names it)."""
 
     name: str
     paper: str
@@ -328,6 +329,7 @@ class Experiment:
     run: Callable | None = None
     curve: str = "val_ratio"
     plugin: str | None = None
+    table: Callable | None = None
 
 
 _EXPERIMENTS: dict[str, Experiment] = {}
@@ -335,8 +337,8 @@ _EXPERIMENTS: dict[str, Experiment] = {}
 
 def register_experiment(name: str, jobs: Callable | None = None, *, run: Callable | None = None,
                         paper: str = "", target: str = "", claim: str = "",
-                        curve: str = "val_ratio", replace: bool = False,
-                        _builtin: bool = False) -> Experiment:
+                        curve: str = "val_ratio", table: Callable | None = None,
+                        replace: bool = False, _builtin: bool = False) -> Experiment:
     """Register an experiment for ``rnnmem reproduce [--plugin FILE] NAME``: ``jobs(budget)``
     returns its :class:`~rnnmem.experiments.jobs.Job` s for the budget ``quick``, ``paper`` or
     ``full``; the figure, table and report are made as for a built-in experiment."""
@@ -347,7 +349,7 @@ def register_experiment(name: str, jobs: Callable | None = None, *, run: Callabl
     plugin = None if _builtin else current()
     entry = Experiment(name, paper or (f"plugin {plugin}" if plugin else "user"),
                        target or name, claim or name, jobs=jobs, run=run, curve=curve,
-                       plugin=plugin)
+                       plugin=plugin, table=table)
     _store(_EXPERIMENTS, name, entry,
            lambda old: (old.jobs, old.run) == (jobs, run), replace, "experiment")
     return entry

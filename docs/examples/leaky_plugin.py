@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 import rnnmem
+from rnnmem.experiments.grid import ByBudget, Grid, Panel
 from rnnmem.init import gaussian_, get_initializer
 
 
@@ -53,18 +54,15 @@ rnnmem.register_model("leaky-rnn", LeakyRNN, default_init="orthogonal")
 rnnmem.register_init("ring", ring_)
 
 
-def leaky_vs_ornn(budget: str) -> list:
-    """The leaky cell (ring init) against the LT-ORNN on a short copy task, 3 seeds each."""
-    steps = {"quick": 60, "paper": 2000, "full": 6000}[budget]
-    common = dict(task="copy", T=10, S=3, K=4, hidden=16, batch=16, steps=steps,
-                  eval_every=max(1, steps // 20), val_size=64, lr=1e-3)
-    groups = {"leaky (ring)": dict(model="leaky-rnn", init="ring",
-                                   model_options=dict(leak=0.5)),
-              "LT-ORNN": dict(model="lt-rnn", init="orthogonal")}
-    return [rnnmem.Job("copy T = 10", group, seed,
-                       rnnmem.TrainConfig(seed=seed, **common, **options))
-            for group, options in groups.items() for seed in range(3)]
-
+# The leaky cell (ring init) against the LT-ORNN on a short copy task, 3 seeds each: a grid
+# declared as data (every job: base, then its panel's, then its group's options).
+leaky_vs_ornn = Grid(
+    base=dict(task="copy", T=10, S=3, K=4, hidden=16, batch=16, val_size=64, lr=1e-3,
+              steps=ByBudget(quick=60, paper=2000, full=6000)),
+    panels=[Panel("copy T = 10")],
+    groups={"leaky (ring)": dict(model="leaky-rnn", init="ring", model_options=dict(leak=0.5)),
+            "LT-ORNN": dict(model="lt-rnn", init="orthogonal")},
+    seeds=3, eval_points=20)
 
 rnnmem.register_experiment("leaky-vs-ornn", leaky_vs_ornn, paper="docs/extending.md",
                            target="a plugin cell against LT-ORNN",

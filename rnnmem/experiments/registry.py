@@ -1,12 +1,15 @@
 """One definition per figure and table of both papers: ``rnnmem reproduce --list``.
 
-A training experiment is a grid of :class:`Job` s per budget: ``quick`` (minutes on a 2-core
+A training experiment is declared as a :class:`~rnnmem.experiments.grid.Grid` (base options,
+panels, groups, seeds, grid points, with :class:`~rnnmem.experiments.grid.ByBudget` values),
+expanded into :class:`Job` s per budget: ``quick`` (minutes on a 2-core
 CPU: shorter sequences, fewer seeds and steps, still aimed at the paper's effect), ``paper``
 (the budget that decides a claim: ≥ 3 seeds, the papers' T where affordable and enough steps for
 the slow learners the paper describes, about an hour or less on a 2-core CPU) and ``full`` (the
 paper's settings, where it states them; our documented choice where it does not: for a GPU or a
 cluster). Other experiments (constructions, memory theory, analyses of trained runs) are a
-function of the output directory and the budget.
+function of the output directory and the budget, whose result ``tables`` turns into Markdown.
+Every experiment is registered with :func:`rnnmem.register_experiment`, as a plugin's is.
 """
 
 from __future__ import annotations
@@ -15,26 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..registry import Experiment, experiments, model_spec, register_experiment
-from ..train import TrainConfig
+from .grid import BUDGETS, ByBudget, Grid, Panel
 from .jobs import Job, best_variant, job_summaries, run_experiment_jobs
-
-BUDGETS = ("quick", "paper", "full")
-
+from .tables import analysis_table, decoding_toy_table, memory_curves_table
 
 # A run's final figure is the median of its last ``final_evals`` (5) evaluations; each experiment
 # evaluates at least 20 times, so those five lie in the last quarter of training, not in the middle
 # of a still-falling curve (tests/test_reproduce.py checks every job of every budget).
-
-
-def _pick(budget: str, quick, paper, full):
-    """The value of a setting under ``budget``, given in the order of :data:`BUDGETS`."""
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
-    return dict(zip(BUDGETS, (quick, paper, full), strict=True))[budget]
-
-
-def _seeds(budget: str, quick: int, paper: int, full: int) -> range:
-    return range(_pick(budget, quick, paper, full))
 
 
 # ---------------------------------------------------------------- Henaff et al. 2016
@@ -49,62 +39,6 @@ HENAFF_MODELS = {  # §4.1: RMSProp 1e-4 for the LT-RNNs, 1e-3 for the LSTM (the
     "LT-ORNN + penalty": dict(model="lt-rnn", init="orthogonal", lr=1e-4, ortho_lr=1e-2,
                               ortho_points=50),
 }
-
-
-def _henaff_jobs(budget, panels, models, hidden, steps, seeds, **common) -> list[Job]:
-    """Every (panel, model, seed) with Henaff's protocol; the LT-RNN's σ on adding (relu) and
-    its initial bias are the config's defaults (docs/protocol.md)."""
-    jobs = []
-    for panel, task in panels:
-        for group in models:
-            spec = HENAFF_MODELS.get(group) or HENAFF_READINGS[group]
-            for seed in seeds:
-                jobs.append(Job(panel, group, seed, TrainConfig(
-                    hidden=hidden, batch=50, steps=steps, eval_every=max(1, steps // 40),
-                    seed=seed, **{**common, **task, **spec})))
-    return jobs
-
-
-def henaff_fig2(budget: str) -> list[Job]:
-    # Henaff gives no T for copy: Arjovsky's values
-    Ts = _pick(budget, (100,), (100, 200), (100, 200, 300, 500))
-    return _henaff_jobs(budget, [(f"copy T = {T}", dict(task="copy", T=T)) for T in Ts],
-                        ("LT-ORNN", "LT-IRNN", "LSTM"), 80, _pick(budget, 3000, 6000, 20000),
-                        _seeds(budget, 2, 3, 8))
-
-
-def henaff_fig3(budget: str) -> list[Job]:
-    Ts = _pick(budget, (200,), (200, 400), (200, 400, 750))
-    return _henaff_jobs(budget, [(f"adding T = {T}", dict(task="adding", T=T)) for T in Ts],
-                        ("LT-ORNN", "LT-IRNN", "LSTM"), 128, _pick(budget, 1500, 4000, 20000),
-                        _seeds(budget, 2, 3, 8))
-
-
-def henaff_fig4(budget: str) -> list[Job]:
-    """The pooled LT-ORNN against its controls: the same penalty without pooling, no penalty
-    and no pooling (Fig. 3's LT-ORNN), the LT-IRNN; on adding also the penalty's step size."""
-    copy_T, adding_T = _pick(budget, 100, 100, 500), _pick(budget, 200, 200, 750)
-    models = ("LT-ORNN + l2 pool", "LT-IRNN", "LT-ORNN", "LT-ORNN + penalty")
-    penalty_steps = () if budget == "quick" else ("LT-ORNN + l2 pool, penalty step 1e-3",
-                                                  "LT-ORNN + l2 pool, no penalty")
-    jobs = []
-    for panel, task, hidden, steps, groups in (
-            (f"copy T = {copy_T}", dict(task="copy", T=copy_T), 80,
-             _pick(budget, 1500, 3000, 20000), models),
-            (f"adding T = {adding_T}", dict(task="adding", T=adding_T), 128,
-             _pick(budget, 1500, 6000, 20000),  # the pooled LT-ORNN learns adding slowly
-             models + penalty_steps)):
-        jobs += _henaff_jobs(budget, [(panel, task)], groups, hidden, steps,
-                             _seeds(budget, 2, 3, 8))
-    return jobs
-
-
-def henaff_fig5(budget: str) -> list[Job]:
-    return _henaff_jobs(budget, [("variable-length copy T = 100", dict(task="varcopy", T=100))],
-                        ("LT-IRNN", "LT-ORNN", "LT-ORNN + l2 pool", "LSTM"), 80,
-                        # paper: Fig. 5's own horizon, where the slow LSTM must have solved it
-                        _pick(budget, 2000, 20000, 20000), _seeds(budget, 2, 3, 8))
-
 
 # The reading choices where Henaff §4.1 is silent, each against its alternatives.
 HENAFF_READINGS = {
@@ -127,22 +61,70 @@ HENAFF_READINGS = {
                                                  ortho_lr=1e-3),
     "LT-ORNN + l2 pool, no penalty": dict(HENAFF_MODELS["LT-ORNN + l2 pool"], ortho_lr=0.0),
 }
+_HENAFF_GROUPS = {**HENAFF_MODELS, **HENAFF_READINGS}
+_HENAFF_SEEDS = ByBudget(2, 3, 8)
+# Henaff's protocol: batch 50; the LT-RNN's σ on adding (relu) and its initial bias are the
+# config's defaults (docs/protocol.md). Fig. 2-3's three models in every panel.
+_FIG23 = ("LT-ORNN", "LT-IRNN", "LSTM")
 
 
-def henaff_readings(budget: str) -> list[Job]:
-    """Adding T = 200 under each reading of what §4.1 leaves open (docs/protocol.md)."""
-    T, seeds = 200, _seeds(budget, 1, 3, 8)
-    lt = ["LT-IRNN, b = -1", "LT-IRNN, b = 0", "LT-ORNN, b = -1", "LT-ORNN, b = 0",
-          "LT-IRNN, b = -1, no readout bias"]
-    lstm = ["LSTM gaussian, no bias", "LSTM gaussian + biases", "LSTM plain (PyTorch)",
-            "LSTM gaussian, no bias, no readout bias"]
-    return (_henaff_jobs(budget, [(f"adding T = {T}: input bias b", dict(task="adding", T=T))],
-                         lt, 128, _pick(budget, 1000, 3000, 20000), seeds)
-            + _henaff_jobs(budget, [(f"adding T = {T}: LSTM init", dict(task="adding", T=T))],
-                           lstm, 128, _pick(budget, 1000, 4000, 20000), seeds)
-            + _henaff_jobs(budget, [("copy T = 100: readout bias c", dict(task="copy", T=100))],
-                           ("LT-ORNN", "LT-ORNN, no readout bias"), 80,
-                           _pick(budget, 1000, 3000, 20000), seeds))
+def _panels(name: str, task: str, Ts: ByBudget, groups=_FIG23, **options) -> ByBudget:
+    """One panel per length T of each budget."""
+    return ByBudget(*[[Panel(f"{name} T = {T}", dict(task=task, T=T, **options), groups)
+                       for T in Ts.at(b)] for b in BUDGETS])
+
+
+# Henaff gives no T for copy: Arjovsky's values
+henaff_fig2 = Grid(base=dict(hidden=80, batch=50, steps=ByBudget(3000, 6000, 20000)),
+                   panels=_panels("copy", "copy", ByBudget((100,), (100, 200),
+                                                           (100, 200, 300, 500))),
+                   groups=_HENAFF_GROUPS, seeds=_HENAFF_SEEDS)
+
+henaff_fig3 = Grid(base=dict(hidden=128, batch=50, steps=ByBudget(1500, 4000, 20000)),
+                   panels=_panels("adding", "adding", ByBudget((200,), (200, 400),
+                                                               (200, 400, 750))),
+                   groups=_HENAFF_GROUPS, seeds=_HENAFF_SEEDS)
+
+# The pooled LT-ORNN against its controls: the same penalty without pooling, no penalty and no
+# pooling (Fig. 3's LT-ORNN), the LT-IRNN; on adding also the penalty's step size.
+_FIG4 = ("LT-ORNN + l2 pool", "LT-IRNN", "LT-ORNN", "LT-ORNN + penalty")
+_FIG4_STEPS = ("LT-ORNN + l2 pool, penalty step 1e-3", "LT-ORNN + l2 pool, no penalty")
+
+
+def _fig4_panels(budget: str) -> list[Panel]:
+    copy_T, adding_T = ByBudget(100, 100, 500).at(budget), ByBudget(200, 200, 750).at(budget)
+    return [Panel(f"copy T = {copy_T}", dict(task="copy", T=copy_T, hidden=80,
+                                             steps=ByBudget(1500, 3000, 20000)), _FIG4),
+            # the pooled LT-ORNN learns adding slowly
+            Panel(f"adding T = {adding_T}", dict(task="adding", T=adding_T, hidden=128,
+                                                 steps=ByBudget(1500, 6000, 20000)),
+                  _FIG4 + (() if budget == "quick" else _FIG4_STEPS))]
+
+
+henaff_fig4 = Grid(base=dict(batch=50), panels=ByBudget(*map(_fig4_panels, BUDGETS)),
+                   groups=_HENAFF_GROUPS, seeds=_HENAFF_SEEDS)
+
+# paper: Fig. 5's own horizon, where the slow LSTM must have solved it
+henaff_fig5 = Grid(base=dict(hidden=80, batch=50, steps=ByBudget(2000, 20000, 20000)),
+                   panels=[Panel("variable-length copy T = 100", dict(task="varcopy", T=100),
+                                 ("LT-IRNN", "LT-ORNN", "LT-ORNN + l2 pool", "LSTM"))],
+                   groups=_HENAFF_GROUPS, seeds=_HENAFF_SEEDS)
+
+# Adding T = 200 under each reading of what §4.1 leaves open (docs/protocol.md).
+henaff_readings = Grid(
+    base=dict(batch=50),
+    panels=[Panel("adding T = 200: input bias b",
+                  dict(task="adding", T=200, hidden=128, steps=ByBudget(1000, 3000, 20000)),
+                  ("LT-IRNN, b = -1", "LT-IRNN, b = 0", "LT-ORNN, b = -1", "LT-ORNN, b = 0",
+                   "LT-IRNN, b = -1, no readout bias")),
+            Panel("adding T = 200: LSTM init",
+                  dict(task="adding", T=200, hidden=128, steps=ByBudget(1000, 4000, 20000)),
+                  ("LSTM gaussian, no bias", "LSTM gaussian + biases", "LSTM plain (PyTorch)",
+                   "LSTM gaussian, no bias, no readout bias")),
+            Panel("copy T = 100: readout bias c",
+                  dict(task="copy", T=100, hidden=80, steps=ByBudget(1000, 3000, 20000)),
+                  ("LT-ORNN", "LT-ORNN, no readout bias"))],
+    groups=_HENAFF_GROUPS, seeds=ByBudget(1, 3, 8))
 
 
 # ---------------------------------------------------------------- Orhan & Pitkow 2020
@@ -171,10 +153,13 @@ ORHAN_PAPER_GRID = dict(lrs=(8e-4, 5e-4), scales={
     "chain": (1.0, 1.02, 1.05), "feedback chain": (0.01, 0.04, 0.07)})
 
 
-def _orhan_grid(budget: str, group: str, grid: bool) -> list[tuple[str, dict]]:
-    """(variant name, config values) of each grid point of ``group`` under ``budget``."""
-    if not grid:
-        return [("", dict(lr=_pick(budget, 3e-4, 3e-4, 1e-4)))]
+def _orhan_grid(budget: str, panel: Panel, group: str) -> list[tuple[str, dict]]:
+    """(variant name, config values) of each grid point of ``group`` under ``budget``: the
+    paper's grid of learning rates × scales (``full``: all of it; ``paper``: the sub-grid
+    :data:`ORHAN_PAPER_GRID`, on copy and adding), else one point per init."""
+    if not (budget == "full" or budget == "paper" and panel.options["task"] in ("copy",
+                                                                                "adding")):
+        return [("", dict(lr=ByBudget(3e-4, 3e-4, 1e-4).at(budget)))]
     field_name, symbol, values = ORHAN_SCALES[group]
     lrs = ORHAN_PAPER_GRID["lrs"] if budget == "paper" else ORHAN_LRS
     if budget == "paper":
@@ -183,99 +168,76 @@ def _orhan_grid(budget: str, group: str, grid: bool) -> list[tuple[str, dict]]:
             for lr in lrs for v in values]
 
 
-def orhan_fig3(budget: str) -> list[Job]:
-    """Copy, adding, psMNIST with vanilla RNNs (elu / relu / elu), RMSProp, batch 16, clip 10.
-
-    Copy and adding run the paper's grid of learning rates × scales (``full``: all of it;
-    ``paper``: the sub-grid :data:`ORHAN_PAPER_GRID`, copy at total length 100) and count the
-    runs that end below half the baseline, as Fig. 3d-e do; psMNIST takes one point per init
-    except under ``full``.
-    """
-    copy_length = _pick(budget, 200, 100, 500)
-    panels = [
-        (f"copy, total length {copy_length}",
-         dict(task="copy", T=copy_length, convention="total", activation="elu", hidden=100)),
-        (f"adding T = {_pick(budget, 200, 200, 750)}",
-         dict(task="adding", T=_pick(budget, 200, 200, 750), placement="halves",
-              channels="mark-value", activation="relu", hidden=100)),
-        ("psMNIST", dict(task="psmnist", activation="elu", hidden=25,
-                         train_subset=_pick(budget, 10000, 20000, None), val_size=1000)),
-    ]
-    jobs = []
-    for panel, task in panels:
-        # full: 100 epochs of 60,000 sequences at batch 16
-        steps = _pick(budget, 1500, 4000, 375000)
-        grid = budget == "full" or (budget == "paper" and task["task"] in ("copy", "adding"))
-        for group, init in ORHAN_INITS.items():
-            for variant, point in _orhan_grid(budget, group, grid):
-                for seed in _seeds(budget, 2, 3, 6):
-                    jobs.append(Job(panel, group, seed, TrainConfig(
-                        model="srnn", batch=16, grad_clip=10.0, clip=None, steps=steps,
-                        eval_every=max(1, steps // 20), seed=seed, **{**task, **init, **point}),
-                        variant=variant))
-    return jobs
+def _fig3_panels(budget: str) -> list[Panel]:
+    copy_length, adding_T = ByBudget(200, 100, 500).at(budget), ByBudget(200, 200, 750).at(budget)
+    return [Panel(f"copy, total length {copy_length}",
+                  dict(task="copy", T=copy_length, convention="total", activation="elu",
+                       hidden=100)),
+            Panel(f"adding T = {adding_T}",
+                  dict(task="adding", T=adding_T, placement="halves", channels="mark-value",
+                       activation="relu", hidden=100)),
+            Panel("psMNIST", dict(task="psmnist", activation="elu", hidden=25,
+                                  train_subset=ByBudget(10000, 20000, None), val_size=1000))]
 
 
-def orhan_fig3_t750(budget: str) -> list[Job]:
-    """Adding at the paper's T = 750 at the original code's default point (learning rate 1e-4,
-    chain scale α = 1.02; train.py of nonnormal-init), λ = 1, β = 0.05.
-
-    ``orhan-fig3`` runs adding at T = 200 (its 4000 steps learn nothing at 750); this trains
-    longer at the paper's length. ``paper`` gives the two chains a second chance at the next
-    smaller rate of the paper's grid, 5e-5 (at 1e-4 the chain learns, then blows up), and shows
-    each at its better rate; ``full`` is 100 epochs at the default point, as the paper's runs.
-    """
-    steps = _pick(budget, 1000, 20000, 375000)
-    inits = {**ORHAN_INITS, "chain": {**ORHAN_INITS["chain"], "gain": 1.02}}
-
-    def rates(group: str) -> dict[str, float]:  # variant name -> learning rate
-        if budget != "paper":
-            return {"": 1e-4}
-        return {f"lr={lr:g}": lr for lr in ((1e-4, 5e-5) if "chain" in group else (1e-4,))}
-
-    return [Job("adding T = 750", group, seed, TrainConfig(
-        task="adding", T=750, placement="halves", channels="mark-value", activation="relu",
-        hidden=100, model="srnn", batch=16, grad_clip=10.0, clip=None, lr=lr, steps=steps,
-        eval_every=max(1, steps // 40), seed=seed, **init), variant=variant)
-        for group, init in inits.items() for variant, lr in rates(group).items()
-        for seed in _seeds(budget, 1, 3, 6)]
+# Copy, adding, psMNIST with vanilla RNNs (elu / relu / elu), RMSProp, batch 16, clip 10; count
+# the runs that end below half the baseline, as Fig. 3d-e do. full: 100 epochs of 60,000
+# sequences at batch 16.
+orhan_fig3 = Grid(base=dict(model="srnn", batch=16, grad_clip=10.0, clip=None,
+                            steps=ByBudget(1500, 4000, 375000)),
+                  panels=ByBudget(*map(_fig3_panels, BUDGETS)), groups=ORHAN_INITS,
+                  seeds=ByBudget(2, 3, 6), eval_points=20, variants=_orhan_grid)
 
 
-def _lm_jobs(budget: str, model: str, inits: dict, levels) -> list[Job]:
-    jobs = []
-    for level in levels:
-        is_char = level == "char"
-        # paper: PTB char 16,000 steps of 32 × 100 characters (about 10 epochs), where the val
-        # loss flattens; PTB word 2000 steps of 20 × 35 words (about 1.5 epochs)
-        steps = _pick(budget, 800 if is_char else 400, 16000 if is_char else 2000, 20000)
-        for group, init in inits.items():
-            for seed in _seeds(budget, 1, 3, 3):
-                jobs.append(Job(f"PTB {level} level", group, seed, TrainConfig(
-                    task=f"ptb-{level}", model=model, hidden=_pick(budget, 128, 128, 512),
-                    layers=_pick(budget, 1, 1, 3),
-                    batch=_pick(budget, 32 if is_char else 20, 32 if is_char else 20, 80),
-                    bptt=100 if is_char else 35, optimizer="adam", lr=2e-3, grad_clip=0.25,
-                    steps=steps, eval_every=max(1, steps // 40),
-                    val_tokens=_pick(budget, 20000, 50000, None), seed=seed,
-                    # no activation clipping, where the model has any (the vanilla RNN)
-                    **({"clip": None} if "clip" in model_spec(model).knobs else {}), **init)))
-    return jobs
+def _t750_rates(budget: str, panel: Panel, group: str) -> list[tuple[str, dict]]:
+    """``paper`` gives the two chains a second chance at the next smaller rate of the paper's
+    grid, 5e-5 (at 1e-4 the chain learns, then blows up); each is shown at its better rate."""
+    if budget != "paper":
+        return [("", dict(lr=1e-4))]
+    return [(f"lr={lr:g}", dict(lr=lr)) for lr in ((1e-4, 5e-5) if "chain" in group else (1e-4,))]
 
 
-def orhan_table1(budget: str) -> list[Job]:
-    inits = {k: {**v, "activation": "elu"} for k, v in ORHAN_INITS.items()}
-    return _lm_jobs(budget, "srnn", inits, ("char", "word"))
+# Adding at the paper's T = 750 at the original code's default point (learning rate 1e-4, chain
+# scale α = 1.02; train.py of nonnormal-init), λ = 1, β = 0.05; full: 100 epochs.
+orhan_fig3_t750 = Grid(
+    base=dict(task="adding", T=750, placement="halves", channels="mark-value",
+              activation="relu", hidden=100, model="srnn", batch=16, grad_clip=10.0, clip=None,
+              steps=ByBudget(1000, 20000, 375000)),
+    panels=[Panel("adding T = 750")],
+    groups={**ORHAN_INITS, "chain": {**ORHAN_INITS["chain"], "gain": 1.02}},
+    seeds=ByBudget(1, 3, 6), variants=_t750_rates)
 
 
-def orhan_table3(budget: str) -> list[Job]:
-    inits = {"plain": dict(init="plain"), "orthogonal": dict(init="orthogonal"),
-             "chain": dict(init="chain", gain=1.0), "mixed": dict(init="mixed", gain=1.02)}
-    return _lm_jobs(budget, "lstm", inits, ("char",) if budget != "full" else ("char", "word"))
+def _lm_grid(model: str, inits: dict, levels: ByBudget) -> Grid:
+    """PTB language models. paper: char 16,000 steps of 32 × 100 characters (about 10 epochs),
+    where the val loss flattens; word 2000 steps of 20 × 35 words (about 1.5 epochs)."""
+    def panels(budget: str) -> list[Panel]:
+        return [Panel(f"PTB {level} level", dict(
+            task=f"ptb-{level}", bptt=100 if level == "char" else 35,
+            batch=ByBudget(32, 32, 80) if level == "char" else ByBudget(20, 20, 80),
+            steps=ByBudget(800, 16000, 20000) if level == "char" else ByBudget(400, 2000, 20000)))
+            for level in levels.at(budget)]
+
+    # no activation clipping, where the model has any (the vanilla RNN)
+    clip = {"clip": None} if "clip" in model_spec(model).knobs else {}
+    return Grid(base=dict(model=model, hidden=ByBudget(128, 128, 512), layers=ByBudget(1, 1, 3),
+                          optimizer="adam", lr=2e-3, grad_clip=0.25,
+                          val_tokens=ByBudget(20000, 50000, None), **clip),
+                panels=ByBudget(*map(panels, BUDGETS)), groups=inits, seeds=ByBudget(1, 3, 3))
+
+
+orhan_table1 = _lm_grid("srnn", {k: {**v, "activation": "elu"} for k, v in ORHAN_INITS.items()},
+                        ByBudget(("char", "word"), ("char", "word"), ("char", "word")))
+orhan_table3 = _lm_grid("lstm", {"plain": dict(init="plain"),
+                                 "orthogonal": dict(init="orthogonal"),
+                                 "chain": dict(init="chain", gain=1.0),
+                                 "mixed": dict(init="mixed", gain=1.02)},
+                        ByBudget(("char",), ("char",), ("char", "word")))
 
 
 # ---------------------------------------------------------------- peers (issue: beyond both)
 
-PEER_MODELS = {  # learning rates from each paper; decay and clipping from MODEL_RECIPES
+PEER_MODELS = {  # learning rates from each paper; decay and clipping from each model's recipe
     "LT-ORNN": dict(model="lt-rnn", init="orthogonal", lr=1e-4),
     "chain sRNN": dict(model="srnn", activation="elu", init="chain", input_init="source",
                        input_gain=0.9, lr=1e-4, clip=None, grad_clip=10.0),
@@ -292,29 +254,24 @@ PEER_PSMNIST = {"expRNN": dict(init="cayley", lr=7e-4, lr_orth=7e-5),
                               t_decay=1e-4)}
 
 
-def peers_comparison(budget: str) -> list[Job]:
-    """Copy in the expRNN/nnRNN setting (L = 1000, first answer at the marker) and psMNIST."""
-    L = _pick(budget, 100, 200, 1000)
-    panels = [(f"copy L = {L} (expRNN layout)",
-               dict(task="copy", T=L, convention="exprnn", batch=_pick(budget, 32, 64, 128),
-                    steps=_pick(budget, 600, 2000, 4000))),
-              # paper: 1000 steps of 32 (the uRNN and the LSTM cost 4-8x the others here)
-              ("psMNIST", dict(task="psmnist", permutation="exprnn",
-                               batch=_pick(budget, 32, 32, 128),
-                               steps=_pick(budget, 300, 1000, 27000),
-                               val_size=_pick(budget, 500, 2000, 10000),
-                               train_subset=_pick(budget, 5000, 20000, None)))]
-    jobs = []
-    for panel, task in panels:
-        for group, model in PEER_MODELS.items():
-            for seed in _seeds(budget, 1, 3, 3):
-                kw = {**task, **model}  # clipping and RMSProp decay: each model's recipe
-                if task["task"] == "psmnist":
-                    kw.update(PEER_PSMNIST.get(group, {}))
-                jobs.append(Job(panel, group, seed, TrainConfig(
-                    hidden=_pick(budget, 64, 128, 128), eval_every=max(1, kw["steps"] // 20),
-                    seed=seed, **kw)))
-    return jobs
+def _peer_panels(budget: str) -> list[Panel]:
+    L = ByBudget(100, 200, 1000).at(budget)
+    return [Panel(f"copy L = {L} (expRNN layout)",
+                  dict(task="copy", T=L, convention="exprnn", batch=ByBudget(32, 64, 128),
+                       steps=ByBudget(600, 2000, 4000))),
+            # paper: 1000 steps of 32 (the uRNN and the LSTM cost 4-8x the others here)
+            Panel("psMNIST", dict(task="psmnist", permutation="exprnn",
+                                  batch=ByBudget(32, 32, 128), steps=ByBudget(300, 1000, 27000),
+                                  val_size=ByBudget(500, 2000, 10000),
+                                  train_subset=ByBudget(5000, 20000, None)))]
+
+
+# Copy in the expRNN/nnRNN setting (L = 1000, first answer at the marker) and psMNIST
+peers_comparison = Grid(
+    base=dict(hidden=ByBudget(64, 128, 128)), panels=ByBudget(*map(_peer_panels, BUDGETS)),
+    groups=PEER_MODELS, seeds=ByBudget(1, 3, 3), eval_points=20,
+    overrides=lambda panel, group: (PEER_PSMNIST.get(group, {})
+                                    if panel.options["task"] == "psmnist" else {}))
 
 
 def _say(line: str) -> None:
@@ -325,29 +282,21 @@ def _construct(out, budget, workers):
     from .construct import copy_report, format_grid
 
     r = copy_report(out, trials=500, figure=True, progress=_say)
-    return dict(figures=r["figures"], table=format_grid(r))
+    return dict(figures=r["figures"], table=format_grid(r))  # construct.py's own table
 
 
 def _memory_curves(out, budget, workers):
     from .memory import memory_curves
 
     r = memory_curves(out)
-    rows = ["| network | J_tot |", "|---|---|"] + [
-        f"| {k} | {v['J_tot']:.4f} |" for k, v in r["networks"].items()]
-    return dict(figures=r["figures"], table="\n".join(rows))
+    return dict(figures=r["figures"], result=r)
 
 
 def _decoding_toy(out, budget, workers):
     from .memory import decoding_toy
 
     r = decoding_toy(out, progress=_say)
-    rows = ["| panel | " + " | ".join(r["panels"][0]["r2"]) + " |",
-            "|---" * (len(r["panels"][0]["r2"]) + 1) + "|"]
-    for p in r["panels"]:
-        means = [sum(v) / len(v) for v in p["r2"].values()]
-        rows.append(f"| {p['nonlinearity']}, noise {p['noise']} | "
-                    + " | ".join(f"{m:.3f}" for m in means) + " |")
-    return dict(figures=r["figures"], table="mean held-out R² over lags\n\n" + "\n".join(rows))
+    return dict(figures=r["figures"], result=r)
 
 
 def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
@@ -377,15 +326,7 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
         figures = [e["figure"] for e in r.values()]
         for old in set(out.glob("analysis-*.png")) - {Path(f) for f in figures}:
             old.unlink()  # a run no longer selected (another best grid point): not a result
-        rows = ["| run | block | Henrici: init → trained | chain score: init → trained "
-                "| trend in i − j: init → trained |", "|---|---|---|---|---|"]
-        for name, e in r.items():
-            for block, t in e["trained"].items():
-                i = e["initial"][block]
-                rows.append(f"| {name} | {block} | {i['henrici']:.3f} → {t['henrici']:.3f} | "
-                            f"{i['chain_score']:.4f} → {t['chain_score']:.4f} | "
-                            f"{i['trend']:+.2f} → {t['trend']:+.2f} |")
-        return dict(figures=figures, table="\n".join(rows))
+        return dict(figures=figures, result=r)
 
     return run
 
@@ -425,10 +366,11 @@ for _e in [
                "the pooling network stores the marked numbers in the radius of rotations",
                run=_pool_activations),
     Experiment("orhan-fig1", "Orhan & Pitkow 2020", "Fig. 1",
-               "J_tot = 1 for normal networks; chains exceed it, up to N", run=_memory_curves),
+               "J_tot = 1 for normal networks; chains exceed it, up to N", run=_memory_curves,
+               table=memory_curves_table),
     Experiment("orhan-fig2", "Orhan & Pitkow 2020", "Fig. 2",
                "with noise or a non-linearity, a chain keeps past inputs decodable longer than "
-               "an orthogonal network", run=_decoding_toy),
+               "an orthogonal network", run=_decoding_toy, table=decoding_toy_table),
     Experiment("orhan-fig3", "Orhan & Pitkow 2020", "Fig. 3",
                "chain initializations learn copy, adding and psMNIST better than identity and "
                "orthogonal ones; only chains solve copy", jobs=orhan_fig3),
@@ -440,6 +382,7 @@ for _e in [
                "test loss than identity and orthogonal", jobs=orhan_table1),
     Experiment("orhan-table2", "Orhan & Pitkow 2020", "Table 2 and Fig. 5",
                "training makes identity/orthogonal networks non-normal, with hidden chains",
+               table=analysis_table,
                run=_analysis_of(("orhan-fig3", lambda j: j.group in ("identity", "orthogonal")
                                  and "copy" not in j.panel))),
     Experiment("orhan-table3", "Orhan & Pitkow 2020", "Table 3",
@@ -452,8 +395,9 @@ for _e in [
                "trained LSTM gates: input/forget/output weights monotone in i−j, a chain in "
                "the cell (update) gate",
                # the LM networks of every init, and LSTMs that learned a memory task
+               table=analysis_table,
                run=_analysis_of(("orhan-table3", lambda j: True),
                                 ("henaff-fig5", lambda j: j.group == "LSTM"))),
 ]:
     register_experiment(_e.name, _e.jobs, run=_e.run, paper=_e.paper, target=_e.target,
-                        claim=_e.claim, curve=_e.curve, _builtin=True)
+                        claim=_e.claim, curve=_e.curve, table=_e.table, _builtin=True)

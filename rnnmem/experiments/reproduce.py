@@ -127,7 +127,8 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     else:
         root.mkdir(parents=True, exist_ok=True)
         result = exp.run(root, budget, workers)
-        figures, table = result["figures"], result["table"]
+        figures = result["figures"]
+        table = exp.table(result["result"]) if exp.table is not None else result["table"]
         train_seconds = None
     seconds = time.perf_counter() - start
     write_text_atomic(root / "table.md", table + "\n")
