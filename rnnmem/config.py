@@ -46,7 +46,7 @@ def model_knobs() -> frozenset:
 
 
 class _FromRecipe:
-    """Default of a field that each model's own paper sets (:data:`MODEL_RECIPES`)."""
+    """Default of a field that each model's own paper sets (its registration's ``recipe``)."""
 
     def __repr__(self) -> str:
         return "the model's recipe"
