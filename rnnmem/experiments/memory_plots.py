@@ -9,6 +9,18 @@ import numpy as np
 from ..analysis import near_span
 from ..registry import task_label
 
+# Distinct line styles and markers, so that coinciding curves (identity exactly under
+# orthogonal: both have J(k) = λ^{2k}(1 − λ²)) stay visible, each drawn over the last.
+STYLES = (dict(ls="-", marker="o", ms=4, lw=2.2), dict(ls="--", marker="s", ms=4, lw=1.8),
+          dict(ls=":", marker="^", ms=4, lw=1.6), dict(ls="-.", marker="x", ms=5, lw=1.4),
+          dict(ls="-", marker="d", ms=4, lw=1.0))
+
+
+def _marks(n: int, i: int) -> tuple[int, int]:
+    """About 12 markers per curve, series i's shifted so that coinciding curves show both."""
+    step = max(1, n // 12)
+    return (i * step // len(STYLES), step)
+
 
 def _pyplot():
     import matplotlib
@@ -34,10 +46,12 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
     ax_j = fig.add_subplot(grid[1, 0:2])
     ax_p = fig.add_subplot(grid[1, 2])
     ax_a = fig.add_subplot(grid[1, 3])
-    for name, r in results["networks"].items():
+    for i, ((name, r), style) in enumerate(zip(results["networks"].items(), STYLES,
+                                               strict=False)):
         k = np.arange(len(r["J"]))
-        ax_j.plot(k, np.maximum(r["J"], 1e-12), label=f"{name}: J_tot = {r['J_tot']:.2f}")
-        ax_p.plot(k, r["pulse"], label=name)
+        ax_j.plot(k, np.maximum(r["J"], 1e-12), label=f"{name}: J_tot = {r['J_tot']:.2f}",
+                  markevery=_marks(len(k), i), **style)
+        ax_p.plot(k, r["pulse"], label=name, markevery=_marks(len(k), i), **style)
     ax_j.set_yscale("log")
     ax_j.set_ylim(1e-4, 1.5)
     ax_j.set_xlabel("k (steps back)")
@@ -76,8 +90,8 @@ def plot_decoding_toy(results: dict, out: Path) -> Path:
     panels = results["panels"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True)
     for ax, panel in zip(axes, panels, strict=True):
-        for name, r2 in panel["r2"].items():
-            ax.plot(np.arange(len(r2)), r2, label=name)
+        for i, ((name, r2), style) in enumerate(zip(panel["r2"].items(), STYLES, strict=False)):
+            ax.plot(np.arange(len(r2)), r2, label=name, markevery=_marks(len(r2), i), **style)
         noise = f", noise std {panel['noise']}" if panel["noise"] else ", no noise"
         ax.set_title(f"{panel['nonlinearity']}{noise}", fontsize=9)
         ax.set_xlabel("lag k (decode s_{L−k} from h_L)")
