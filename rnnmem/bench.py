@@ -63,8 +63,9 @@ class _LSTMCellLoop(torch.nn.Module):
 
 
 def _rnnmem(model: str, fused: bool):
-    clip = model_spec(model).recipe.get("clip")  # the model's own recipe: the LT-RNN clips
-    return lambda n, h: build_model(model, n, 1, h, fused=fused, clip=clip).rnn
+    spec = model_spec(model)  # the model's own recipe: the LT-RNN clips
+    recipe = {k: v for k, v in spec.recipe.get("model_options", {}).items() if k in spec.options}
+    return lambda n, h: build_model(model, n, 1, h, fused=fused, **recipe).rnn
 
 
 def bench_layers() -> tuple[Layer, ...]:

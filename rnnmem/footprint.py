@@ -45,13 +45,15 @@ def training_bytes(config, task) -> float:
     val_inputs = length * config.val_size * task.n_inputs
     val_states = length * min(config.val_size, 500) * (width + task.n_outputs)
     weights = 4 * config.hidden * width
-    penalty = 3 * config.ortho_points * config.hidden if config.ortho_lr > 0 else 0  # §4.2
+    options = config.model_options  # Henaff §4.2's penalty points, where the model has them
+    penalty = 3 * options.get("penalty_points", 0) * config.hidden if options.get(
+        "penalty_lr", 0) > 0 else 0
     return _FLOAT32 * (train_states + val_inputs + val_states + weights + penalty)
 
 
 def require_training(config, task) -> None:
     require(training_bytes(config, task), "this run",
-            "reduce T, hidden, batch, val_size or ortho_points")
+            "reduce T, hidden, batch, val_size or penalty_points")
 
 
 def lm_bytes(config, vocab: int) -> float:
@@ -60,12 +62,13 @@ def lm_bytes(config, vocab: int) -> float:
     evaluation window's logits."""
     from .registry import model_spec
 
-    emb = config.embedding or config.hidden
+    options = config.task_options
+    emb, layers, bptt = options["embedding"] or config.hidden, options["layers"], options["bptt"]
     blocks = model_spec(config.model).state_blocks
-    params = vocab * emb + config.hidden * vocab + config.layers * blocks * config.hidden * (
+    params = vocab * emb + config.hidden * vocab + layers * blocks * config.hidden * (
         emb + config.hidden)
-    window = config.bptt * config.batch * (emb + config.layers * blocks * config.hidden + vocab)
-    return _FLOAT32 * (4 * params + 4 * window + config.bptt * 10 * vocab)
+    window = bptt * config.batch * (emb + layers * blocks * config.hidden + vocab)
+    return _FLOAT32 * (4 * params + 4 * window + bptt * 10 * vocab)
 
 
 def require_lm(config, vocab: int, train_tokens: int) -> None:

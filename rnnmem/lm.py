@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import footprint
-from .config import layer_knobs, make_task
+from .config import layer_options, make_task
 from .data.ptb import PTBCorpus
 from .loop import train_loop
 from .nn.model import build_layer
@@ -35,13 +35,14 @@ class LanguageModel(nn.Module):
 
     def __init__(self, vocab: int, config, generator: torch.Generator | None = None):
         super().__init__()
-        emb = config.embedding or config.hidden
+        options = config.task_options
+        emb = options["embedding"] or config.hidden
         self.embed = nn.Embedding(vocab, emb)
         layers = []
-        for i in range(config.layers):
+        for i in range(options["layers"]):
             n_in = emb if i == 0 else config.hidden
             layers.append(build_layer(config.model, n_in, config.hidden, generator=generator,
-                                      **layer_knobs(config)))
+                                      **layer_options(config)))
         self.layers = nn.ModuleList(layers)
         self.decoder = nn.Linear(config.hidden, vocab)
         with torch.no_grad():
@@ -77,9 +78,9 @@ class LMWorkload:
     generators: dict = {}  # the data are read in order; nothing random to carry
 
     def __init__(self, corpus: PTBCorpus, config):
-        self.corpus, self.bptt = corpus, config.bptt
+        self.corpus, self.bptt = corpus, config.task_options["bptt"]
         self.stream = batchify(corpus.ids["train"], config.batch)  # (N, B)
-        self.val_ids = corpus.ids["valid"][: config.val_tokens]
+        self.val_ids = corpus.ids["valid"][: config.task_options["val_tokens"]]
         self.position, self.state = 0, None
 
     @property

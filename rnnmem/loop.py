@@ -121,23 +121,23 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module):
-    """RMSProp with decay ``rms_decay`` (Henaff §4.1), or Adam.
+    """RMSProp with the run's ``decay`` (Henaff §4.1's 0.9: the recipe's), or Adam.
 
-    A recurrent layer with its own parameter groups (expRNN, nnRNN: the orthogonal parameter at
-    ``lr_orth``, default lr/10; nnRNN's triangular part with weight decay) gets them; every
-    other parameter uses ``lr``.
+    A recurrent layer with its own parameter groups (:mod:`rnnmem.nn.protocol`: expRNN's and
+    nnRNN's orthogonal parameter at its own rate, nnRNN's triangular part with weight decay)
+    gets them; every other parameter uses ``lr``.
     """
     groups = [dict(params=list(model.parameters()), lr=config.lr)]
     rnn = getattr(model, "rnn", None)
     if hasattr(rnn, "param_groups"):
-        lr_orth = config.lr_orth if config.lr_orth is not None else config.lr / 10
-        groups = rnn.param_groups(lr=config.lr, lr_orth=lr_orth, t_decay=config.t_decay)
+        groups = rnn.param_groups(lr=config.lr)
         taken = {id(p) for g in groups for p in g["params"]}
         groups.append(dict(params=[p for p in model.parameters() if id(p) not in taken],
                            lr=config.lr))
     if config.optimizer == "adam":
         return torch.optim.Adam(groups, lr=config.lr)
-    return torch.optim.RMSprop(groups, lr=config.lr, alpha=config.rms_decay, eps=config.rms_eps)
+    options = config.optimizer_options
+    return torch.optim.RMSprop(groups, lr=config.lr, alpha=options["decay"], eps=options["eps"])
 
 
 def run_steps(config, model, optimizer, first_step: int, batch_loss, record, baseline: float,
@@ -154,8 +154,8 @@ def run_steps(config, model, optimizer, first_step: int, batch_loss, record, bas
         if exploded(loss.item(), baseline, config.explosion):
             return "diverged", step
         optimizer.zero_grad(set_to_none=True)
-        if regularizer is not None:  # nnRNN's δ·mean((γ−1)²); the task loss is what is logged
-            (loss + regularizer(gamma_penalty=config.gamma_penalty)).backward()
+        if regularizer is not None:  # nnRNN's δ·Σ(γ−1)²; the task loss is what is logged
+            (loss + regularizer()).backward()
         else:
             loss.backward()
         if config.grad_clip is not None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import task_specs
+from .config import saved_options
+from .registry import task_label, task_specs
 from .rundir import RunDir, RunDirError  # noqa: F401 - RunDirError: plot's errors
 from .stats import mean_se
 
@@ -18,7 +19,7 @@ def load_run(run_dir: str | Path) -> dict:
     """Config, metric rows and (if finished) summary of a run directory."""
     run = RunDir(run_dir)
     rows, config = run.metrics(), run.config()
-    missing = sorted({"task", "model", "init", "seed"} - config.keys())  # what a label needs
+    missing = sorted({"task", "model", "seed"} - config.keys())  # what a label needs
     if missing:
         raise RunDirError(f"{run.config_file} is not a run config (no {', '.join(missing)})")
     summary = run.summary()
@@ -34,7 +35,9 @@ def _require_curve(runs: list[dict], curve: str) -> None:
 
 
 def run_label(config: dict) -> str:
-    return f"{config['model']} {config['init']} (seed {config['seed']})"
+    """A curve's label: the model, its init (where it has one), the seed."""
+    init = saved_options(config, "model").get("init")
+    return f"{config['model']}{'' if init is None else f' {init}'} (seed {config['seed']})"
 
 
 def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str | None = None):
@@ -88,8 +91,8 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
         ax.axhline(1.0, color="k", ls="--", lw=1, label="chance baseline")
         spec = task_specs().get(first["config"].get("task"))
         try:
-            lines = (spec.reference_lines(first["config"]) if spec is not None
-                     and spec.reference_lines else [])
+            lines = (spec.reference_lines(saved_options(first["config"], "task"))
+                     if spec is not None and spec.reference_lines else [])
         except (ValueError, KeyError, TypeError) as err:  # a hand-edited config
             raise RunDirError(f"{first['path'] / 'config.json'} is not a valid "
                               f"{spec.name} config ({err})") from None
@@ -138,5 +141,5 @@ def plot_curves(groups: dict[str, list[dict]], out: str | Path, *, curve: str = 
                 title: str | None = None) -> Path:
     """One panel of groups; the title defaults to the first run's task."""
     c = next(iter(groups.values()))[0]["config"]
-    title = title or f"{c['task']}, T = {c['T']}, {c['hidden']} hidden units"
+    title = title or f"{task_label(c)}, {c['hidden']} hidden units"
     return plot_panels({title: groups}, out, curve=curve)

@@ -17,47 +17,58 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Henaff's recipe (§4.1): RMSProp decay 0.9, activation clipping at norm 1000.
-HENAFF_RECIPE = dict(rms_decay=0.9, clip=1000.0)
-# What a registered layer gets from the harness when its signature names it: the run's
-# recurrent init and its scale, and the generator that draws the initial weights.
-HARNESS_ARGS = ("init", "gain", "generator")
+# Henaff's recipe (§4.1): RMSProp decay 0.9, activation clipping at norm 1000. A recipe is a
+# partial run configuration, laid under what the run gives (config.resolve_options).
+HENAFF_RECIPE = dict(optimizer_options=dict(decay=0.9), model_options=dict(clip=1000.0))
+DEFAULT_RECIPE = dict(optimizer_options=dict(decay=0.9))  # a plugin's: its own clip, if any
+RECIPE_KEYS = ("model_options", "optimizer_options")
+# What a layer gets from the harness, never from a run's options: the generator that draws the
+# initial weights, and ``fused`` (the benchmark's switch to the per-step reference).
+HARNESS_ARGS = ("generator", "fused")
 INIT_KINDS = ("recurrent", "input", "gated")
 TASK_KINDS = ("sequence", "classification", "language-model")
+# The options the harness's readout takes, for the models that have it (Henaff eqs. 2 and 6).
+READOUT_BIAS = inspect.Parameter("readout_bias", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                 annotation="bool | None")
+POOL = inspect.Parameter("pool", inspect.Parameter.KEYWORD_ONLY, default=2, annotation="int")
+HELP = {  # what the readout's options mean (a layer's own are documented by the layer)
+    "readout_bias": "learned readout bias c, y = W h + c, initialized to 0 (default: yes; "
+                    "Henaff eq. 2 writes y = W h, and the ablation in docs/protocol.md finds "
+                    "no difference)",
+    "pool": "l2 pool size and stride of the readout (Henaff eq. 6)",
+}
 
 
 @dataclass(frozen=True, eq=False)
 class ModelSpec:
     """What a model name means to the config, the CLI, the harness and the benchmark.
 
-    ``layer(n_inputs, hidden, **keywords)`` returns an ``nn.Module`` mapping ``x (T, B,
-    n_inputs)`` to all hidden states ``(T, B, H)`` (see :mod:`rnnmem.nn.protocol`).
+    ``layer(n_inputs, hidden, **options)`` returns an ``nn.Module`` mapping ``x (T, B,
+    n_inputs)`` to all hidden states ``(T, B, H)`` (see :mod:`rnnmem.nn.protocol`). Its keyword
+    parameters are the model's options (a run's ``model_options``), with ``defaults`` over the
+    signature's; the readout adds ``readout_bias`` (and ``pool`` where ``pooled``).
     """
 
     name: str
     layer: Callable
-    layer_args: dict  # the harness's knob -> the layer's keyword, for the knobs it takes
     inits: tuple[str, ...] | None  # valid recurrent inits; None: every registered one
     default_init: str | None
-    options: dict = field(default_factory=dict)  # the layer's own keywords: model_options
-    # the sRNN's φ or the LT-RNN's σ, the first is the default; (None,): the layer's own
-    activations: tuple = (None,)
-    # takes the task's input non-linearity when none is given (the LT-RNN's σ: TaskSpec)
-    task_activation: bool = False
-    scaled_init: bool = True  # its inits take a scale: ``gain`` applies
-    input_bias: bool = False  # an input bias b whose start ``input_bias`` sets
+    options: dict = field(default_factory=dict)  # option -> inspect.Parameter (layer's own)
+    defaults: dict = field(default_factory=dict)  # option -> the model's default over the layer's
+    choices: dict = field(default_factory=dict)  # option -> its valid values (or a callable)
+    help: dict = field(default_factory=dict)  # option -> what it means (--help)
+    harness_args: tuple = ()  # which of HARNESS_ARGS the layer takes
+    # check(**layer options): ValueError on a combination the layer refuses, before it is built
+    check: Callable | None = None
     state_blocks: int = 1  # hidden-size blocks of state per step (gates; uRNN: Re and Im)
     output_blocks: int = 1  # hidden-size blocks the readout sees (uRNN: [Re h, Im h])
     gemm_blocks: int = 1  # a step's product is (B, H) @ (H, gemm_blocks·H) (gates; complex: 4)
-    gate_bias: bool = False  # ``gate_bias`` applies (the LSTM's gate biases)
     pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
     even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
     language_model: bool = False  # can be the layer of a PTB language model
-    # options with a default that act on this model only: given explicitly for any other model
-    # they are an error (see config.check_given)
-    knobs: frozenset = frozenset()
-    # the optimizer recipe of the model's own paper (TrainConfig takes it unless given)
-    recipe: dict = field(default_factory=lambda: dict(HENAFF_RECIPE))
+    # the training recipe of the model's own paper: a partial run configuration
+    # (``model_options``, ``optimizer_options``) under what the run gives
+    recipe: dict = field(default_factory=lambda: dict(DEFAULT_RECIPE))
     # the readout init of the model's own code, (W, classifier, generator); None: Readout's
     readout_init: Callable | None = None
     kernel: str = "fused scan"  # what runs the recurrence (the benchmark's row)
@@ -66,10 +77,23 @@ class ModelSpec:
 
     def valid_inits(self) -> tuple[str, ...]:
         """The recurrent inits this model takes, its default first."""
+        if "init" not in self.options:
+            return ()
         names = self.inits if self.inits is not None else tuple(init_names("recurrent"))
         if self.default_init is None or self.default_init not in names:
             return names
         return (self.default_init, *[n for n in names if n != self.default_init])
+
+    def all_options(self, task_kind: str | None = None) -> dict:
+        """option -> inspect.Parameter: the layer's, then the readout's (none under a language
+        model, whose decoder is its own), each default the model's own."""
+        options = dict(self.options)
+        if task_kind != "language-model":
+            options["readout_bias"] = READOUT_BIAS
+            if self.pooled:
+                options["pool"] = POOL
+        return {k: p.replace(default=self.defaults[k]) if k in self.defaults else p
+                for k, p in options.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,25 +102,36 @@ class TaskSpec:
 
     ``kind``: ``sequence`` (a target per step or at the end, drawn fresh each step),
     ``classification`` (one label per sequence: the peers' own classifier readouts) or
-    ``language-model`` (a token stream, trained with truncated BPTT). ``build(config)`` returns
-    the task object; ``options``: the keywords of a plugin task's class (``task_options``).
+    ``language-model`` (a token stream, trained with truncated BPTT). ``task(**options)``
+    returns the task object; ``options``: its keyword parameters (a run's ``task_options``),
+    with ``defaults`` over the signature's.
     """
 
     name: str
-    build: Callable
-    task: Callable | None = None  # a plugin's task class; None for a built-in's build
+    task: Callable
     kind: str = "sequence"
-    options: dict = field(default_factory=dict)
-    check: Callable | None = None  # check(config): ValueError on bad options; default: build
-    # the σ of a model with an input non-linearity (task_activation) when the run gives none
-    input_activation: str | None = None
-    label: Callable | None = None  # label(config dict) -> e.g. "copy T = 100" (figures)
-    # lines(config dict) -> [(val loss / chance, label)]: references beside the chance line
+    options: dict = field(default_factory=dict)  # option -> inspect.Parameter
+    defaults: dict = field(default_factory=dict)
+    check: Callable | None = None  # check(**options): ValueError on bad ones; default: build
+    # defaults this task gives the options of any model that has them (Henaff §3.2.1: the
+    # LT-RNN's σ is ReLU on adding), under what the run gives
+    model_defaults: dict = field(default_factory=dict)
+    help: dict = field(default_factory=dict)  # option -> what it means (--help)
+    label: Callable | None = None  # label(task options) -> e.g. "copy T = 100" (figures)
+    # lines(task options) -> [(val loss / chance, label)]: references beside the chance line
     reference_lines: Callable | None = None
     builtin: bool = False
 
-    def validate(self, config) -> None:
-        (self.check or self.build)(config)
+    def all_options(self) -> dict:
+        return {k: p.replace(default=self.defaults[k]) if k in self.defaults else p
+                for k, p in self.options.items()}
+
+    def build(self, options: dict):
+        """The task object of a run's (resolved) ``task_options``."""
+        return self.task(**options)
+
+    def validate(self, options: dict) -> None:
+        (self.check or self.task)(**options)
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -132,48 +167,74 @@ def _store(table: dict, name: str, entry, same, replace: bool, what: str) -> Non
     table[name] = entry
 
 
-def _keyword_parameters(fn: Callable) -> dict[str, inspect.Parameter]:
-    """A callable's keyword parameters after its first two (n_inputs, hidden)."""
+def _keyword_parameters(fn: Callable, skip: int) -> dict[str, inspect.Parameter]:
+    """A callable's keyword parameters after its first ``skip`` (a layer's n_inputs, hidden);
+    a class whose ``__init__`` passes ``**kwargs`` on also has its bases' keywords."""
     params = list(inspect.signature(fn).parameters.values())
-    return {p.name: p for p in params[2:]
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    found = {p.name: p for p in params[skip:]
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    if inspect.isclass(fn) and any(p.kind is p.VAR_KEYWORD for p in params):
+        for base in fn.__mro__[1:]:
+            init = base.__dict__.get("__init__")
+            if init is None or base is object:
+                continue
+            base_params = list(inspect.signature(init).parameters.values())[1 + skip:]
+            for p in base_params:
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                    found.setdefault(p.name, p)
+            if not any(p.kind is p.VAR_KEYWORD for p in base_params):
+                break
+    return found
 
 
 # ---------------------------------------------------------------------------- models
 
 def register_model(name: str, layer: Callable, *, default_init: str | None = None,
-                   inits: tuple[str, ...] | None = None, layer_args: dict | None = None,
+                   inits: tuple[str, ...] | None = None, defaults: dict | None = None,
+                   choices: dict | None = None, help: dict | None = None,
                    recipe: dict | None = None, replace: bool = False, _builtin: bool = False,
                    **spec) -> Callable:
     """Register a recurrent layer under ``name``; returns ``layer`` (usable as a decorator's
-    body). ``layer(n_inputs, hidden, **keywords) -> nn.Module`` maps ``(T, B, n_inputs)`` to
+    body). ``layer(n_inputs, hidden, **options) -> nn.Module`` maps ``(T, B, n_inputs)`` to
     ``(T, B, hidden)``.
 
-    The harness passes ``init`` (the run's recurrent init name: ``default_init`` unless the
-    run gives one; ``inits`` lists the valid ones, default: every registered recurrent init),
-    ``gain`` and ``generator`` where the layer's signature names them; every other keyword of
-    the layer is one of its options, set by a run's ``model_options`` and, on the command line,
-    by a flag of the same name. ``recipe``: the optimizer settings of the model's own paper
-    (``rms_decay``, ``clip``). Further keywords are :class:`ModelSpec` fields (``readout_init``,
-    ``state_blocks``, ``language_model``, ...).
+    Every keyword of the layer is one of the model's options (a run's ``model_options``; on the
+    command line, a flag of the same name), except ``generator`` (the harness's, which draws
+    the initial weights) and ``fused``. ``init`` is the recurrent initializer's name:
+    ``default_init`` unless the run gives one, ``inits`` the valid ones (default: every
+    registered recurrent init); ``gain`` its scale (default: the init's own). ``defaults``: the
+    model's defaults where they differ from the layer's signature; ``choices``: the valid values
+    of an option; ``help``: what an option means. ``recipe``: the training settings of the
+    model's own paper, a partial run configuration (``model_options``,
+    ``optimizer_options``; default: Henaff's RMSProp decay 0.9; the built-ins also clip at
+    norm 1000, ``HENAFF_RECIPE``). Further keywords are :class:`ModelSpec`
+    fields (``readout_init``, ``state_blocks``, ``language_model``, ...).
     """
     if not callable(layer):
         raise ValueError(f"register_model({name!r}): layer must be callable, got {layer!r}")
-    keywords = _keyword_parameters(layer)
-    if layer_args is None:  # a plugin: the harness's knobs its signature names, by name
-        layer_args = {k: k for k in HARNESS_ARGS if k in keywords}
-        options = {k: p for k, p in keywords.items() if k not in layer_args}
-        _check_options(name, options, "model")
-        spec.setdefault("scaled_init", "gain" in keywords)
-        recipe = {**dict(rms_decay=HENAFF_RECIPE["rms_decay"], clip=None), **(recipe or {})}
-    else:
-        options = {}
-        recipe = dict(HENAFF_RECIPE) if recipe is None else {**HENAFF_RECIPE, **recipe}
-    if "init" not in layer_args and inits is None:
+    keywords = _keyword_parameters(layer, 2)
+    options = {k: p for k, p in keywords.items() if k not in HARNESS_ARGS}
+    spec["harness_args"] = tuple(k for k in HARNESS_ARGS if k in keywords)
+    _check_options(name, options, "model")
+    defaults = dict(defaults or {})
+    if default_init is not None:
+        defaults["init"] = default_init
+    recipe = DEFAULT_RECIPE if recipe is None else recipe
+    unknown = sorted(set(defaults) - set(options) - {"readout_bias", "pool"})
+    if unknown:  # a recipe is shared by a family: each model takes the options it has
+        raise ValueError(f"register_model({name!r}): defaults names {unknown[0]!r}, which "
+                         f"is not an option of the layer")
+    if set(recipe) - set(RECIPE_KEYS):
+        raise ValueError(f"register_model({name!r}): a recipe sets only "
+                         f"{', '.join(RECIPE_KEYS)}")
+    if "init" not in options and inits is None:
         inits = ()  # the layer has no init to choose
-    entry = ModelSpec(name=name, layer=layer, layer_args=dict(layer_args), inits=inits,
-                      default_init=default_init, options=options, recipe=recipe,
-                      builtin=_builtin, **spec)
+    # choices and help shared by a family of layers: each keeps those of its own options
+    choices = {k: v for k, v in (choices or {}).items() if k in options}
+    help = {**HELP, **{k: v for k, v in (help or {}).items() if k in options}}
+    entry = ModelSpec(name=name, layer=layer, inits=inits, default_init=default_init,
+                      options=options, defaults=defaults, choices=choices, help=help,
+                      recipe=recipe, builtin=_builtin, **spec)
     _store(_MODELS, name, entry, lambda old: old.layer is layer, replace, "model")
     return layer
 
@@ -256,33 +317,34 @@ def find_init(name: str) -> Callable | None:
 
 # ---------------------------------------------------------------------------- tasks
 
-def register_task(name: str, task: Callable, *, kind: str = "sequence", build=None,
-                  check=None, replace: bool = False, _builtin: bool = False,
+def register_task(name: str, task: Callable, *, kind: str = "sequence",
+                  defaults: dict | None = None, check: Callable | None = None,
+                  help: dict | None = None, replace: bool = False, _builtin: bool = False,
                   **spec) -> Callable:
     """Register a task class (or factory) under ``name``; returns ``task``.
 
     ``task(**options)`` builds the task object: ``n_inputs``, ``n_outputs``, ``metric_name``,
     ``sample(batch, generator) -> (x (T, B, n_inputs), target)``, ``loss(output, target)``,
     ``metric(output, target)``, ``baseline()`` and ``solved(val_loss)`` (see
-    :class:`rnnmem.tasks.CopyTask`). Its keywords are the task's options, set by a run's
-    ``task_options``. ``build(config)``: how a built-in reads its options from the run config
-    instead, and ``check(config)`` how it validates them without loading data (default: build
-    it). Further keywords are :class:`TaskSpec` fields (``label``, ``reference_lines``,
-    ``input_activation``).
+    :class:`rnnmem.tasks.CopyTask`). Its keywords are the task's options (a run's
+    ``task_options``), ``defaults`` over the signature's. ``check(**options)`` validates them
+    without loading data (default: build the task). Further keywords are :class:`TaskSpec`
+    fields (``label``, ``reference_lines``, ``model_defaults``).
     """
     if kind not in TASK_KINDS:
         raise ValueError(f"task kind must be one of {', '.join(TASK_KINDS)}; got {kind!r}")
-    options = {}
-    if build is None:
-        params = inspect.signature(task).parameters.values()
-        options = {p.name: p for p in params
-                   if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-        _check_options(name, options, "task")
-
-        def build(config, task=task):
-            return task(**config.task_options)
-    entry = TaskSpec(name=name, build=build, task=task, kind=kind, options=options,
-                     check=check, builtin=_builtin, **spec)
+    if not callable(task):
+        raise ValueError(f"register_task({name!r}): task must be callable, got {task!r}")
+    options = _keyword_parameters(task, 0)
+    _check_options(name, options, "task")
+    unknown = sorted(set(defaults or {}) - set(options))
+    if unknown:
+        raise ValueError(f"register_task({name!r}): defaults names {unknown[0]!r}, which is "
+                         "not an option of the task")
+    entry = TaskSpec(name=name, task=task, kind=kind, options=options,
+                     defaults=dict(defaults or {}), check=check,
+                     help={k: v for k, v in (help or {}).items() if k in options},
+                     builtin=_builtin, **spec)
     _store(_TASKS, name, entry, lambda old: old.task is task, replace, "task")
     return task
 
@@ -298,9 +360,14 @@ def task_specs() -> dict[str, TaskSpec]:
 
 
 def task_label(config: dict) -> str:
-    """How figures name a run's task: its registration's label, else the name."""
+    """How figures name a run's task (``config``: a run's config.json): its registration's
+    label, else the name."""
+    from .config import saved_options
+
     spec = task_specs().get(config.get("task"))
-    return spec.label(config) if spec is not None and spec.label else str(config.get("task"))
+    if spec is None or spec.label is None:
+        return str(config.get("task"))
+    return spec.label(saved_options(config, "task"))
 
 
 def task_spec(name: str) -> TaskSpec:

@@ -34,7 +34,8 @@ ADDING_CHANNELS = ("value-mark", "mark-value")
 
 def _check_int(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -306,35 +307,36 @@ def make_task(name: str, **sizes) -> CopyTask | VariableCopyTask | AddingTask:
 
 
 # ---------------------------------------------------------------- registration (rnnmem.registry)
-# A built-in reads its options from the run config's fields (T, S, K, ...).
 
-def _copy(config) -> CopyTask:
-    return CopyTask(config.T, S=config.S, K=config.K, convention=config.convention)
-
-
-def _varcopy(config) -> VariableCopyTask:
-    if config.S > config.T:
-        raise ValueError(f"variable copy needs S <= T, got S={config.S}, T={config.T}")
-    return VariableCopyTask(config.T, S=config.S, K=config.K)
+def _check_varcopy(T: int = 100, S: int = 10, K: int = 8) -> None:
+    if not isinstance(S, bool) and isinstance(S, int) and isinstance(T, int) and S > T:
+        raise ValueError(f"variable copy needs S <= T, got S={S}, T={T}")
+    VariableCopyTask(T, S=S, K=K)
 
 
-def _adding(config) -> AddingTask:
-    return AddingTask(config.T, placement=config.placement, channels=config.channels)
+def _label(name: str):
+    def label(options: dict) -> str:
+        return f"{name} T = {options.get('T')}"
+    return label
 
 
-def _label(config: dict) -> str:
-    return f"{config['task']} T = {config['T']}"
-
-
-def _order_free_line(config: dict) -> list[tuple[float, str]]:
+def _order_free_line(options: dict) -> list[tuple[float, str]]:
     """Variable copy: below this line only with memory of the order (Henaff §4.3)."""
-    task = VariableCopyTask(config["T"], S=config["S"], K=config["K"])
+    task = VariableCopyTask(options["T"], S=options["S"], K=options["K"])
     return [(task.order_free_baseline() / task.baseline(), "symbols known, order not")]
 
 
-register_task("copy", CopyTask, build=_copy, label=_label, _builtin=True)
-register_task("varcopy", VariableCopyTask, build=_varcopy, label=_label,
-              reference_lines=_order_free_line, _builtin=True)
+_HELP = dict(S="symbols to remember", K="dictionary size (symbols)")
+register_task("copy", CopyTask, defaults=dict(T=100), label=_label("copy"),
+              help=dict(_HELP, T="delay (what it counts: convention)",
+                        convention="what T counts: henaff (the delay), total (the whole "
+                                   "length, Orhan & Pitkow) or exprnn"), _builtin=True)
+register_task("varcopy", VariableCopyTask, defaults=dict(T=100), check=_check_varcopy,
+              label=_label("varcopy"), reference_lines=_order_free_line,
+              help=dict(_HELP, T="range of the delimiter's position"), _builtin=True)
 # Henaff §3.2.1: the LT-RNN's σ on the adding task's real-valued inputs is ReLU
-register_task("adding", AddingTask, build=_adding, label=_label, input_activation="relu",
-              _builtin=True)
+register_task("adding", AddingTask, defaults=dict(T=100), label=_label("adding"),
+              model_defaults=dict(input_activation="relu"),
+              help=dict(T="sequence length", placement="where the two marks fall: anywhere or "
+                        "halves (one in each half)",
+                        channels="input order: value-mark or mark-value"), _builtin=True)

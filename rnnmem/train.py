@@ -6,9 +6,10 @@ Protocol (Henaff §4.1, §4.2):
   normalization": every step's gradient w.r.t. the hidden activations carries a factor 1/L.
   (The adding loss sits on the last step only; a constant factor on the loss changes RMSProp's
   updates only through its ε.)
-- Activation clipping at norm l = 1000 (``clip``) inside the recurrence.
+- Activation clipping at norm l = 1000 (the layer's ``clip``) inside the recurrence.
 - Optionally the soft orthogonality penalty of §4.2: after each update, one SGD step on
-  ``mean_i ‖(VᵀV − I) x_i‖²`` at m random unit vectors x_i.
+  ``mean_i ‖(VᵀV − I) x_i‖²`` at m random unit vectors x_i (the scan layers' ``penalty_lr``,
+  ``penalty_points``; :meth:`~rnnmem.nn.cells.LTRNN.after_update`).
 - Learning rate by :func:`find_learning_rate`: the largest in a grid that does not diverge.
 
 A run directory holds ``config.json`` (the resolved config), ``metrics.csv`` (one row per
@@ -32,21 +33,11 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
     make_task,
 )
 from .loop import make_optimizer, open_run, train_loop  # noqa: F401 - open_run: tests use it here
+from .nn.cells import orthogonality_penalty  # noqa: F401 - Henaff §4.2, importable from here
 from .rundir import RunExists, RunLocked, finished_summary  # noqa: F401 - train()'s errors
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
-
-
-def orthogonality_penalty(V: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Henaff §4.2: ``mean_i ‖(VᵀV − I) x_i‖²`` at the unit vectors ``points`` (m, H)."""
-    residual = (points @ V.t()) @ V - points  # rows: (VᵀV − I) x_i
-    return residual.pow(2).sum(1).mean()
-
-
-def _random_unit_vectors(m: int, n: int, generator: torch.Generator) -> torch.Tensor:
-    x = torch.randn(m, n, generator=generator)
-    return x / x.norm(dim=1, keepdim=True)
 
 
 @torch.no_grad()
@@ -151,18 +142,11 @@ def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
     footprint.require_training(config, task)  # and a size this machine cannot hold
     workload = TaskWorkload(task, config)
     model = make_model(config, task, torch.Generator().manual_seed(config.seed))
-    V = getattr(model.rnn, "V", None)  # the plain recurrent matrix, for the ortho penalty
-
-    def ortho_step() -> None:  # Henaff §4.2: one SGD step on the penalty after each update
-        points = _random_unit_vectors(config.ortho_points, config.hidden,
-                                      workload.generators["ortho"])
-        (grad,) = torch.autograd.grad(orthogonality_penalty(V, points), V)
-        with torch.no_grad():
-            V.sub_(config.ortho_lr * grad)
-
+    after_update = getattr(model.rnn, "after_update", None)  # Henaff §4.2's penalty step
     return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
                       overwrite=overwrite, regularizer=getattr(model.rnn, "regularization", None),
-                      after_update=ortho_step if config.ortho_lr > 0 and V is not None else None)
+                      after_update=None if after_update is None else (
+                          lambda: after_update(workload.generators["ortho"])))
 
 
 def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:

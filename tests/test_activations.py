@@ -35,7 +35,7 @@ def _kicked_rotation(mixing: torch.Tensor | None):
         model.rnn.V.copy_(V)
         model.rnn.U.weight.zero_()
         model.rnn.U.bias.zero_()
-        model.rnn.U.weight[:, 0 if config.channels != "value-mark" else 1] = 1.0
+        model.rnn.U.weight[:, 0 if config.task_options["channels"] != "value-mark" else 1] = 1.0
     return config, task, model
 
 

@@ -28,7 +28,8 @@ def test_train_entry_point_smoke(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 12
     config = json.loads((out / "config.json").read_text())
-    assert config["hidden"] == 8 and config["lr"] == 1e-4 and config["clip"] == 1000.0
+    assert config["hidden"] == 8 and config["lr"] == 1e-4
+    assert config["model_options"]["clip"] == 1000.0
 
 
 def test_train_refuses_to_overwrite_a_finished_run(tmp_path, capsys):
@@ -100,7 +101,7 @@ def test_help_is_complete():
     result = rnnmem("train", "--help")
     assert result.returncode == 0
     for flag in ("--task", "--T", "--convention", "--model", "--init", "--clip", "--lr",
-                 "--ortho-lr", "--lr-search", "--stop-ratio", "--seed"):
+                 "--penalty-lr", "--lr-search", "--stop-ratio", "--seed", "--rmsprop-decay"):
         assert flag in result.stdout
 
 
@@ -129,7 +130,8 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-FIELDS = ("T", "S", "K", "hidden", "batch", "steps", "eval_every", "val_size", "pool")
+FIELDS = ("T", "S", "K", "hidden", "batch", "steps", "eval_every", "val_size",
+          "penalty_points")
 
 
 @settings(max_examples=40, deadline=None,
@@ -139,7 +141,8 @@ def test_any_non_positive_size_is_rejected(field, value, capsys):
     flag = f"--{field.replace('_', '-')}"
     assert main(["train", flag, str(value)]) == 2
     err = capsys.readouterr().err
-    assert err == f"rnnmem: error: {field} must be a positive integer, got {value}\n"
+    what = "an integer >= 2" if field == "K" else "a positive integer"  # one symbol: no memory
+    assert err == f"rnnmem: error: {field} must be {what}, got {value}\n"
 
 
 @settings(max_examples=40, deadline=None,
@@ -156,7 +159,9 @@ def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys, tmp_p
              "--convention": COPY_CONVENTIONS, "--placement": ADDING_PLACEMENTS}[option]
     if value in valid:
         return
-    assert main(["train", option, value, "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    task = ["--task", "adding"] if option == "--placement" else []  # the task that has it
+    assert main(["train", *task, option, value, "--steps", "1", "--out",
+                 str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rnnmem: error: ") and err.count("\n") == 1
     assert repr(value) in err
@@ -220,13 +225,17 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "lt-rnn", "--pool", "4"], "pool applies to lt-rnn-pool, not lt-rnn"),
-    (["--model", "lstm", "--clip", "10"], "clip applies to lt-rnn, lt-rnn-pool, srnn, irnn, "
-                                          "exprnn, nnrnn, not lstm"),
-    (["--model", "lstm", "--lr-orth", "1e-3"], "lr_orth applies to exprnn, nnrnn, not lstm"),
-    (["--model", "exprnn", "--gamma-penalty", "0.1"], "gamma_penalty applies to nnrnn"),
-    (["--model", "gru", "--ortho-lr", "0.01"], "ortho_lr applies to lt-rnn"),
-    (["--model", "urnn", "--input-init", "source"], "input_init applies to lt-rnn"),
+    (["--model", "lt-rnn", "--pool", "4"], "pool is an option of model lt-rnn-pool, not of "
+                                           "lt-rnn"),
+    (["--model", "lstm", "--clip", "10"], "clip is an option of model lt-rnn, lt-rnn-pool, "
+                                          "srnn, irnn, exprnn, nnrnn, not of lstm"),
+    (["--model", "lstm", "--lr-orth", "1e-3"], "lr_orth is an option of model exprnn, nnrnn, "
+                                               "not of lstm"),
+    (["--model", "exprnn", "--gamma-penalty", "0.1"], "gamma_penalty is an option of model "
+                                                      "nnrnn, not of exprnn"),
+    (["--model", "gru", "--penalty-lr", "0.01"], "penalty_lr is an option of model lt-rnn"),
+    (["--model", "urnn", "--input-init", "source"], "input_init is an option of model lt-rnn"),
+    (["--task", "adding", "--S", "3"], "S is an option of task copy, varcopy, not of adding"),
 ])
 def test_an_option_that_does_not_apply_to_the_model_is_an_error(args, message, tmp_path,
                                                                  capsys):
@@ -252,12 +261,14 @@ def test_every_help_shows_its_defaults_and_booleans_are_on_off_flags(capsys, tmp
         text = " ".join(capsys.readouterr().out.split())
         assert "(default: " in text, command
     with pytest.raises(SystemExit):
-        main(["train", "--help"])
+        main(["train", "--model", "lstm", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--gate-bias, --no-gate-bias" in text and "--readout-bias, --no-readout-bias" in text
-    assert main(["train", "--model", "lstm", "--no-gate-bias", "--T", "5", "--S", "2", "--K",
+    assert "--bias, --no-bias" in text and "--readout-bias, --no-readout-bias" in text
+    assert "--clip" not in text  # exactly the LSTM's own options
+    assert main(["train", "--model", "lstm", "--no-bias", "--T", "5", "--S", "2", "--K",
                  "3", "--hidden", "4", "--steps", "1", "--eval-every", "1", "--val-size", "4",
                  "--quiet", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert "final val loss (median of the last 1 evaluations)" in out
-    assert json.loads((tmp_path / "r" / "config.json").read_text())["gate_bias"] is False
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["model_options"][
+        "bias"] is False

@@ -154,7 +154,8 @@ def test_psmnist_training_smoke(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["metric_name"] == "accuracy" and 0 <= summary["test_metric"] <= 1
     assert summary["final_val_loss"] < summary["baseline"]  # it learned something
-    assert json.loads((tmp_path / "config.json").read_text())["permutation"] == "0"
+    assert json.loads((tmp_path / "config.json").read_text())["task_options"][
+        "permutation"] == "0"
 
 
 # ---------------------------------------------------------------- Penn Treebank

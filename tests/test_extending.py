@@ -35,8 +35,9 @@ def test_a_plugin_model_trains_from_python(plugin, tmp_path):
     result = train(config, tmp_path / "run")
     assert result["status"] == "completed" and result["steps"] == 30
     saved = read_json(tmp_path / "run" / "config.json")
-    assert (saved["model"], saved["init"], saved["model_options"]) == ("leaky-rnn", "ring",
-                                                                       {"leak": 0.25})
+    assert saved["model"] == "leaky-rnn"
+    assert saved["model_options"] == {"init": "ring", "gain": 1.0, "leak": 0.25,
+                                      "readout_bias": None}  # every value the run used
     with pytest.raises(RunExists):  # as the CLI refuses it
         train(config, tmp_path / "run")
 
@@ -55,11 +56,11 @@ def test_a_plugin_models_flags_and_help(plugin, tmp_path, capsys):
     assert "options of model leaky-rnn" in help_text and "--leak" in help_text
     assert main(["train", *ARGS, "--leak", "0.3", "--steps", "10", "--out",
                  str(tmp_path / "r")]) == 0
-    assert read_json(tmp_path / "r" / "config.json")["model_options"] == {"leak": 0.3}
+    assert read_json(tmp_path / "r" / "config.json")["model_options"]["leak"] == 0.3
     capsys.readouterr()
     assert main(["train", *ARGS, "--model-options", '{"lek": 1}', "--steps", "10"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no option 'lek'; valid: leak" in err
+    assert err.count("\n") == 1 and "no option 'lek'; valid: init, gain, leak, readout_bias" in err
 
 
 def test_a_plugin_run_resumes_after_kill_9_and_needs_its_plugin(plugin, tmp_path, capsys):

@@ -24,8 +24,8 @@ CASES = {
                                        "--T", "1"], "K must be an integer >= 2"),
     "too few validation tokens": (["train", "--task", "ptb-char", "--val-tokens", "5"],
                                   "val_tokens must be at least 20"),
-    "penalty points beyond memory": (["train", "--ortho-points", "100000000000",
-                                      "--ortho-lr", "0.1"], "ortho_points"),
+    "penalty points beyond memory": (["train", "--penalty-points", "100000000000",
+                                      "--penalty-lr", "0.1"], "penalty_points"),
     "a language model beyond memory": (["train", "--task", "ptb-char", "--hidden", "200000"],
                                        "this language model needs about"),
     "more streams than tokens": (["train", "--task", "ptb-char", "--batch", "10000000"],
@@ -78,7 +78,8 @@ def test_damaged_and_foreign_run_files_are_one_line(tmp_path, capsys):
         if name == "no task":
             config.pop("task")
         elif name == "T abc":
-            config.update(task="varcopy", T="abc")
+            config.update(task="varcopy")
+            config["task_options"]["T"] = "abc"
         elif name == "summary list":
             (d / "summary.json").write_text("[1, 2]")
         else:

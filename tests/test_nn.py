@@ -69,7 +69,7 @@ def test_scan_rejects_bad_arguments():
 
 def test_lt_rnn_is_henaff_eq2_step_by_step():
     torch.manual_seed(0)
-    net = build_model("lt-rnn", 3, 4, 6, activation="relu", clip=None).double()
+    net = build_model("lt-rnn", 3, 4, 6, input_activation="relu", clip=None).double()
     x = torch.randn(11, 2, 3, dtype=torch.float64)
     y, h = net(x)
     U, b, V = net.rnn.U.weight, net.rnn.U.bias, net.rnn.V
@@ -195,21 +195,20 @@ def test_complex_modrelu_needs_pairs():
 
 
 
-def test_the_model_table_names_each_layer_class_and_its_keywords():
+def test_each_model_s_options_are_its_layer_class_s_keywords():
     import inspect
 
     from rnnmem.nn import build_layer
     from rnnmem.registry import model_specs
 
-    knobs = set(inspect.signature(build_layer).parameters) - {"name", "n_inputs", "hidden",
-                                                              "options"}
     for name, spec in model_specs().items():
         assert issubclass(spec.layer, torch.nn.Module), name
         taken = {p for cls in spec.layer.__mro__ if "__init__" in vars(cls)
                  for p in inspect.signature(cls.__init__).parameters}
-        assert set(spec.layer_args) <= knobs, name
-        assert set(spec.layer_args.values()) <= taken, name
+        assert set(spec.options) <= taken - {"self", "n_inputs", "hidden"}, name
+        assert {"generator", "fused"}.isdisjoint(spec.options), name  # the harness's
         layer = build_layer(name, 3, 8)
         assert type(layer) is spec.layer and layer(torch.zeros(4, 2, 3)).shape[:2] == (4, 2)
-        if spec.activations != (None,):  # the first activation is the default
-            assert getattr(layer, spec.layer_args["activation"]) == spec.activations[0], name
+        for option, value in spec.defaults.items():  # the model's defaults reach the layer
+            if option != "init" and option in spec.options:
+                assert getattr(layer, option) == value, (name, option)

@@ -54,7 +54,7 @@ def test_nnrnn_matrix_is_the_product_of_its_factors():
         block = Lam[2 * i:2 * i + 2, 2 * i:2 * i + 2]
         assert torch.allclose(torch.linalg.det(block), rnn.gamma[i].detach() ** 2, atol=1e-6)
     assert torch.allclose(P.t() @ P, torch.eye(8), atol=1e-5)
-    assert rnn.regularization(gamma_penalty=1.0).item() > 0
+    assert rnn.regularization().item() > 0
 
 
 @pytest.mark.parametrize("model", PEERS)
@@ -114,7 +114,7 @@ def test_exprnn_orthogonal_parameter_has_its_own_learning_rate():
     assert lrs == {1e-4}
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(net.parameters()))
     nn_config = TrainConfig(model="nnrnn", lr=1e-3, lr_orth=1e-6, t_decay=1e-3)
-    opt = make_optimizer(nn_config, build_model("nnrnn", 10, 10, 8))
+    opt = make_optimizer(nn_config, make_model(nn_config, make_task(nn_config)))
     assert sorted(g["lr"] for g in opt.param_groups)[0] == 1e-6
     assert any(g.get("weight_decay") == 1e-3 for g in opt.param_groups)
 
@@ -132,23 +132,24 @@ def test_peer_validation(capsys):
     assert main(["train", "--model", "nnrnn", "--hidden", "7"]) == 2
     assert "even hidden size" in capsys.readouterr().err
     assert main(["train", "--model", "gru", "--activation", "relu"]) == 2
-    assert "not valid for gru" in capsys.readouterr().err
+    assert "activation is an option of model srnn, irnn, not of gru" in capsys.readouterr().err
 
 
 def test_each_peer_runs_its_own_recipe_by_default():
     """shared/PEERS.md: expRNN and nnRNN use RMSprop decay 0.99 and no activation clipping."""
     for model in ("exprnn", "nnrnn"):
         config = TrainConfig(model=model)
-        assert config.rms_decay == 0.99 and config.clip is None
+        assert config.optimizer_options["decay"] == 0.99 and config.model_options["clip"] is None
         net = make_model(config, make_task(config), torch.Generator().manual_seed(0))
         assert net.rnn.clip is None and net.rnn.U.bias is None  # no input bias in either
         opt = make_optimizer(config, net)
         assert {g["alpha"] for g in opt.param_groups} == {0.99}
-    for model in ("lt-rnn", "srnn", "lstm"):  # Henaff §4.1
+    for model in ("lt-rnn", "srnn", "lstm"):  # Henaff §4.1 (the LSTM has no clipping)
         config = TrainConfig(model=model)
-        assert config.rms_decay == 0.9 and config.clip == 1000.0
-    given = TrainConfig(model="exprnn", rms_decay=0.9, clip=1000.0)  # a user's value wins
-    assert given.rms_decay == 0.9 and given.clip == 1000.0
+        assert config.optimizer_options["decay"] == 0.9
+        assert config.model_options.get("clip", 1000.0) == 1000.0
+    given = TrainConfig(model="exprnn", decay=0.9, clip=1000.0)  # a user's value wins
+    assert given.optimizer_options["decay"] == 0.9 and given.model_options["clip"] == 1000.0
 
 
 def test_peer_input_and_readout_inits_follow_the_originals():
@@ -177,19 +178,21 @@ def test_nnrnn_gamma_penalty_is_summed_over_the_radii():
     rnn = build_model("nnrnn", 2, 2, 128).rnn
     with torch.no_grad():
         rnn.gamma.fill_(2.0)  # (γ − 1)² = 1 for each of the 64 radii
-    assert rnn.regularization(gamma_penalty=1e-4).item() == pytest.approx(64e-4)
+    assert rnn.regularization().item() == pytest.approx(64e-4)  # δ = 1e-4, the default
 
 
 def test_peers_comparison_runs_each_peer_at_its_own_scripts_rates():
     from rnnmem.experiments.registry import peers_comparison
 
     jobs = peers_comparison("paper")
-    rates = {(j.panel.split()[0], j.group): (j.config.lr, j.config.lr_orth) for j in jobs}
+    rates = {(j.panel.split()[0], j.group): (j.config.lr, j.config.model_options.get("lr_orth"))
+             for j in jobs}
     assert rates[("copy", "expRNN")] == (2e-4, 2e-5)  # expRNN 1_copying.py
     assert rates[("psMNIST", "expRNN")] == (7e-4, 7e-5)  # expRNN 2_mnist.py
     assert rates[("psMNIST", "nnRNN")] == (2e-4, 2e-5)  # nnRNN sMNIST.py
     nn_mnist = next(j.config for j in jobs if j.panel == "psMNIST" and j.group == "nnRNN")
-    assert (nn_mnist.init, nn_mnist.gamma_penalty, nn_mnist.t_decay) == ("cayley", 0.1, 1e-4)
+    options = nn_mnist.model_options
+    assert (options["init"], options["gamma_penalty"], options["t_decay"]) == ("cayley", 0.1, 1e-4)
 
 
 def test_urnn_fused_scan_is_the_complex_recurrence_step_by_step():

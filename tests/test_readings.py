@@ -28,19 +28,20 @@ def test_lt_rnn_input_bias_is_minus_one_under_relu_and_zero_otherwise():
 
 def test_adding_defaults_reach_the_layer():
     config = TrainConfig(task="adding", T=20, model="lt-rnn", init="identity", hidden=8)
-    assert config.activation == "relu" and config.input_bias is None
+    assert config.model_options["input_activation"] == "relu"
+    assert config.model_options["input_bias"] is None
     net = make_model(config, make_task(config), torch.Generator().manual_seed(0))
     assert net.rnn.input_activation == "relu" and torch.all(net.rnn.U.bias == -1.0)
     copy = TrainConfig(task="copy", T=20, model="lt-rnn", hidden=8)
-    assert copy.activation is None
+    assert copy.model_options["input_activation"] == "none"
     net = make_model(copy, make_task(copy), torch.Generator().manual_seed(0))
     assert net.rnn.input_activation == "none" and torch.all(net.rnn.U.bias == 0.0)
-    assert TrainConfig(task="adding", T=20, model="lstm").activation is None
+    assert "input_activation" not in TrainConfig(task="adding", T=20, model="lstm").model_options
 
 
 def test_henaff_lstm_is_gaussian_without_biases_by_default():
     config = TrainConfig(model="lstm", hidden=128)
-    assert config.init == "gaussian" and config.gate_bias is None
+    assert config.model_options["init"] == "gaussian" and config.model_options["bias"] is None
     lstm = build_model("lstm", 2, 1, 128, generator=torch.Generator().manual_seed(0)).rnn
     names = {n for n, _ in lstm.lstm.named_parameters()}
     assert names == {"weight_ih_l0", "weight_hh_l0"}  # eqs. 3-5: no biases
@@ -57,7 +58,7 @@ def test_henaff_experiments_use_henaff_lstm_and_every_training_experiment_decide
     assert HENAFF_MODELS["LSTM"]["init"] == "gaussian"
     for name in ("henaff-fig2", "henaff-fig3", "henaff-fig5", "henaff-readings"):
         lstm = [j for j in experiments()[name].jobs("paper") if j.config.model == "lstm"]
-        assert all(j.config.gate_bias is not False for j in lstm)
+        assert all(j.config.model_options["bias"] is not False for j in lstm)
     assert BUDGETS == ("quick", "paper", "full")
     for e in experiments().values():
         if e.jobs is not None:
@@ -108,9 +109,10 @@ def test_order_free_line_of_variable_copy_matches_monte_carlo():
 def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
     out = str(tmp_path / "x")
     assert main(["train", "--model", "lstm", "--input-bias", "-1", "--out", out]) == 2
-    assert "input_bias applies to" in capsys.readouterr().err
-    assert main(["train", "--model", "lt-rnn", "--gate-bias", "true", "--out", out]) == 2
-    assert main(["train", "--model", "lstm", "--gate-bias", "maybe", "--out", out]) == 2
+    assert "input_bias is an option of model lt-rnn, lt-rnn-pool, srnn, irnn, not of lstm" in (
+        capsys.readouterr().err)
+    assert main(["train", "--model", "lt-rnn", "--bias", "--out", out]) == 2
+    assert main(["train", "--model", "lstm", "--bias", "maybe", "--out", out]) == 2
 
 
 def test_readout_bias_is_a_config_value_and_old_run_configs_still_match():
@@ -119,30 +121,40 @@ def test_readout_bias_is_a_config_value_and_old_run_configs_still_match():
     assert make_model(config, task).readout.W.bias is not None  # default: y = W h + c
     no_bias = TrainConfig(task="copy", T=10, hidden=8, readout_bias=False)
     assert make_model(no_bias, task).readout.W.bias is None  # Henaff eq. 2: y = W h
-    with pytest.raises(ValueError, match="readout_bias applies to"):
-        TrainConfig(task="ptb-char", model="lstm", readout_bias=False)
+    with pytest.raises(ValueError, match="'readout_bias' is not a run setting nor an option"):
+        TrainConfig(task="ptb-char", model="lstm", readout_bias=False)  # the decoder's own
     saved = config.to_dict()
-    del saved["readout_bias"]  # a config.json written before the field existed
+    del saved["model_options"]["readout_bias"]  # a config.json written before the option
     assert config.matches(saved) and not no_bias.matches(saved)
     assert not config.matches({**saved, "lr": 0.5}) and not config.matches({"lr": "x"})
 
 
-def test_a_knob_that_does_not_act_on_the_model_does_not_tell_two_runs_apart():
-    # activation clipping acts on the sRNN, not on the LSTM (the model table's knobs)
+def test_an_earlier_flat_config_json_matches_whatever_it_recorded_of_other_models():
+    # the flat config.json of main 5c0d317 recorded every model's knobs; clipping acted on the
+    # sRNN, not on the LSTM
+    from fingerprints import legacy_dict
+
     lstm = TrainConfig(task="copy", T=10, hidden=8, model="lstm")
-    assert lstm.matches({**lstm.to_dict(), "clip": None})
+    assert lstm.matches({**legacy_dict(lstm), "clip": None})
     srnn = TrainConfig(task="copy", T=10, hidden=8, model="srnn")
-    assert not srnn.matches({**srnn.to_dict(), "clip": None})
+    assert srnn.matches(legacy_dict(srnn)) and not srnn.matches({**legacy_dict(srnn),
+                                                                 "clip": None})
 
 
 def test_each_initializer_owns_its_papers_default_scale():
-    assert TrainConfig(model="lstm", init="mixed").gain == 1.02  # Orhan & Pitkow §2.5
-    assert TrainConfig(init="feedback-chain").gain == 0.99  # their forward weight
-    assert TrainConfig(init="chain", input_init="source").input_gain == 0.9  # 0.9·I, §2.3.1
-    assert TrainConfig(init="orthogonal").gain == 1.0 and TrainConfig().input_gain == 1.0
-    assert TrainConfig(model="gru").gain is None
-    assert TrainConfig(model="lstm", init="plain").gain is None
+    def option(name, **config):
+        return TrainConfig(**config).model_options[name]
+
+    assert option("gain", model="lstm", init="mixed") == 1.02  # Orhan & Pitkow §2.5
+    assert option("gain", init="feedback-chain") == 0.99  # their forward weight
+    assert option("input_gain", init="chain", input_init="source") == 0.9  # 0.9·I, §2.3.1
+    assert option("gain", init="orthogonal") == 1.0 and option("input_gain") == 1.0
+    assert "gain" not in TrainConfig(model="gru").model_options
+    assert option("gain", model="lstm", init="plain") is None
     with pytest.raises(ValueError, match="gain applies to a scaled recurrent init"):
+        TrainConfig(model="lstm", init="plain", gain=2.0)
+    with pytest.raises(ValueError, match="'gain' is not a run setting nor an option of task "
+                                         "copy, model exprnn"):
         TrainConfig(model="exprnn", gain=2.0)
     layer = make_model(TrainConfig(model="lstm", init="mixed", hidden=8, task="copy", T=5),
                        make_task(TrainConfig(task="copy", T=5))).rnn
@@ -172,11 +184,11 @@ def test_memory_curve_takes_zero_and_refuses_what_has_no_stationary_state(tmp_pa
     (dict(seed="0"), "seed must be an integer"),
     (dict(seed=1.5), "seed must be an integer"),
     (dict(seed=2**64 - 1), r"seed must be in \[0, 2\^63 - 2\)"),
-    (dict(permutation=7), "permutation must be a string"),
-    (dict(data_dir=5), "data_dir must be a string or none"),
+    (dict(task="psmnist", permutation=7), "permutation must be a string"),
+    (dict(task="psmnist", data_dir=5), "data_dir must be a string or none"),
     (dict(lr="1e-3"), "lr must be a number"),
     (dict(model=["lt-rnn"]), "model must be a string"),
-    (dict(gate_bias=1), "gate_bias must be true or false or none"),
+    (dict(model="lstm", bias=1), "bias must be true or false or none"),
 ])
 def test_config_values_of_the_wrong_type_name_their_field(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -197,8 +209,8 @@ def test_henaff_fig4_controls_differ_from_the_pooled_net_in_one_thing_each():
     from rnnmem.experiments.registry import HENAFF_READINGS
 
     pooled = HENAFF_MODELS["LT-ORNN + l2 pool"]
-    assert (pooled["ortho_lr"], pooled["ortho_points"], pooled["pool"]) == (1e-2, 50, 2)
+    assert (pooled["penalty_lr"], pooled["penalty_points"], pooled["pool"]) == (1e-2, 50, 2)
     assert HENAFF_MODELS["LT-ORNN + penalty"] == {
         k: v for k, v in {**pooled, "model": "lt-rnn"}.items() if k != "pool"}
     for name, step in (("penalty step 1e-3", 1e-3), ("no penalty", 0.0)):
-        assert HENAFF_READINGS[f"LT-ORNN + l2 pool, {name}"] == {**pooled, "ortho_lr": step}
+        assert HENAFF_READINGS[f"LT-ORNN + l2 pool, {name}"] == {**pooled, "penalty_lr": step}

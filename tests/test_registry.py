@@ -73,7 +73,7 @@ def test_a_registered_model_and_task_are_valid_at_once(clean_registry, tmp_path)
     config = TrainConfig(task="constant", task_options=dict(length=4), model="tiny",
                          model_options=dict(depth=2), hidden=3, steps=4, eval_every=2,
                          val_size=8, batch=4)
-    assert config.init is None and config.gain is None and config.clip is None
+    assert config.model_options == dict(depth=2, readout_bias=None)  # no init, scale, clip
     net = make_model(config, make_task(config), torch.Generator().manual_seed(0))
     assert net.rnn.depth == 2 and net(torch.zeros(4, 2, 1))[0].shape == (4, 2, 1)
     from rnnmem.train import train
@@ -112,7 +112,7 @@ def test_a_registered_init_reaches_the_builtin_models(clean_registry):
 
     rnnmem.register_init("half-identity", half_identity_)
     config = TrainConfig(model="lt-rnn", init="half-identity")
-    assert config.gain == 0.5  # the init's own default scale
+    assert config.model_options["gain"] == 0.5  # the init's own default scale
     net = make_model(config, make_task(config))
     assert torch.equal(net.rnn.V.detach(), 0.5 * torch.eye(80))
 
@@ -120,13 +120,54 @@ def test_a_registered_init_reaches_the_builtin_models(clean_registry):
 def test_variable_copy_draws_its_order_free_line():
     spec = registry.task_spec("varcopy")
     config = TrainConfig(task="varcopy").to_dict()
-    (ratio, label), = spec.reference_lines(config)
+    (ratio, label), = spec.reference_lines(config["task_options"])
     assert ratio == pytest.approx(0.79830, abs=1e-4) and "order" in label
     assert registry.task_label(config) == "varcopy T = 100"
     assert registry.task_label(dict(task="not-registered")) == "not-registered"
 
 
 def test_the_task_sets_the_lt_rnns_input_nonlinearity():
-    assert TrainConfig(task="adding", model="lt-rnn").activation == "relu"  # Henaff §3.2.1
-    assert TrainConfig(task="copy", model="lt-rnn").activation is None
-    assert TrainConfig(task="adding", model="srnn").activation is None
+    def option(**config):
+        return TrainConfig(**config).model_options
+
+    assert option(task="adding", model="lt-rnn")["input_activation"] == "relu"  # Henaff §3.2.1
+    assert option(task="copy", model="lt-rnn")["input_activation"] == "none"
+    assert option(task="adding", model="srnn")["activation"] == "tanh"  # φ is not σ
+
+
+def _saved_configs(value):
+    """Every config.json-like dict (it records ``rms_decay``: the flat layout) inside ``value``."""
+    if isinstance(value, dict):
+        if "rms_decay" in value and "model" in value:
+            yield value
+        else:
+            for v in value.values():
+                yield from _saved_configs(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _saved_configs(v)
+
+
+def test_the_committed_results_configs_load_through_the_converter():
+    # docs/results/**/analysis.json record the flat config.json of the runs they analysed
+    # (rnnmem before options moved to their classes); each is read as this version's config,
+    # every option it set under its new owner
+    import json
+    from pathlib import Path
+
+    from rnnmem.config import from_legacy, is_legacy
+
+    root = Path(__file__).parent.parent / "docs" / "results"
+    configs = [c for path in sorted(root.rglob("*.json"))
+               for c in _saved_configs(json.loads(path.read_text()))]
+    assert len(configs) >= 20
+    for saved in configs:
+        assert is_legacy(saved)
+        config = TrainConfig.from_dict(saved)
+        assert config == from_legacy(saved) and config.matches(saved)
+        for old, new in (("T", "T"), ("init", "init"), ("hidden", "hidden")):
+            where = config.task_options if old == "T" else (
+                config.model_options if old == "init" else vars(config))
+            if old in saved and new in where:
+                assert where[new] == saved[old]
+        assert config.optimizer_options.get("decay", saved["rms_decay"]) == saved["rms_decay"]

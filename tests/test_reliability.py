@@ -77,7 +77,7 @@ def test_resume_in_process_with_the_ortho_penalty(tmp_path, monkeypatch):
     import rnnmem.loop as training  # the one loop that writes checkpoints
 
     config = TrainConfig(task="copy", T=10, S=2, K=3, hidden=12, batch=8, steps=60,
-                         eval_every=10, val_size=16, lr=3e-3, ortho_lr=1e-2, ortho_points=8,
+                         eval_every=10, val_size=16, lr=3e-3, penalty_lr=1e-2, penalty_points=8,
                          model="lt-rnn-pool")
     train(config, tmp_path / "full")
     real_save = training.save_checkpoint
@@ -101,7 +101,7 @@ def test_resume_in_process_with_the_ortho_penalty(tmp_path, monkeypatch):
 
 
 def test_resume_after_the_stopping_evaluation(tmp_path):
-    config = TrainConfig(task="adding", T=6, init="identity", activation="relu", hidden=8,
+    config = TrainConfig(task="adding", T=6, init="identity", input_activation="relu", hidden=8,
                          lr=3e-3, steps=2000, eval_every=20, batch=32, stop_ratio=0.5)
     first = train(config, tmp_path)
     assert first["status"] == "early-stopped"

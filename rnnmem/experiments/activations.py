@@ -46,14 +46,15 @@ def radius_steadiness(config, task, model, *, sequences: int = 100, seed: int = 
         _, h = model(x)
     z = h.double() @ Z  # coordinates in the Schur basis
     radii = torch.stack([z[..., b].norm(dim=-1) for b in blocks], dim=-1)
-    mark_channel = 1 if config.channels == "value-mark" else 0
+    mark_channel = 1 if task.channels == "value-mark" else 0
+    pool = config.model_options["pool"]
     kinds = ("single units", "pooled pairs P(h)", "rotation planes of V")
     values: dict[str, list[float]] = {k: [] for k in kinds}
     for i in range(sequences):
         last = int(x[:, i, mark_channel].nonzero()[-1]) + 1
         if last > h.shape[0] - 3:  # too few steps after the last mark to vary
             continue
-        for kind, a in zip(kinds, (h[last:, i].abs(), l2_pool(h[last:, i], config.pool),
+        for kind, a in zip(kinds, (h[last:, i].abs(), l2_pool(h[last:, i], pool),
                                    radii[last:, i]), strict=True):
             values[kind].append(_variation(a.double()))
     return dict({k: float(np.mean(v)) for k, v in values.items()},
@@ -73,18 +74,19 @@ def plot_pool_activations(run_dirs: list[str | Path], out: str | Path, *, seed: 
     with torch.no_grad():
         output, h = model(x)
     h = h[:, 0]  # (T, H)
-    pooled = l2_pool(h, config.pool)
-    mark_channel = 1 if config.channels == "value-mark" else 0
+    pool = config.model_options["pool"]
+    pooled = l2_pool(h, pool)
+    mark_channel = 1 if task.channels == "value-mark" else 0
     marks = x[:, 0, mark_channel].nonzero()[:, 0].tolist()
     fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     for ax, data, title in ((axes[0], h, "hidden state h_t (each line one unit)"),
-                            (axes[1], pooled, f"l2-pooled P(h_t), pool {config.pool}")):
+                            (axes[1], pooled, f"l2-pooled P(h_t), pool {pool}")):
         ax.plot(data.numpy(), lw=0.7)
         for m in marks:
             ax.axvline(m, color="k", ls="--", lw=1)
         ax.set_title(title, fontsize=9)
     axes[1].set_xlabel("time step (dashed: the two marked numbers)")
-    fig.suptitle(f"Pooling LT-RNN on adding T = {config.T}: target {y.item():.3f}, "
+    fig.suptitle(f"Pooling LT-RNN on adding T = {task.T}: target {y.item():.3f}, "
                  f"output {output[-1, 0, 0].item():.3f}", fontsize=10)
     fig.tight_layout()
     out = Path(out)

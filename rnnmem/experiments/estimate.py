@@ -8,6 +8,7 @@ model's evaluations read whole splits: one is timed on a slice of the validation
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -19,9 +20,10 @@ from ..lm import EVAL_STREAMS
 from ..loop import make_optimizer
 
 
-def _shape(config: TrainConfig) -> tuple:
-    return (config.task, config.T, config.S, config.K, config.convention, config.model,
-            config.init, config.hidden, config.batch, config.pool, config.ortho_lr > 0)
+def _shape(config: TrainConfig) -> str:
+    """What a step's time depends on: the task and model with their options, sizes."""
+    return json.dumps([config.task, config.task_options, config.model, config.model_options,
+                       config.hidden, config.batch], sort_keys=True, default=str)
 
 
 def step_seconds(config: TrainConfig, probe_steps: int = 3) -> float:
@@ -66,9 +68,10 @@ def lm_seconds(config: TrainConfig, probe_steps: int = 3) -> tuple[float, float,
             loss.backward()
             optimizer.step()
         step = (time.perf_counter() - start) / probe_steps
-        tokens = corpus.ids["valid"][: 4 * config.bptt * EVAL_STREAMS + 1]
+        bptt = config.task_options["bptt"]
+        tokens = corpus.ids["valid"][: 4 * bptt * EVAL_STREAMS + 1]
         start = time.perf_counter()
-        evaluate_stream(model, tokens, config.bptt)
+        evaluate_stream(model, tokens, bptt)
         per_token = (time.perf_counter() - start) / (tokens.numel() - 1)
         return step, per_token, {split: ids.numel() for split, ids in corpus.ids.items()}
     finally:
@@ -77,7 +80,7 @@ def lm_seconds(config: TrainConfig, probe_steps: int = 3) -> tuple[float, float,
 
 def _lm_run_seconds(c: TrainConfig, step: float, per_token: float, splits: dict) -> float:
     evaluations = math.ceil(c.steps / c.eval_every) + 1
-    val = min(c.val_tokens or math.inf, splits["valid"])
+    val = min(c.task_options["val_tokens"] or math.inf, splits["valid"])
     return step * c.steps + per_token * (evaluations * val + splits["test"])
 
 
@@ -91,7 +94,7 @@ def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
     total, skipped = 0.0, 0
     for c in configs:
         if c.task_kind == "language-model":
-            key = (c.task, c.data_dir, c.model, c.hidden, c.layers, c.embedding, c.batch, c.bptt)
+            key = _shape(c)
             if key not in per_lm:
                 try:
                     per_lm[key] = lm_seconds(c)

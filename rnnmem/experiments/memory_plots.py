@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import near_span
+from ..config import saved_options
 from ..registry import task_label
 
 # Distinct line styles and markers, so that coinciding curves (identity exactly under
@@ -161,7 +162,8 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
         axes[3].set_title("gate weights against i − j (Orhan & Pitkow Fig. 6)", fontsize=9)
         axes[3].legend(fontsize=7)
     c = entry["config"]
-    fig.suptitle(f"{name}: {c['model']} {c['init']} on {task_label(c)}", fontsize=10)
+    init = saved_options(c, "model").get("init")
+    fig.suptitle(f"{name}: {c['model']} {init or ''} on {task_label(c)}", fontsize=10)
     fig.tight_layout()
     path = out / f"analysis-{name}.png"
     fig.savefig(path, dpi=110)

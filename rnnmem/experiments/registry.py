@@ -34,10 +34,10 @@ HENAFF_MODELS = {  # §4.1: RMSProp 1e-4 for the LT-RNNs, 1e-3 for the LSTM (the
     "LT-IRNN": dict(model="lt-rnn", init="identity", lr=1e-4),
     "LSTM": dict(model="lstm", init="gaussian", lr=1e-3),  # §4.1's N(0, 1/n), eqs. 3-5: no bias
     "LT-ORNN + l2 pool": dict(model="lt-rnn-pool", init="orthogonal", lr=1e-4, pool=2,
-                              ortho_lr=1e-2, ortho_points=50),  # step size: ours
+                              penalty_lr=1e-2, penalty_points=50),  # step size: ours
     # §4.2's control: the same soft orthogonality penalty, no pooling
-    "LT-ORNN + penalty": dict(model="lt-rnn", init="orthogonal", lr=1e-4, ortho_lr=1e-2,
-                              ortho_points=50),
+    "LT-ORNN + penalty": dict(model="lt-rnn", init="orthogonal", lr=1e-4, penalty_lr=1e-2,
+                              penalty_points=50),
 }
 
 # The reading choices where Henaff §4.1 is silent, each against its alternatives.
@@ -47,7 +47,7 @@ HENAFF_READINGS = {
     "LT-ORNN, b = -1": dict(model="lt-rnn", init="orthogonal", lr=1e-4),
     "LT-ORNN, b = 0": dict(model="lt-rnn", init="orthogonal", lr=1e-4, input_bias=0.0),
     "LSTM gaussian, no bias": dict(model="lstm", init="gaussian", lr=1e-3),  # the default
-    "LSTM gaussian + biases": dict(model="lstm", init="gaussian", gate_bias=True, lr=1e-3),
+    "LSTM gaussian + biases": dict(model="lstm", init="gaussian", bias=True, lr=1e-3),
     "LSTM plain (PyTorch)": dict(model="lstm", init="plain", lr=1e-3),
     # eq. 2 writes y = W h: the readout bias c, on the models that solve each task
     "LT-IRNN, b = -1, no readout bias": dict(model="lt-rnn", init="identity", lr=1e-4,
@@ -58,8 +58,8 @@ HENAFF_READINGS = {
                                      readout_bias=False),
     # §4.2 gives no step size for the penalty's SGD step (ours: 1e-2)
     "LT-ORNN + l2 pool, penalty step 1e-3": dict(HENAFF_MODELS["LT-ORNN + l2 pool"],
-                                                 ortho_lr=1e-3),
-    "LT-ORNN + l2 pool, no penalty": dict(HENAFF_MODELS["LT-ORNN + l2 pool"], ortho_lr=0.0),
+                                                 penalty_lr=1e-3),
+    "LT-ORNN + l2 pool, no penalty": dict(HENAFF_MODELS["LT-ORNN + l2 pool"], penalty_lr=0.0),
 }
 _HENAFF_GROUPS = {**HENAFF_MODELS, **HENAFF_READINGS}
 _HENAFF_SEEDS = ByBudget(2, 3, 8)
@@ -219,7 +219,7 @@ def _lm_grid(model: str, inits: dict, levels: ByBudget) -> Grid:
             for level in levels.at(budget)]
 
     # no activation clipping, where the model has any (the vanilla RNN)
-    clip = {"clip": None} if "clip" in model_spec(model).knobs else {}
+    clip = {"clip": None} if "clip" in model_spec(model).options else {}
     return Grid(base=dict(model=model, hidden=ByBudget(128, 128, 512), layers=ByBudget(1, 1, 3),
                           optimizer="adam", lr=2e-3, grad_clip=0.25,
                           val_tokens=ByBudget(20000, 50000, None), **clip),

@@ -158,7 +158,7 @@ def _require_data(configs) -> None:
 
     seen = set()
     for c in configs:
-        key = (c.task, c.data_dir)
+        key = (c.task, c.task_options.get("data_dir"))
         if c.task_kind != "sequence" and key not in seen:
             seen.add(key)
             make_task(c)

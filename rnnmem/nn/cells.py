@@ -14,15 +14,31 @@ import torch
 from torch import nn
 
 from .. import init as rinit
-from ..registry import register_model
+from ..registry import HENAFF_RECIPE, register_model
 from .scan import scan, scan_reference
 
 INPUT_ACTIVATIONS = ("none", "relu", "tanh", "elu")
 SRNN_ACTIVATIONS = ("tanh", "relu", "elu")  # modReLU is the peers' (complex-phase) non-linearity
 
 
+def orthogonality_penalty(V: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Henaff §4.2: ``mean_i ‖(VᵀV − I) x_i‖²`` at the unit vectors ``points`` (m, H)."""
+    residual = (points @ V.t()) @ V - points  # rows: (VᵀV − I) x_i
+    return residual.pow(2).sum(1).mean()
+
+
+def random_unit_vectors(m: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    x = torch.randn(m, n, generator=generator)
+    return x / x.norm(dim=1, keepdim=True)
+
+
 class _ScanRNN(nn.Module):
-    """``h_t = clip(φ(σ(U x_t + b) + V h_{t-1}))``; the sRNN and LT-RNN set σ and φ."""
+    """``h_t = clip(φ(σ(U x_t + b) + V h_{t-1}))``; the sRNN and LT-RNN set σ and φ.
+
+    ``penalty_lr`` > 0 turns on Henaff §4.2's soft orthogonality penalty: after each optimizer
+    update, one SGD step of that size on :func:`orthogonality_penalty` at ``penalty_points``
+    random unit vectors (:meth:`after_update`).
+    """
 
     input_activation = "none"
     activation = "identity"
@@ -33,19 +49,24 @@ class _ScanRNN(nn.Module):
         hidden: int,
         *,
         init: str | Callable = "orthogonal",
-        gain: float = 1.0,
+        gain: float | None = 1.0,
         feedback: float | None = None,
         input_init: str | Callable = "gaussian",
         input_gain: float = 1.0,
         input_bias: float | None = None,
         clip: float | None = None,
+        penalty_lr: float = 0.0,
+        penalty_points: int = 50,
         fused: bool = True,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
         if clip is not None and not clip > 0:
             raise ValueError(f"activation clip must be positive, got {clip!r}")
+        if not penalty_lr >= 0:
+            raise ValueError(f"penalty_lr must be >= 0, got {penalty_lr!r}")
         self.n_inputs, self.hidden, self.clip, self.fused = n_inputs, hidden, clip, fused
+        self.penalty_lr, self.penalty_points = penalty_lr, penalty_points
         self.init = rinit.get_initializer(init, "recurrent")
         self.input_init = rinit.get_initializer(input_init, "input")
         self.gain, self.feedback, self.input_gain = gain, feedback, input_gain
@@ -88,6 +109,15 @@ class _ScanRNN(nn.Module):
 
     def recurrent_matrix(self) -> torch.Tensor:
         return self.V
+
+    def after_update(self, generator: torch.Generator) -> None:
+        """Henaff §4.2: one SGD step on the orthogonality penalty (if ``penalty_lr`` > 0)."""
+        if not self.penalty_lr > 0:
+            return
+        points = random_unit_vectors(self.penalty_points, self.hidden, generator)
+        (grad,) = torch.autograd.grad(orthogonality_penalty(self.V, points), self.V)
+        with torch.no_grad():
+            self.V.sub_(self.penalty_lr * grad)
 
     def extra_repr(self) -> str:
         return (f"{self.n_inputs}, {self.hidden}, input_activation={self.input_activation}, "
@@ -209,27 +239,50 @@ class LSTM(nn.Module):
 
 # ---------------------------------------------------------------- registration (rnnmem.registry)
 
-# What the harness's knobs are called by each layer class.
-_SCAN_ARGS = {k: k for k in ("init", "gain", "feedback", "input_init", "input_gain",
-                             "input_bias", "clip", "fused", "generator")}
-# the scan models' U and V: input init and scale, activation clipping, the §4.2 penalty on V
-_SCAN_KNOBS = frozenset({"input_init", "input_gain", "clip", "ortho_lr", "ortho_points"})
-# Henaff §3.2.1: ReLU σ on adding; σ of eq. 2 is the LT-RNN's input_activation
-_LT = dict(layer_args={**_SCAN_ARGS, "activation": "input_activation"},
-           default_init="orthogonal", activations=INPUT_ACTIVATIONS, task_activation=True,
-           input_bias=True, _builtin=True)
-register_model("lt-rnn", LTRNN, **_LT, language_model=True, knobs=_SCAN_KNOBS,
+_HELP = dict(  # what each option of the scan models means (rnnmem train --model M --help)
+    init="recurrent init of V", gain="scale of the recurrent init (λ, or the chain's α; "
+    "default: the init's own: 1, feedback-chain 0.99)",
+    feedback="feedback weight β of feedback-chain (default: its own, 0.05)",
+    input_init="input weights: gaussian or source (0.9·I onto the chain's source)",
+    input_gain="scale of the input init (default: the init's own: gaussian 1, source 0.9)",
+    input_bias="initial input bias b (default: -1 under a relu σ, Henaff §3.2.1; else 0)",
+    clip="activation clipping norm l (none: off; the recipe's 1000, Henaff §4.1)",
+    penalty_lr="SGD step size of Henaff §4.2's soft orthogonality penalty (0: off)",
+    penalty_points="random unit vectors m of the orthogonality penalty",
+    input_activation="σ of eq. 2 (default: relu on adding, Henaff §3.2.1; else none)",
+    activation="φ of eq. 1")
+def _check_scan(*, init="orthogonal", feedback=None, clip=None, penalty_lr=0.0,
+                penalty_points=50, input_gain=1.0, **_) -> None:
+    """What the scan models refuse, checked before one is built (one line each)."""
+    if feedback is not None and init != "feedback-chain":
+        raise ValueError(f"feedback applies to init feedback-chain, not {init}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be > 0 or none, got {clip!r}")
+    if not penalty_lr >= 0:
+        raise ValueError(f"penalty_lr must be >= 0, got {penalty_lr!r}")
+    if isinstance(penalty_points, bool) or not isinstance(penalty_points, int) or \
+            penalty_points < 1:
+        raise ValueError(f"penalty_points must be a positive integer, got {penalty_points!r}")
+    if not input_gain > 0:
+        raise ValueError(f"input_gain must be > 0, got {input_gain!r}")
+
+
+_SCAN = dict(check=_check_scan,
+             choices=dict(input_activation=INPUT_ACTIVATIONS, activation=SRNN_ACTIVATIONS,
+                          input_init=lambda: rinit.init_names("input")),
+             help=_HELP, recipe=HENAFF_RECIPE, _builtin=True)
+register_model("lt-rnn", LTRNN, default_init="orthogonal", **_SCAN, language_model=True,
                reference="per-step autograd")
-register_model("lt-rnn-pool", LTRNN, **_LT, pooled=True, knobs=_SCAN_KNOBS | {"pool"})
-_SRNN = dict(layer_args={**_SCAN_ARGS, "activation": "activation"}, input_bias=True,
-             knobs=_SCAN_KNOBS, _builtin=True)  # φ of Henaff eq. 1
-register_model("srnn", SRNN, **_SRNN, default_init="orthogonal", activations=SRNN_ACTIVATIONS,
-               language_model=True, reference="per-step autograd")
+register_model("lt-rnn-pool", LTRNN, default_init="orthogonal", **_SCAN, pooled=True)
+register_model("srnn", SRNN, default_init="orthogonal", **_SCAN, language_model=True,
+               reference="per-step autograd")
 # Le et al.'s IRNN: an sRNN with ReLU φ and identity V
-register_model("irnn", SRNN, **_SRNN, default_init="identity",
-               activations=("relu", *[a for a in SRNN_ACTIVATIONS if a != "relu"]))
-# "plain" takes no scale (default_gain)
-register_model("lstm", LSTM, layer_args=dict(init="init", gain="gain", gate_bias="bias",
-                                             generator="generator"),
-               inits=LSTM_INITS, default_init=LSTM_INITS[0], state_blocks=4, gemm_blocks=4,
-               gate_bias=True, language_model=True, kernel="torch.nn.LSTM", _builtin=True)
+register_model("irnn", SRNN, default_init="identity", defaults=dict(activation="relu"), **_SCAN)
+register_model("lstm", LSTM, inits=LSTM_INITS, default_init=LSTM_INITS[0],
+               help=dict(init="LSTM init (Henaff's gaussian N(0, 1/n_in), PyTorch's plain, "
+                              "or orthogonal/chain per gate, Orhan & Pitkow's mixed)",
+                         gain="scale of the recurrent init (default: the init's own)",
+                         bias="learned gate biases (default: none under the gaussian init, "
+                              "Henaff eqs. 3-5; PyTorch's otherwise)"),
+               recipe=HENAFF_RECIPE, state_blocks=4, gemm_blocks=4, language_model=True,
+               kernel="torch.nn.LSTM", _builtin=True)

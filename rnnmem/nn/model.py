@@ -28,44 +28,28 @@ class RecurrentNet(nn.Module):
         return recurrent_matrix(self.rnn)
 
 
-def build_layer(
-    name: str,
-    n_inputs: int,
-    hidden: int,
-    *,
-    init: str | None = None,
-    gain: float | None = 1.0,
-    feedback: float | None = None,
-    input_init: str = "gaussian",
-    input_gain: float = 1.0,
-    input_bias: float | None = None,
-    gate_bias: bool | None = None,
-    activation: str | None = None,
-    clip: float | None = None,
-    fused: bool = True,
-    generator: torch.Generator | None = None,
-    options: dict | None = None,
-) -> nn.Module:
+def build_layer(name: str, n_inputs: int, hidden: int, *, fused: bool = True,
+                generator: torch.Generator | None = None, **options) -> nn.Module:
     """The recurrent layer of a registered model: ``x (T, B, n_inputs) -> h (T, B, H)``.
 
-    ``init`` defaults per model (its registration's ``default_init``). ``activation``: the
-    LT-RNN's input non-linearity σ (default none) or the sRNN's φ (default tanh; the IRNN's is
-    relu); the gated and peer models have their own. ``input_bias``: the initial b of the
-    sRNN/LT-RNN (default: the layer's reading, see :meth:`LTRNN.default_input_bias`);
-    ``gate_bias``: the LSTM's gate biases (see :class:`LSTM`). ``options``: the layer's own
-    keywords (a plugin model's ``model_options``).
+    ``options`` are the layer's own keywords (a run's ``model_options``, without the readout's):
+    the model's defaults (its registration's, e.g. the IRNN's ReLU φ and its default init) fill
+    those not given. ``fused=False`` runs a scan model's per-step reference (benchmarks).
     """
     spec = model_spec(name)
+    values = {**spec.defaults, **options}
+    values = {k: v for k, v in values.items() if k in spec.options}
     inits = spec.valid_inits()
-    init = init or (inits[0] if inits else None)
-    if isinstance(init, str) and init not in inits:
-        raise ValueError(f"unknown init {init!r} for {name}; valid: {', '.join(inits)}")
-    knobs = dict(init=init, gain=gain, feedback=feedback, input_init=input_init,
-                 input_gain=input_gain, input_bias=input_bias, gate_bias=gate_bias,
-                 activation=activation or spec.activations[0], clip=clip, fused=fused,
-                 generator=generator)
-    return spec.layer(n_inputs, hidden, **{arg: knobs[k] for k, arg in spec.layer_args.items()},
-                      **(options or {}))
+    if isinstance(values.get("init"), str) and values["init"] not in inits:
+        raise ValueError(f"unknown init {values['init']!r} for {name}; valid: "
+                         f"{', '.join(inits)}")
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise ValueError(f"model {name} has no option {unknown[0]!r}; valid: "
+                         f"{', '.join(spec.options) or 'none'}")
+    harness = dict(fused=fused, generator=generator)
+    return spec.layer(n_inputs, hidden, **values,
+                      **{k: harness[k] for k in spec.harness_args})
 
 
 def build_readout(name: str, hidden: int, n_outputs: int, *, pool: int = 2, bias: bool = True,
@@ -91,9 +75,10 @@ def build_model(
     readout_bias: bool = True,
     classifier: bool = False,
     generator: torch.Generator | None = None,
-    **layer,
+    **options,
 ) -> RecurrentNet:
-    """Build a registered model with a linear readout; ``layer``: :func:`build_layer`'s knobs.
+    """Build a registered model with a linear readout; ``options``: the layer's own
+    (:func:`build_layer`).
 
     ``pool`` is the l2 pool size of a pooled model; ``readout_bias``: the readout's c (Henaff
     eq. 2 has none). ``classifier``: the task reads one label at its end (MNIST), where the
@@ -103,7 +88,7 @@ def build_model(
         >>> net = build_model("lt-rnn", 10, 10, 80, init="orthogonal", clip=1000.0)
         >>> y, h = net(torch.zeros(120, 50, 10))
     """
-    rnn = build_layer(name, n_inputs, hidden, generator=generator, **layer)
+    rnn = build_layer(name, n_inputs, hidden, generator=generator, **options)
     return RecurrentNet(rnn, build_readout(name, hidden, n_outputs, pool=pool, bias=readout_bias,
                                            classifier=classifier, generator=generator),
                         n_inputs)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from ..registry import register_model
+from ..registry import HENAFF_RECIPE, register_model
 from .scan import scan, scan_reference
 
 EXPRNN_INITS = ("henaff", "cayley")
@@ -70,9 +70,12 @@ class _ModReLURNN(nn.Module):
     U as its original does (:meth:`init_input_`).
     """
 
-    def __init__(self, n_inputs: int, hidden: int, *, clip: float | None, generator):
+    def __init__(self, n_inputs: int, hidden: int, *, clip: float | None,
+                 lr_orth: float | None, generator):
         super().__init__()
-        self.n_inputs, self.hidden, self.clip = n_inputs, hidden, clip
+        if lr_orth is not None and not lr_orth > 0:
+            raise ValueError(f"lr_orth must be > 0 or none, got {lr_orth!r}")
+        self.n_inputs, self.hidden, self.clip, self.lr_orth = n_inputs, hidden, clip, lr_orth
         self.U = nn.Linear(n_inputs, hidden, bias=False)
         self.bias = nn.Parameter(torch.empty(hidden))
         with torch.no_grad():
@@ -91,10 +94,17 @@ class _ModReLURNN(nn.Module):
         return h, h[-1]
 
 
+    def _orth_lr(self, lr: float) -> float:
+        """The orthogonal parameter's learning rate: ``lr_orth``, default lr/10 (expRNN's
+        1_copying.py, nnRNN's copytask.py)."""
+        return self.lr_orth if self.lr_orth is not None else lr / 10
+
+
 class ExpRNN(_ModReLURNN):
     def __init__(self, n_inputs: int, hidden: int, *, init: str = "henaff",
-                 clip: float | None = None, generator: torch.Generator | None = None):
-        super().__init__(n_inputs, hidden, clip=clip, generator=generator)
+                 clip: float | None = None, lr_orth: float | None = None,
+                 generator: torch.Generator | None = None):
+        super().__init__(n_inputs, hidden, clip=clip, lr_orth=lr_orth, generator=generator)
         self.recurrent = _orthogonal_linear(hidden, init, generator)
 
     def init_input_(self, weight, generator) -> None:
@@ -104,19 +114,28 @@ class ExpRNN(_ModReLURNN):
     def recurrent_matrix(self) -> torch.Tensor:
         return self.recurrent.weight
 
-    def param_groups(self, lr: float, lr_orth: float, **_) -> list[dict]:
+    def param_groups(self, lr: float) -> list[dict]:
         orth = list(self.recurrent.parameters())
         ids = {id(p) for p in orth}
-        return [dict(params=orth, lr=lr_orth),
+        return [dict(params=orth, lr=self._orth_lr(lr)),
                 dict(params=[p for p in self.parameters() if id(p) not in ids], lr=lr)]
 
 
 class NNRNN(_ModReLURNN):
+    """``t_decay``: weight decay of the strictly upper-triangular T; ``gamma_penalty``: δ of
+    the penalty δ·Σ(γ − 1)² (nnRNN copytask.py's defaults)."""
+
     def __init__(self, n_inputs: int, hidden: int, *, init: str = "henaff",
-                 clip: float | None = None, generator: torch.Generator | None = None):
+                 clip: float | None = None, lr_orth: float | None = None,
+                 t_decay: float = 1e-6, gamma_penalty: float = 1e-4,
+                 generator: torch.Generator | None = None):
         if hidden % 2:
             raise ValueError(f"nnRNN needs an even hidden size, got {hidden}")
-        super().__init__(n_inputs, hidden, clip=clip, generator=generator)
+        for name, value in (("t_decay", t_decay), ("gamma_penalty", gamma_penalty)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        super().__init__(n_inputs, hidden, clip=clip, lr_orth=lr_orth, generator=generator)
+        self.t_decay, self.gamma_penalty = t_decay, gamma_penalty
         self.P = _orthogonal_linear(hidden, init, generator)
         self.theta = nn.Parameter(torch.empty(hidden // 2))
         self.gamma = nn.Parameter(torch.ones(hidden // 2))
@@ -140,14 +159,15 @@ class NNRNN(_ModReLURNN):
         Lam, T = self.schur_parts()
         return P @ (Lam + T) @ P.t()
 
-    def regularization(self, gamma_penalty: float = 1e-4, **_) -> torch.Tensor:
+    def regularization(self) -> torch.Tensor:
         """δ·Σᵢ(γᵢ − 1)², summed over the H/2 rotation radii (nnRNN RNN_Cell.py:220-223)."""
-        return gamma_penalty * (self.gamma - 1).pow(2).sum()
+        return self.gamma_penalty * (self.gamma - 1).pow(2).sum()
 
-    def param_groups(self, lr: float, lr_orth: float, t_decay: float = 1e-6, **_) -> list[dict]:
+    def param_groups(self, lr: float) -> list[dict]:
         orth = list(self.P.parameters())
         special = {id(p) for p in orth} | {id(self.T)}
-        return [dict(params=orth, lr=lr_orth), dict(params=[self.T], lr=lr, weight_decay=t_decay),
+        return [dict(params=orth, lr=self._orth_lr(lr)),
+                dict(params=[self.T], lr=lr, weight_decay=self.t_decay),
                 dict(params=[p for p in self.parameters() if id(p) not in special], lr=lr)]
 
 
@@ -261,22 +281,31 @@ def _nnrnn_readout_(W: nn.Linear, classifier: bool, generator):
     W.weight.normal_(0.0, std, generator=generator)
 
 
-register_model("gru", GRU, layer_args=dict(init="init", generator="generator"),
-               inits=GRU_INITS, default_init=GRU_INITS[0], scaled_init=False, state_blocks=3,
-               gemm_blocks=3, kernel="torch.nn.GRU", _builtin=True)
-_MODRELU = dict(layer_args=dict(init="init", clip="clip", generator="generator"),
-                inits=EXPRNN_INITS, default_init=EXPRNN_INITS[0], scaled_init=False,
-                recipe=dict(rms_decay=0.99, clip=None), kernel="fused scan, modReLU",
-                _builtin=True)
+register_model("gru", GRU, inits=GRU_INITS, default_init=GRU_INITS[0], recipe=HENAFF_RECIPE,
+               state_blocks=3, gemm_blocks=3, kernel="torch.nn.GRU", _builtin=True)
+def _check_modrelu(*, lr_orth=None, t_decay=0.0, gamma_penalty=0.0, **_) -> None:
+    """What expRNN and nnRNN refuse, checked before one is built."""
+    if lr_orth is not None and not lr_orth > 0:
+        raise ValueError(f"lr_orth must be > 0 or none, got {lr_orth!r}")
+    for name, value in (("t_decay", t_decay), ("gamma_penalty", gamma_penalty)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
 # expRNN 1_copying.py:139-140: RMSprop at PyTorch's default decay 0.99, no clipping
-register_model("exprnn", ExpRNN, **_MODRELU, knobs=frozenset({"clip", "lr_orth"}),
-               readout_init=_exprnn_readout_)
+_MODRELU = dict(inits=EXPRNN_INITS, default_init=EXPRNN_INITS[0],
+                recipe=dict(optimizer_options=dict(decay=0.99), model_options=dict(clip=None)),
+                help=dict(init="init of the orthogonal parameter's skew-symmetric log",
+                          clip="activation clipping norm (none: off, as the original)",
+                          lr_orth="learning rate of the orthogonal parameter (default lr/10)",
+                          t_decay="weight decay of the strictly upper-triangular T",
+                          gamma_penalty="δ of the penalty δ·Σ(γ−1)²"),
+                check=_check_modrelu,
+                kernel="fused scan, modReLU", _builtin=True)
+register_model("exprnn", ExpRNN, **_MODRELU, readout_init=_exprnn_readout_)
 # nnRNN copytask.py --alpha 0.99, no clipping
-register_model("nnrnn", NNRNN, **_MODRELU, even_hidden=True,
-               knobs=frozenset({"clip", "lr_orth", "gamma_penalty", "t_decay"}),
-               readout_init=_nnrnn_readout_)
+register_model("nnrnn", NNRNN, **_MODRELU, even_hidden=True, readout_init=_nnrnn_readout_)
 # complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
-register_model("urnn", URNN, layer_args=dict(fused="fused", generator="generator"),
-               inits=("random",), default_init="random", scaled_init=False, state_blocks=2,
-               output_blocks=2, gemm_blocks=4, kernel="fused scan, complex modReLU",
+register_model("urnn", URNN, recipe=HENAFF_RECIPE, state_blocks=2, output_blocks=2,
+               gemm_blocks=4, kernel="fused scan, complex modReLU",
                reference="per-step autograd", _builtin=True)

@@ -24,10 +24,17 @@ class RecurrentLayer(Protocol):
     - ``gates: tuple[str, ...]``: the names of the stacked blocks of ``recurrent_matrix()``.
     - ``forward_state(x, state) -> (h, final_state)``: a state to carry across windows
       (language models, truncated BPTT); without it the final state is ``h[-1]``.
-    - ``param_groups(*, lr, lr_orth, t_decay) -> list[dict]``: the optimizer's parameter groups
-      of the model's own recipe (expRNN, nnRNN); without it every parameter trains at ``lr``.
-    - ``regularization(**options) -> Tensor``: a penalty added to the training loss (nnRNN's
-      δ·Σ(γ − 1)²); the loss logged is the task's alone.
+    - ``param_groups(lr) -> list[dict]``: the optimizer's parameter groups of the model's own
+      recipe (expRNN, nnRNN: the orthogonal parameter at the layer's ``lr_orth``); without it
+      every parameter trains at ``lr``.
+    - ``regularization() -> Tensor``: a penalty added to the training loss (nnRNN's
+      δ·Σ(γ − 1)², δ its ``gamma_penalty``); the loss logged is the task's alone.
+    - ``after_update(generator)``: a step after each optimizer update (Henaff §4.2's soft
+      orthogonality penalty of the scan layers), drawing its random numbers from ``generator``,
+      which the run's checkpoint carries.
+
+    A layer's options are its constructor's keywords (:func:`rnnmem.register_model`), so each
+    of these reads its settings from the layer itself.
     """
 
     def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor: ...
