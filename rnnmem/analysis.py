@@ -19,7 +19,7 @@ import scipy.linalg
 import scipy.stats
 import torch
 
-from .nn.protocol import recurrent_matrix
+from .nn.protocol import all_states, recurrent_matrix
 from .rundir import RunDir, RunDirError
 
 
@@ -103,7 +103,7 @@ def pulse_responses(layer, n_inputs: int, *, steps: int = 100,
     else:
         x[0, 0, channel] = 1.0
     with torch.no_grad():
-        return layer(x)[:, 0]
+        return all_states(layer, x)[:, 0]
 
 
 def recurrent_core(model) -> tuple[torch.nn.Module, int]:

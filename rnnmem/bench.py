@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .nn import build_model
+from .nn.protocol import all_states
 from .registry import model_spec, model_specs
 
 # (name, batch, hidden, length, inputs): copy (Henaff T = 500: length 520), adding T = 750,
@@ -101,7 +102,7 @@ def layer_ms(layer: Layer, B: int, H: int, T: int, n: int, repeats: int) -> floa
 
     def step():
         module.zero_grad(set_to_none=True)
-        module(x).sum().backward()
+        all_states(module, x).sum().backward()
 
     return _median_ms(step, repeats)
 

@@ -49,6 +49,20 @@ def gaussian_(
         return tensor.normal_(0.0, std, generator=generator)
 
 
+def gaussian_fan_out_(
+    tensor: torch.Tensor, gain: float = 0.9, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Gaussian N(0, gain²/n_out) entries: input weights (hidden, inputs) drawn at the scale of
+    the *hidden* size, as Orhan & Pitkow's code draws them for its identity and orthogonal RNNs
+    (nonnormal-init ``utils.py``, ``InitLoader``: ``RandomNormal(stddev=0.9/np.sqrt(
+    hidden_units))``; gain 0.9 by default). The paper's §2.3.1 writes 0.9/√N without saying
+    which N."""
+    _check_matrix(tensor, "gaussian_fan_out_", square=False)
+    std = gain / math.sqrt(tensor.shape[0])
+    with torch.no_grad():
+        return tensor.normal_(0.0, std, generator=generator)
+
+
 def orthogonal_(
     tensor: torch.Tensor, gain: float = 1.0, *, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -165,6 +179,7 @@ for _name, _fn in (("orthogonal", orthogonal_), ("identity", identity_), ("gauss
                    ("chain", chain_), ("feedback-chain", feedback_chain_)):
     register_init(_name, _fn)
 register_init("gaussian", gaussian_, kind="input")
+register_init("gaussian-fan-out", gaussian_fan_out_, kind="input")
 register_init("source", source_input_, kind="input")
 register_init("mixed", mixed_lstm_, kind="gated")
 

@@ -69,12 +69,13 @@ class RunDir:
         :meth:`verify` for its integrity)."""
         return self.summary_file.is_file()
 
-    def verify(self) -> dict:
+    def verify(self, *, weights: bool = True) -> dict:
         """The summary of a finished run whose files are intact; :class:`RunDamaged` naming the
         file otherwise. summary.json records SHA-256 checksums of itself, model.pt,
         config.json and metrics.csv (:meth:`finish`); one written without them (before rnnmem
         checked) cannot be trusted, and is damaged too (resuming it re-finishes it from its
-        checkpoint)."""
+        checkpoint). ``weights=False``: a run's committed record (config, metrics, summary;
+        the weights are not committed), checked without model.pt."""
         summary = self._json(self.summary_file, required=True)
         record = summary.get("integrity") if isinstance(summary, dict) else None
         if not isinstance(record, dict) or not set(_COVERED) <= record.keys():
@@ -84,7 +85,7 @@ class RunDir:
                 record["summary"]:
             raise RunDamaged(f"{self.summary_file} is damaged: it does not match its checksum")
         for key, name in _COVERED.items():
-            if key == "summary":
+            if key == "summary" or key == "weights" and not weights:
                 continue
             path = self.path / name
             try:
@@ -149,12 +150,12 @@ class RunDir:
             reason = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
             raise RunDirError(f"{self.weights_file} is not this run's weights ({reason})") from None
 
-    def finished_summary(self, config) -> dict | None:
+    def finished_summary(self, config, *, weights: bool = True) -> dict | None:
         """The summary if this directory holds a finished run of ``config`` (a TrainConfig):
         same config, files intact (:meth:`verify`; a damaged run reruns); else None."""
         try:
             if config.matches(read_json(self.config_file)):
-                return self.verify()
+                return self.verify(weights=weights)
         except (OSError, ValueError):
             pass
         return None
@@ -238,9 +239,9 @@ class RunDir:
         write_json_atomic(self.summary_file, {**summary, "integrity": integrity})
 
 
-def finished_summary(config, run_dir: str | Path) -> dict | None:
+def finished_summary(config, run_dir: str | Path, *, weights: bool = True) -> dict | None:
     """:meth:`RunDir.finished_summary` of ``run_dir``."""
-    return RunDir(run_dir).finished_summary(config)
+    return RunDir(run_dir).finished_summary(config, weights=weights)
 
 
 # what summary.json's integrity record covers: its key -> the file

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rnnmem.nn import LSTM, build_model, l2_pool, scan, scan_reference
+from rnnmem.nn.protocol import all_states
 
 ACTIVATIONS = ["identity", "tanh", "relu", "elu", "modrelu"]
 
@@ -124,7 +125,7 @@ def test_lstm_is_eqs_3_to_5():
     torch.manual_seed(3)
     cell = LSTM(3, 4, init="orthogonal").double()
     x = torch.randn(5, 2, 3, dtype=torch.float64)
-    h_all = cell(x)
+    h_all, (h_n, c_n) = cell(x)  # torch.nn.LSTM's interface
     lstm = cell.lstm
     W_ih, W_hh = lstm.weight_ih_l0, lstm.weight_hh_l0
     bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
@@ -208,7 +209,58 @@ def test_each_model_s_options_are_its_layer_class_s_keywords():
         assert set(spec.options) <= taken - {"self", "n_inputs", "hidden"}, name
         assert {"generator", "fused"}.isdisjoint(spec.options), name  # the harness's
         layer = build_layer(name, 3, 8)
-        assert type(layer) is spec.layer and layer(torch.zeros(4, 2, 3)).shape[:2] == (4, 2)
+        states = all_states(layer, torch.zeros(4, 2, 3))  # nn.RNN's (output, h_n), or a plugin's
+        assert type(layer) is spec.layer and states.shape[:2] == (4, 2)
         for option, value in spec.defaults.items():  # the model's defaults reach the layer
             if option != "init" and option in spec.options:
                 assert getattr(layer, option) == value, (name, option)
+
+
+# ---------------------------------------------------------------- PyTorch's transforms (#25)
+
+def _scan_inputs(H=4, T=6, B=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(T, B, H, generator=g, dtype=torch.float64)
+    V = (torch.randn(H, H, generator=g, dtype=torch.float64) / H).requires_grad_()
+    return a.requires_grad_(), V
+
+
+@pytest.mark.parametrize("activation, clip", [("tanh", None), ("identity", 1.5),
+                                              ("modrelu", None)])
+def test_scan_double_backward(activation, clip):
+    a, V = _scan_inputs()
+    b = torch.full((4,), 0.1, dtype=torch.float64, requires_grad=True)
+    bias = b if activation == "modrelu" else None
+    inputs = (a, V, b) if bias is not None else (a, V)
+
+    def f(*xs):
+        return scan(xs[0], xs[1], activation=activation, clip=clip,
+                    bias=xs[2] if bias is not None else None)
+    assert torch.autograd.gradgradcheck(f, inputs)
+
+
+def test_scan_under_torch_func_matches_autograd():
+    a, V = _scan_inputs()
+
+    def loss(V, a):
+        return scan(a, V, activation="tanh", clip=2.0).pow(2).sum()
+
+    expected = torch.autograd.grad(loss(V, a), V)[0]
+    assert torch.allclose(torch.func.grad(loss)(V, a), expected)
+    jac = torch.func.jacrev(lambda V: scan(a, V, activation="tanh")[-1, 0])(V)  # (H, H, H)
+    ref = torch.autograd.functional.jacobian(lambda V: scan_reference(
+        a.detach(), V, activation="tanh")[-1, 0], V.detach())
+    assert torch.allclose(jac, ref)
+    per_example = torch.func.vmap(lambda x: scan(x[:, None], V.detach(), activation="tanh"),
+                                  in_dims=1)(a.detach())  # sequences one by one
+    assert torch.allclose(per_example[:, :, 0], scan(a.detach(), V.detach(),
+                                                     activation="tanh").transpose(0, 1))
+
+
+def test_a_layer_compiles_whole():
+    torch._dynamo.reset()
+    net = build_model("lt-rnn", 3, 2, 5, clip=1000.0)
+    x = torch.randn(7, 2, 3)
+    compiled = torch.compile(net, fullgraph=True, backend="eager")  # no graph break
+    y, h = compiled(x)
+    assert torch.allclose(h, net(x)[1], atol=1e-6) and torch.allclose(y, net(x)[0], atol=1e-6)

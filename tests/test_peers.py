@@ -211,4 +211,6 @@ def test_urnn_fused_scan_is_the_complex_recurrence_step_by_step():
         states.append(torch.cat([h.real, h.imag], -1))
     expected = torch.stack(states)
     assert (expected == 0).any()
-    assert torch.allclose(rnn(x, h0), expected, atol=1e-12)
+    output, h_n = rnn(x, h0[None])  # torch.nn.RNN's layout: hx (1, B, H), complex
+    assert torch.allclose(output, expected, atol=1e-12)
+    assert torch.allclose(h_n[0], torch.complex(*expected[-1].chunk(2, dim=-1)), atol=1e-12)

@@ -75,11 +75,24 @@ def add_report_parser(sub) -> None:
                        description="Write OUT_DIR/REPORT.md from every experiment report in "
                                    "OUT_DIR (figures, tables, commands, wall time, machine).")
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing: recompute every table of OUT_DIR from its committed "
+                        "run files (config, metrics, summary; checksums, the median-of-last-k "
+                        "rule, the table and results.json) and exit 1 on any difference")
     p.set_defaults(func=_cmd_report)
 
 
 def _cmd_report(args) -> int:
     from ..experiments.reproduce import write_report
+
+    if args.check:
+        from ..experiments.check import check_reports, describe
+
+        if not args.out_dir.is_dir():
+            raise UsageError(f"{args.out_dir} is not a directory")
+        result = check_reports(args.out_dir)
+        print(describe(result))
+        return 0 if result.ok else 1
 
     try:
         path = write_report(args.out_dir)

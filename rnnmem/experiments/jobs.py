@@ -42,13 +42,17 @@ def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | N
     return dirs
 
 
-def job_summaries(jobs: list[Job], dirs: list[Path]) -> list[dict | None]:
+def job_summaries(jobs: list[Job], dirs: list[Path], *, weights: bool = True
+                  ) -> list[dict | None]:
     """Each job's summary, or None where its directory holds no finished run of the job's own
-    config: a failed run, or a stale one of a config the registry has since changed."""
-    return [finished_summary(j.config, d) for j, d in zip(jobs, dirs, strict=True)]
+    config: a failed run, or a stale one of a config the registry has since changed.
+    ``weights=False``: from the committed record of the runs (no model.pt)."""
+    return [finished_summary(j.config, d, weights=weights)
+            for j, d in zip(jobs, dirs, strict=True)]
 
 
-def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
+def best_variant(jobs: list[Job], dirs: list[Path], *, weights: bool = True
+                 ) -> tuple[str, list[Path]]:
     """The grid point with the lowest mean final val loss / chance over its seeds, and its runs.
 
     Orhan & Pitkow's Fig. 3a-c show each initializer at its best hyper-parameters; a group
@@ -56,7 +60,7 @@ def best_variant(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[Path]]:
     """
     by_variant: dict[str, list[Path]] = {}
     results: dict[str, list[dict | None]] = {}
-    for j, d, s in zip(jobs, dirs, job_summaries(jobs, dirs), strict=True):
+    for j, d, s in zip(jobs, dirs, job_summaries(jobs, dirs, weights=weights), strict=True):
         by_variant.setdefault(j.variant, []).append(d)
         results.setdefault(j.variant, []).append(s)
 

@@ -129,13 +129,23 @@ henaff_readings = Grid(
 
 # ---------------------------------------------------------------- Orhan & Pitkow 2020
 
-ORHAN_INITS = {  # §2.3.1: input weights N(0, 0.9/√N) for identity/orthogonal, 0.9·I for chains
-    "identity": dict(init="identity", gain=1.0, input_init="gaussian", input_gain=0.9),
-    "orthogonal": dict(init="orthogonal", gain=1.0, input_init="gaussian", input_gain=0.9),
+# §2.3.1: input weights N(0, 0.9/√N) for identity/orthogonal, 0.9·I for chains. N is the number
+# of hidden units in the original code (nonnormal-init utils.py, InitLoader: RandomNormal(
+# stddev=0.9/np.sqrt(hidden_units))): the gaussian-fan-out input init.
+ORHAN_INITS = {
+    "identity": dict(init="identity", gain=1.0, input_init="gaussian-fan-out", input_gain=0.9),
+    "orthogonal": dict(init="orthogonal", gain=1.0, input_init="gaussian-fan-out",
+                       input_gain=0.9),
     "chain": dict(init="chain", gain=1.0, input_init="source", input_gain=0.9),
     "feedback chain": dict(init="feedback-chain", gain=0.99, feedback=0.05,
                            input_init="source", input_gain=0.9),
 }
+# The language models' input is an embedding; their original (awd-lstm-lm with
+# NonnormalInit_torchrnn.py) sets only the recurrent weights: these keep rnnmem's earlier draw,
+# N(0, 0.9/√inputs), which Table 1 was run with.
+ORHAN_LM_INITS = {**ORHAN_INITS,
+                  "identity": {**ORHAN_INITS["identity"], "input_init": "gaussian"},
+                  "orthogonal": {**ORHAN_INITS["orthogonal"], "input_init": "gaussian"}}
 
 
 # §2.3.1's grid (shared/papers/orhan2020-notes.md): learning rates, and one scale per init
@@ -226,7 +236,7 @@ def _lm_grid(model: str, inits: dict, levels: ByBudget) -> Grid:
                 panels=ByBudget(*map(panels, BUDGETS)), groups=inits, seeds=ByBudget(1, 3, 3))
 
 
-orhan_table1 = _lm_grid("srnn", {k: {**v, "activation": "elu"} for k, v in ORHAN_INITS.items()},
+orhan_table1 = _lm_grid("srnn", {k: {**v, "activation": "elu"} for k, v in ORHAN_LM_INITS.items()},
                         ByBudget(("char", "word"), ("char", "word"), ("char", "word")))
 orhan_table3 = _lm_grid("lstm", {"plain": dict(init="plain"),
                                  "orthogonal": dict(init="orthogonal"),

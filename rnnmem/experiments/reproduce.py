@@ -26,13 +26,14 @@ from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
 from .registry import BUDGETS
 
 
-def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
+def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True
+                  ) -> tuple[str, list[dict]]:
     """Markdown table: one row per (panel, group), mean ± s.e. over seeds.
 
     A group that runs a hyper-parameter grid shows its best grid point's seeds (see
     :func:`best_variant`) and counts solved runs over the whole grid, as Orhan & Pitkow's
     Fig. 3d-f do. A run that failed (an error, not a divergence) has no summary; it is counted,
-    not averaged.
+    not averaged. ``weights=False``: from the runs' committed record (no model.pt).
     """
     rows, records = [], []
     keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
@@ -40,8 +41,8 @@ def results_table(jobs: list[Job], dirs: list[Path]) -> tuple[str, list[dict]]:
         pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel,
                                                                                        group)]
         mine = [d for _, d in pairs]
-        variant, best = best_variant([j for j, _ in pairs], mine)
-        results = job_summaries([j for j, _ in pairs], mine)
+        variant, best = best_variant([j for j, _ in pairs], mine, weights=weights)
+        results = job_summaries([j for j, _ in pairs], mine, weights=weights)
         finished = [s for s in results if s is not None]
         shown = [s for (j, _), s in zip(pairs, results, strict=True)
                  if s is not None and j.variant == variant]

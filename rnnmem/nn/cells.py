@@ -15,6 +15,7 @@ from torch import nn
 
 from .. import init as rinit
 from ..registry import HENAFF_RECIPE, register_model
+from .interface import RNNInterface
 from .scan import scan, scan_reference
 
 INPUT_ACTIVATIONS = ("none", "relu", "tanh", "elu")
@@ -32,7 +33,7 @@ def random_unit_vectors(m: int, n: int, generator: torch.Generator) -> torch.Ten
     return x / x.norm(dim=1, keepdim=True)
 
 
-class _ScanRNN(nn.Module):
+class _ScanRNN(RNNInterface):
     """``h_t = clip(φ(σ(U x_t + b) + V h_{t-1}))``; the sRNN and LT-RNN set σ and φ.
 
     ``penalty_lr`` > 0 turns on Henaff §4.2's soft orthogonality penalty: after each optimizer
@@ -98,13 +99,11 @@ class _ScanRNN(nn.Module):
             z = nn.functional.elu(z)
         return z
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        run = scan if self.fused else scan_reference
-        return run(self.input_drive(x), self.V, h0, activation=self.activation, clip=self.clip)
-
     def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
-        """(all hidden states, final state) from an initial state (B, H); for carried state."""
-        h = self(x, state)
+        """(all hidden states (T, B, H), final state (B, H)) of time-first ``x`` from an
+        initial state (B, H); ``forward`` is torch.nn.RNN's interface over it."""
+        run = scan if self.fused else scan_reference
+        h = run(self.input_drive(x), self.V, state, activation=self.activation, clip=self.clip)
         return h, h[-1]
 
     def recurrent_matrix(self) -> torch.Tensor:
@@ -167,7 +166,7 @@ class LTRNN(_ScanRNN):
 LSTM_INITS = ("gaussian", "plain", "orthogonal", "chain", "mixed")
 
 
-class LSTM(nn.Module):
+class LSTM(RNNInterface):
     """LSTM without peepholes (Henaff eqs. 3-5), run by ``torch.nn.LSTM``'s fused loop.
 
     ``init``: ``gaussian`` (Henaff §4.1: every weight matrix N(0, 1/n_in)), ``plain``
@@ -220,8 +219,8 @@ class LSTM(nn.Module):
             for block in w.chunk(4, dim=0):
                 fill(block, gain=1.0 if self.gain is None else self.gain, generator=generator)
 
-    def forward(self, x: torch.Tensor, h0=None) -> torch.Tensor:
-        return self.lstm(x, h0)[0]
+    def _forward_packed(self, packed, hx):  # torch.nn.LSTM runs packed sequences itself
+        return self.lstm(packed, hx)
 
     gates = ("input", "forget", "cell", "output")  # PyTorch's order of the stacked blocks
 

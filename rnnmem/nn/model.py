@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..registry import model_spec
-from .protocol import recurrent_matrix
+from .protocol import all_states, recurrent_matrix
 from .readout import Readout
 
 
@@ -19,7 +19,7 @@ class RecurrentNet(nn.Module):
         self.n_inputs = getattr(rnn, "n_inputs", None) if n_inputs is None else n_inputs
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.rnn(x)  # (T, B, H)
+        h = all_states(self.rnn, x)  # (T, B, H)
         return self.readout(h), h
 
     @property

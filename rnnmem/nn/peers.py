@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 from ..registry import HENAFF_RECIPE, register_model
+from .interface import RNNInterface
 from .scan import scan, scan_reference
 
 EXPRNN_INITS = ("henaff", "cayley")
@@ -63,7 +64,7 @@ def _orthogonal_linear(hidden: int, init: str, generator) -> nn.Linear:
     return layer
 
 
-class _ModReLURNN(nn.Module):
+class _ModReLURNN(RNNInterface):
     """``h_t = clip(modReLU(U x_t + V h_{t-1}))`` with V from :meth:`recurrent_matrix`.
 
     U has no bias in either original (the modReLU bias plays that part); each subclass draws
@@ -85,12 +86,9 @@ class _ModReLURNN(nn.Module):
     def init_input_(self, weight: torch.Tensor, generator) -> None:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        V = self.recurrent_matrix()  # formed once per forward, not per step
-        return scan(self.U(x), V, h0, activation="modrelu", clip=self.clip, bias=self.bias)
-
     def forward_state(self, x, state=None):
-        h = self(x, state)
+        V = self.recurrent_matrix()  # formed once per forward, not per step
+        h = scan(self.U(x), V, state, activation="modrelu", clip=self.clip, bias=self.bias)
         return h, h[-1]
 
 
@@ -171,7 +169,7 @@ class NNRNN(_ModReLURNN):
                 dict(params=[p for p in self.parameters() if id(p) not in special], lr=lr)]
 
 
-class URNN(nn.Module):
+class URNN(RNNInterface):
     """Unitary RNN with ``hidden`` complex units; outputs [Re h, Im h] (T, B, 2·hidden)."""
 
     def __init__(self, n_inputs: int, hidden: int, *, fused: bool = True,
@@ -209,23 +207,26 @@ class URNN(nn.Module):
         eye = torch.eye(self.hidden, dtype=torch.complex64)
         return self._apply_w(eye).t()
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """[Re h, Im h] (T, B, 2N) of ``h_t = modReLU(W h_{t-1} + U x_t)``: W formed once, the
-        recurrence in the fused scan on the real form ``[[Re W, −Im W], [Im W, Re W]]``."""
+    def forward_state(self, x, state=None):
+        """([Re h, Im h] (T, B, 2N), final complex state (B, N)) of ``h_t = modReLU(W h_{t-1} +
+        U x_t)`` from a complex state (B, N): W formed once, the recurrence in the fused scan
+        on the real form ``[[Re W, −Im W], [Im W, Re W]]``."""
         W = self.recurrent_matrix()
         V = torch.cat([torch.cat([W.real, -W.imag], 1), torch.cat([W.imag, W.real], 1)])
-        if h0 is not None:
-            h0 = torch.cat([h0.real, h0.imag], -1)
+        if state is not None:
+            state = torch.cat([state.real, state.imag], -1)
         run = scan if self.fused else scan_reference
-        return run(self.U(x), V, h0, activation="cmodrelu", bias=self.bias)
+        h = run(self.U(x), V, state, activation="cmodrelu", bias=self.bias)
+        return h, self._complex(h[-1])
 
-    def forward_state(self, x, state=None):
-        h = self(x, state)
-        N = self.hidden
-        return h, torch.complex(h[-1, :, :N], h[-1, :, N:])
+    def _complex(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.complex(h[..., :self.hidden], h[..., self.hidden:])
+
+    def final_state_at(self, states, last):
+        return self._complex(super().final_state_at(states, last))
 
 
-class GRU(nn.Module):
+class GRU(RNNInterface):
     """``torch.nn.GRU``; ``init``: ``plain`` (PyTorch's) or ``orthogonal`` (each gate block)."""
 
     def __init__(self, n_inputs: int, hidden: int, *, init: str = "plain",
@@ -245,8 +246,8 @@ class GRU(nn.Module):
                 for block in self.gru.weight_hh_l0.chunk(3, dim=0):
                     orthogonal_(block, generator=generator)
 
-    def forward(self, x, h0=None):
-        return self.gru(x, None if h0 is None else h0[None])[0]
+    def _forward_packed(self, packed, hx):  # torch.nn.GRU runs packed sequences itself
+        return self.gru(packed, hx)
 
     def forward_state(self, x, state=None):
         out, h = self.gru(x, None if state is None else state[None])

@@ -14,7 +14,8 @@ import torch
 
 @runtime_checkable
 class RecurrentLayer(Protocol):
-    """``layer(x (T, B, n_inputs), h0=None) -> h (T, B, H)``: every hidden state.
+    """``layer(x (T, B, n_inputs), h0=None) -> h (T, B, H)``: every hidden state, or
+    torch.nn.RNN's ``(output, h_n)`` (rnnmem's own layers: :mod:`rnnmem.nn.interface`).
 
     Optional members, and what uses them:
 
@@ -41,11 +42,22 @@ class RecurrentLayer(Protocol):
 
 
 def forward_state(layer, x: torch.Tensor, state=None):
-    """(all hidden states, final state) of ``layer`` from ``state``."""
+    """(all hidden states, final state) of ``layer`` on time-first ``x`` from ``state`` (B, H)
+    (the LSTM's: a tuple)."""
     if hasattr(layer, "forward_state"):
         return layer.forward_state(x, state)
-    h = layer(x, state)
+    h = all_states(layer, x, state)
     return h, h[-1]
+
+
+def all_states(layer, x: torch.Tensor, state=None) -> torch.Tensor:
+    """Every hidden state (T, B, H) of ``layer`` on time-first ``x``: the harness's one way of
+    running a layer, whether it speaks torch.nn.RNN's interface (``(output, h_n)``, as
+    rnnmem's own do) or returns the states alone (a plugin's may)."""
+    if hasattr(layer, "forward_state"):
+        return layer.forward_state(x, state)[0]
+    out = layer(x, state) if state is not None else layer(x)
+    return out[0] if isinstance(out, tuple) else out
 
 
 def recurrent_matrix(layer) -> torch.Tensor:

@@ -17,7 +17,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 ACTIVATIONS = ("identity", "tanh", "relu", "elu", "modrelu", "cmodrelu")
 # the activations that take a bias b: modReLU (b: (H,)) and complex modReLU (b: (H/2,))
@@ -69,6 +68,11 @@ def _backward_through_activation_(g: torch.Tensor, u: torch.Tensor, activation: 
 class ScanFunction(torch.autograd.Function):
     """Autograd function for :func:`scan`. Inputs: a (T,B,H), V (H,H), h0 (B,H).
 
+    Outputs: all states h (T, B, H) and the clipping scales (T, B) (1 where clipping did not
+    fire; (0,) without clipping), which the backward needs. New-style (``setup_context``); its
+    backward is differentiable: asked for a graph (double backward, ``create_graph=True``) it
+    differentiates :func:`scan_reference` at the saved inputs instead of its fused loop.
+
     The loops do the fewest possible ops per step, in place into buffers that start as a copy of
     their additive term (no per-step copy): the forward one ``addmm_`` plus the activation, the
     backward one ``addmm_`` plus PyTorch's fused activation-backward kernel; per-step views are
@@ -77,13 +81,14 @@ class ScanFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a, V, h0, bias, activation, clip):
+    def forward(a, V, h0, bias, activation, clip):
         T = a.shape[0]
         h = a.clone(memory_format=torch.contiguous_format)  # (T, B, H): a_t, then h_t in place
         Hs = h.unbind(0)
         Vt = V.t()
         prev = h0
-        clipped = {}  # step -> per-row scale l/‖u‖ (≤ 1), only where clipping fired
+        # per-row scale l/‖u‖ (≤ 1) of every step, 1 where clipping did not fire
+        scales = a.new_ones(T, a.shape[1]) if clip is not None else a.new_empty(0)
         if clip is not None:
             # A cheap bound saves the per-step norm while no state can reach the limit:
             # ‖h_t‖ ≤ ‖a_t‖ + ‖V‖₂ ‖h_{t-1}‖, as every φ here is 1-Lipschitz with φ(0) = 0.
@@ -107,18 +112,28 @@ class ScanFunction(torch.autograd.Function):
                     if bound > clip:
                         scale = (clip / norm).clamp_(max=1.0)
                         u.mul_(scale[:, None])
-                        clipped[t] = scale
+                        scales[t] = scale
                         bound = clip
             prev = u
-        ctx.activation, ctx.clipped, ctx.has_bias = activation, clipped, bias is not None
-        ctx.save_for_backward(V, h0, h, bias)
-        return h
+        return h, scales
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_h):
-        V, h0, h, bias = ctx.saved_tensors
-        clipped, activation = ctx.clipped, ctx.activation
+    def setup_context(ctx, inputs, output):
+        a, V, h0, bias, activation, clip = inputs
+        h, scales = output
+        ctx.activation, ctx.clip = activation, clip
+        ctx.mark_non_differentiable(scales)
+        ctx.save_for_backward(a, V, h0, h, bias, scales)
+
+    @staticmethod
+    def backward(ctx, grad_h, grad_scales=None):
+        a, V, h0, h, bias, scales = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a graph of the gradient is asked for: differentiable ops
+            return _reference_backward(a, V, h0, bias, ctx.activation, ctx.clip, grad_h)
+        activation = ctx.activation
+        # the steps where clipping fired (some row's scale below 1), and their scales
+        clipped = ({} if scales.numel() == 0 else
+                   {int(t): scales[t] for t in (scales < 1).any(1).nonzero()[:, 0]})
         T, B, H = h.shape
         # ∂L/∂(a_t + V h_{t-1}), built in place from grad_h
         grad_pre = grad_h.clone(memory_format=torch.contiguous_format)
@@ -172,6 +187,28 @@ class ScanFunction(torch.autograd.Function):
         return grad_pre, grad_V, grad_pre[0] @ V, grad_bias, None, None
 
 
+def _reference_backward(a, V, h0, bias, activation, clip, grad_h):
+    """∂L/∂(a, V, h0, bias) as a graph: :func:`scan_reference` at the saved inputs,
+    differentiated with ``create_graph=True`` (double backward, Hessian-vector products)."""
+    tensors = (a, V, h0, bias)
+    wanted = [t for t in tensors if t is not None and t.requires_grad]
+    with torch.enable_grad():
+        out = scan_reference(a, V, h0, activation=activation, clip=clip, bias=bias)
+        grads = dict(zip(map(id, wanted), torch.autograd.grad(
+            out, wanted, grad_h, create_graph=True, allow_unused=True), strict=True))
+    return (*(grads.get(id(t)) if t is not None else None for t in tensors), None, None)
+
+
+def _traced(*tensors) -> bool:
+    """Whether the recurrence runs under torch.compile or a torch.func transform (grad, vmap,
+    jacrev, ...), where :func:`scan` takes :func:`scan_reference`: its fused loop syncs with the
+    host to skip clipping while a norm bound shows it cannot fire, and writes in place."""
+    if torch.compiler.is_compiling():
+        return True
+    wrapped = torch._C._functorch.is_functorch_wrapped_tensor  # no public test exists
+    return any(t is not None and wrapped(t) for t in tensors)
+
+
 def _check(a: torch.Tensor, V: torch.Tensor, activation: str, clip, bias) -> None:
     if (activation in BIASED) != (bias is not None):
         raise ValueError("modrelu takes a bias (H,), cmodrelu one (H/2,), and only they do")
@@ -198,6 +235,11 @@ def scan(
 ) -> torch.Tensor:
     """All hidden states (T, B, H) of ``h_t = clip(φ(a_t + V h_{t-1}))``, fused.
 
+    Under ``torch.compile`` and ``torch.func`` transforms it runs :func:`scan_reference` (the
+    same recurrence in plain differentiable ops, one step at a time): graphs capture it whole
+    and every transform composes with it. Double backward works in eager mode too (see
+    :class:`ScanFunction`). Eager results are those of the fused loop, unchanged.
+
     ``bias`` is modReLU's b, required by ``activation="modrelu"`` ((H,)) and ``"cmodrelu"``
     ((H/2,): complex modReLU on the units ``h_j + i h_{H/2+j}``, the uRNN's), and only by them.
 
@@ -207,9 +249,11 @@ def scan(
         True
     """
     _check(a, V, activation, clip, bias)
+    if _traced(a, V, h0, bias):
+        return scan_reference(a, V, h0, activation=activation, clip=clip, bias=bias)
     if h0 is None:
         h0 = a.new_zeros(a.shape[1], a.shape[2])
-    return ScanFunction.apply(a, V, h0, bias, activation, clip)
+    return ScanFunction.apply(a, V, h0, bias, activation, clip)[0]
 
 
 def scan_reference(

@@ -1,0 +1,109 @@
+"""``rnnmem report --check``: every number of a reproduce directory recomputed from the runs'
+committed files.
+
+A report is *backed* when its directory holds the run files of every job of its experiment
+(``runs/<panel>/<group>/seed<k>/``: config.json, metrics.csv, summary.json; the weights are not
+committed). For each run the check verifies the files against the checksums summary.json
+records, that config.json is the job's config, and that the summary's final figures are the
+median of the last ``final_evals`` evaluations of metrics.csv; then it rebuilds the table and
+results.json from those summaries and compares them with the committed ones, character for
+character. A report without runs is listed as not backed, never as checked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..io import read_json
+from ..loop import final_figures
+from ..registry import experiments
+from ..rundir import RunDir, RunDirError
+from .jobs import job_dir
+
+FIGURES = ("final_val_loss", "final_val_ratio", "final_val_metric")
+CSV_DIGITS = 1e-5  # metrics.csv keeps 6 significant digits; the summary the full floats
+
+
+@dataclass
+class CheckResult:
+    backed: list[str] = field(default_factory=list)  # reports recomputed from their runs
+    unbacked: list[str] = field(default_factory=list)  # reports with no committed runs
+    problems: list[str] = field(default_factory=list)  # one line each
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_reports(out: str | Path) -> CheckResult:
+    """Check every ``<experiment>-<budget>/`` under ``out`` that has a results.json."""
+    from .reproduce import results_table
+
+    result = CheckResult()
+    for results_file in sorted(Path(out).glob("*/results.json")):
+        root = results_file.parent
+        if not (root / "runs").is_dir():
+            result.unbacked.append(root.name)
+            continue
+        recorded = read_json(results_file)
+        exp = experiments().get(recorded.get("experiment"))
+        if exp is None or exp.jobs is None:
+            result.problems.append(f"{results_file}: no training experiment "
+                                   f"{recorded.get('experiment')!r}")
+            continue
+        jobs = exp.jobs(recorded["budget"])
+        dirs = [job_dir(root, j) for j in jobs]
+        before = len(result.problems)
+        broken = [p for job, d in zip(jobs, dirs, strict=True) for p in _check_run(job, d)]
+        if broken:  # the first few, and how many
+            result.problems += broken[:3] + ([f"{root.name}: {len(broken) - 3} more runs like "
+                                              "these"] if len(broken) > 3 else [])
+            continue
+        table, records = results_table(jobs, dirs, weights=False)
+        if records != recorded["groups"]:
+            result.problems.append(f"{results_file} differs from the table its runs give")
+        table_file = root / "table.md"
+        if not table_file.is_file() or table_file.read_text() != table + "\n":
+            result.problems.append(f"{table_file} differs from the table its runs give")
+        report = root / "report.md"
+        if report.is_file() and table not in report.read_text():
+            result.problems.append(f"{report} does not hold the table its runs give")
+        if len(result.problems) == before:
+            result.backed.append(root.name)
+    return result
+
+
+def _check_run(job, run_dir: Path) -> list[str]:
+    run = RunDir(run_dir)
+    try:
+        summary = run.verify(weights=False)
+        if not job.config.matches(run.config()):
+            return [f"{run.config_file} is not the config of its job ({job.panel} / "
+                    f"{job.group} / seed {job.seed})"]
+        rows = [{k: float(v) for k, v in r.items()} for r in run.metrics()]
+    except (RunDirError, ValueError, OSError) as err:
+        return [f"{run_dir}: {err}"]
+    figures = final_figures(rows, job.config.final_evals)
+    wrong = [k for k in FIGURES if not _close(figures[k], summary[k])]
+    if wrong:
+        return [f"{run.summary_file}: {wrong[0]} {summary[wrong[0]]} is not the median of the "
+                f"last {job.config.final_evals} evaluations of metrics.csv "
+                f"({figures[wrong[0]]})"]
+    return []
+
+
+def _close(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=CSV_DIGITS, abs_tol=1e-12)
+
+
+def describe(result: CheckResult) -> str:
+    lines = [f"{len(result.backed)} reports recomputed from their committed runs: "
+             f"{', '.join(result.backed) or 'none'}",
+             f"{len(result.unbacked)} reports without committed runs (not checked): "
+             f"{', '.join(result.unbacked) or 'none'}"]
+    lines += [f"  problem: {p}" for p in result.problems]
+    return "\n".join(lines)

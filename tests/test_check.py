@@ -1,0 +1,68 @@
+"""``rnnmem report --check``: the committed results are recomputed from their run files, and a
+changed number anywhere is caught."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_reproduce import tiny_experiment
+
+from rnnmem.cli import main
+from rnnmem.experiments.check import check_reports
+from rnnmem.experiments.reproduce import reproduce
+from rnnmem.registry import Experiment, experiments
+
+RESULTS = Path(__file__).parent.parent / "docs" / "results" / "reproduce"
+
+
+def test_every_committed_report_with_runs_is_what_its_runs_give():
+    result = check_reports(RESULTS)
+    assert result.ok, result.problems
+    assert "orhan-fig3-paper" in result.backed  # its run files are committed
+
+
+@pytest.fixture
+def backed(monkeypatch, tmp_path):
+    monkeypatch.setitem(experiments(), "tiny", Experiment("tiny", "Test", "Fig. 0", "nothing",
+                                                          jobs=tiny_experiment))
+    reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
+    for path in tmp_path.rglob("*.pt"):  # as committed: no weights, no checkpoints
+        path.unlink()
+    return tmp_path / "tiny-quick"
+
+
+def test_a_backed_report_checks_and_any_change_is_caught(backed, capsys):
+    assert main(["report", "--check", str(backed.parent)]) == 0
+    assert "1 reports recomputed from their committed runs: tiny-quick" in capsys.readouterr().out
+    run = next(backed.glob("runs/*/*/seed0"))
+    for name, change in (("table.md", lambda t: t.replace("| 2 |", "| 3 |", 1)),
+                         ("metrics.csv", lambda t: t[:-3] + "9\n"),
+                         ("summary.json", lambda t: t.replace('"steps": 12', '"steps": 11'))):
+        path = (backed if name == "table.md" else run) / name
+        saved = path.read_text()
+        path.write_text(change(saved))
+        assert main(["report", "--check", str(backed.parent)]) == 1, name
+        assert "problem:" in capsys.readouterr().out
+        path.write_text(saved)
+    assert main(["report", "--check", str(backed.parent)]) == 0
+
+
+def test_a_summary_that_is_not_the_median_of_its_curve_is_caught(backed):
+    from rnnmem.rundir import RunDir, _canonical, _digest
+
+    run = next(backed.glob("runs/*/*/seed1"))
+    summary = json.loads((run / "summary.json").read_text())
+    summary["final_val_ratio"] *= 0.5  # a better number than the curve says, checksummed anew
+    body = {k: v for k, v in summary.items() if k != "integrity"}
+    summary["integrity"]["summary"] = _digest(_canonical(body))
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert RunDir(run).verify(weights=False)  # the checksums alone would pass it
+    result = check_reports(backed.parent)
+    assert any("is not the median of the last" in p for p in result.problems)
+
+
+def test_reports_without_runs_are_listed_as_not_checked(backed, tmp_path):
+    shutil.rmtree(backed / "runs")
+    result = check_reports(backed.parent)
+    assert result.ok and result.unbacked == ["tiny-quick"] and not result.backed

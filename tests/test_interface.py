@@ -1,0 +1,84 @@
+"""Every registered layer speaks torch.nn.RNN's interface (rnnmem.nn.interface): (output, h_n),
+batch_first, unbatched input, hx in nn.RNN's layout, and variable lengths through
+PackedSequence, exact against running each sequence alone."""
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
+
+from rnnmem.nn import build_layer
+from rnnmem.registry import model_specs
+
+MODELS = [name for name, spec in model_specs().items() if spec.builtin]
+N_IN, H = 3, 6
+
+
+def layer_of(name):
+    torch.manual_seed(0)
+    return build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0)).double()
+
+
+def state_like(name, B):
+    """A non-zero initial state in hx's layout: (1, B, H); the LSTM's a pair; the uRNN's
+    complex."""
+    g = torch.Generator().manual_seed(1)
+    if name == "lstm":
+        return tuple(0.1 * torch.randn(1, B, H, generator=g, dtype=torch.float64)
+                     for _ in range(2))
+    if name == "urnn":
+        return 0.1 * torch.randn(1, B, H, generator=g, dtype=torch.complex128)
+    return 0.1 * torch.randn(1, B, H, generator=g, dtype=torch.float64)
+
+
+def close(a, b):
+    if isinstance(a, tuple):
+        return all(close(x, y) for x, y in zip(a, b, strict=True))
+    return torch.allclose(a, b, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_output_and_final_state_like_torch_nn_rnn(name):
+    layer = layer_of(name)
+    x = torch.randn(7, 4, N_IN, dtype=torch.float64)
+    output, h_n = layer(x)
+    width = 2 * H if name == "urnn" else H  # the uRNN's output is [Re h, Im h]
+    assert output.shape == (7, 4, width)
+    final = h_n[0] if name == "lstm" else h_n
+    assert final.shape == (1, 4, H)
+    if name not in ("lstm", "urnn"):
+        assert torch.equal(final[0], output[-1])  # the state is the last output
+    hx = state_like(name, 4)
+    out_hx, h_hx = layer(x, hx)
+    assert not torch.allclose(out_hx, output)  # hx is used
+    layer.batch_first = True
+    out_bf, h_bf = layer(x.transpose(0, 1), hx)
+    assert close(out_bf.transpose(0, 1), out_hx) and close(h_bf, h_hx)  # hx keeps its layout
+    layer.batch_first = False
+    one, h_one = layer(x[:, 1])  # unbatched (L, n_inputs)
+    assert close(one, output[:, 1])
+    assert (h_one[0] if name == "lstm" else h_one).shape == (1, H)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_packed_sequences_are_exact_against_each_sequence_alone(name):
+    layer = layer_of(name)
+    g = torch.Generator().manual_seed(2)
+    seqs = [torch.randn(n, N_IN, generator=g, dtype=torch.float64) for n in (5, 9, 2)]
+    packed_out, h_n = layer(pack_sequence(seqs, enforce_sorted=False))
+    padded, lengths = pad_packed_sequence(packed_out)
+    assert lengths.tolist() == [5, 9, 2]
+    for b, seq in enumerate(seqs):
+        alone, h_alone = layer(seq[:, None])
+        assert close(padded[: len(seq), b], alone[:, 0]), b
+        if name == "lstm":
+            assert close((h_n[0][:, b], h_n[1][:, b]), (h_alone[0][:, 0], h_alone[1][:, 0]))
+        else:
+            assert close(h_n[:, b], h_alone[:, 0]), b
+
+
+def test_bad_hx_is_one_clear_error():
+    layer = layer_of("lt-rnn")
+    with pytest.raises(ValueError, match=r"hx must have shape \(1, B, H\)"):
+        layer(torch.zeros(4, 2, N_IN, dtype=torch.float64), torch.zeros(2, H))
+    with pytest.raises(ValueError, match="expects input"):
+        layer(torch.zeros(4, dtype=torch.float64))  # neither (L, B, n) nor (L, n)
