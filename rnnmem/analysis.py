@@ -120,7 +120,7 @@ def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
     W = recurrent_matrix(layer).detach()
     if W.is_complex():
         raise ValueError("the analysis of non-normality and hidden chains needs a real recurrent "
-                         "matrix; urnn's is complex")
+                         f"matrix; {type(layer).__name__}'s is complex")
     W = W.double()
     gates = getattr(layer, "gates", None)
     return dict(zip(gates, W.chunk(len(gates)), strict=True)) if gates else {"W": W}

@@ -92,7 +92,7 @@ class TaskWorkload:
         return evaluate(model, self.task, self.x_val, self.y_val)
 
     def test(self, model) -> dict:
-        if not hasattr(self.task, "test_set"):
+        if not hasattr(self.task, "test_set") or getattr(self.task, "test_size", None) == 0:
             return {}
         test_loss, test_metric = evaluate(model, self.task, *self.task.test_set())
         return dict(test_loss=test_loss, test_metric=test_metric)

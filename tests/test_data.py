@@ -158,6 +158,25 @@ def test_psmnist_training_smoke(tmp_path):
         "permutation"] == "0"
 
 
+@needs_mnist
+def test_the_final_test_evaluation_takes_test_size_images_or_none(tmp_path, monkeypatch):
+    from rnnmem.config import TrainConfig, make_task
+    from rnnmem.train import train
+
+    task = make_task(TrainConfig(task="psmnist", test_size=300))
+    assert task.test_set()[0].shape[1] == 300 and task.test_set()[1].shape == (300,)
+    base = dict(task="psmnist", hidden=8, steps=2, eval_every=2, batch=8, val_size=20,
+                train_subset=100, final_evals=1)
+    assert "test_metric" not in train(TrainConfig(**base, test_size=0), tmp_path / "none")
+    seen = []
+    real = type(task).test_set
+    monkeypatch.setattr(type(task), "test_set", lambda self: seen.append(1) or real(self))
+    summary = train(TrainConfig(**base, test_size=50), tmp_path / "fifty")
+    assert seen == [1] and 0 <= summary["test_metric"] <= 1
+    with pytest.raises(ValueError, match="test_size must be in"):
+        TrainConfig(task="psmnist", test_size=10_001)
+
+
 # ---------------------------------------------------------------- Penn Treebank
 
 @needs_ptb

@@ -10,6 +10,7 @@ from rnnmem.nn import build_layer
 from rnnmem.registry import model_specs
 
 MODELS = [name for name, spec in model_specs().items() if spec.builtin]
+COMPLEX_STATE = ("urnn", "lru")  # a complex state (the LRU's is not its output either)
 N_IN, H = 3, 6
 
 
@@ -19,13 +20,13 @@ def layer_of(name):
 
 
 def state_like(name, B):
-    """A non-zero initial state in hx's layout: (1, B, H); the LSTM's a pair; the uRNN's
-    complex."""
+    """A non-zero initial state in hx's layout: (1, B, H); the LSTM's a pair; the uRNN's and
+    the LRU's complex."""
     g = torch.Generator().manual_seed(1)
     if name == "lstm":
         return tuple(0.1 * torch.randn(1, B, H, generator=g, dtype=torch.float64)
                      for _ in range(2))
-    if name == "urnn":
+    if name in COMPLEX_STATE:
         return 0.1 * torch.randn(1, B, H, generator=g, dtype=torch.complex128)
     return 0.1 * torch.randn(1, B, H, generator=g, dtype=torch.float64)
 
@@ -45,7 +46,7 @@ def test_output_and_final_state_like_torch_nn_rnn(name):
     assert output.shape == (7, 4, width)
     final = h_n[0] if name == "lstm" else h_n
     assert final.shape == (1, 4, H)
-    if name not in ("lstm", "urnn"):
+    if name not in ("lstm", *COMPLEX_STATE):
         assert torch.equal(final[0], output[-1])  # the state is the last output
     hx = state_like(name, 4)
     out_hx, h_hx = layer(x, hx)
@@ -82,3 +83,56 @@ def test_bad_hx_is_one_clear_error():
         layer(torch.zeros(4, 2, N_IN, dtype=torch.float64), torch.zeros(2, H))
     with pytest.raises(ValueError, match="expects input"):
         layer(torch.zeros(4, dtype=torch.float64))  # neither (L, B, n) nor (L, n)
+
+
+# ---------------------------------------------------------------- the diagonal models' kernels
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_the_parallel_linear_scan_equals_the_step_by_step_one(complex_):
+    from rnnmem.nn.linear_scan import linear_scan, linear_scan_reference
+
+    g = torch.Generator().manual_seed(3)
+    dtype = torch.complex128 if complex_ else torch.float64
+    for T in (1, 2, 7, 16, 33):
+        a = (0.9 * torch.rand(T, 2, 5, generator=g, dtype=torch.float64)).to(dtype)
+        b = torch.randn(T, 2, 5, generator=g, dtype=torch.float64).to(dtype)
+        x0 = torch.randn(2, 5, generator=g, dtype=torch.float64).to(dtype)
+        for coefficient in (a, a[0, 0]):  # time-varying (minGRU) and constant (the LRU's λ)
+            assert torch.allclose(linear_scan(coefficient, b, x0),
+                                  linear_scan_reference(coefficient, b, x0), atol=1e-12)
+    a.requires_grad_(), b.requires_grad_(), x0.requires_grad_()
+    if not complex_:
+        assert torch.autograd.gradcheck(linear_scan, (a, b, x0))
+
+
+@pytest.mark.parametrize("name", ["lru", "mingru"])
+def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
+    g = torch.Generator().manual_seed(4)
+    fused = build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0)).double()
+    ref = build_layer(name, N_IN, H, fused=False,
+                      generator=torch.Generator().manual_seed(0)).double()
+    x = torch.randn(11, 3, N_IN, generator=g, dtype=torch.float64)
+    (y1, _), (y2, _) = fused(x), ref(x)
+    assert torch.allclose(y1, y2, atol=1e-12)
+    y1.pow(2).sum().backward()
+    y2.pow(2).sum().backward()
+    for (n, p), q in zip(fused.named_parameters(), ref.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, atol=1e-10), n
+
+
+def test_the_lru_starts_on_its_ring_with_its_normalization():
+    import math
+
+    from rnnmem.nn import LRU
+
+    lru = LRU(2, 512, r_min=0.4, r_max=0.9, max_phase=math.pi / 4,
+              generator=torch.Generator().manual_seed(0))
+    lam = lru.eigenvalues().detach()
+    assert lam.abs().min() >= 0.4 - 1e-6 and lam.abs().max() <= 0.9 + 1e-6
+    assert lam.angle().min() >= 0 and lam.angle().max() <= math.pi / 4 + 1e-6
+    # |λ|² uniform over [r_min², r_max²]: its mean is their midpoint
+    assert (lam.abs() ** 2).mean().item() == pytest.approx((0.16 + 0.81) / 2, abs=0.03)
+    gamma = torch.exp(lru.gamma_log).detach()
+    assert torch.allclose(gamma, torch.sqrt(1 - lam.abs() ** 2), atol=1e-6)
+    with pytest.raises(ValueError, match="r_min < r_max"):
+        LRU(2, 4, r_min=0.9, r_max=0.5)

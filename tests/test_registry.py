@@ -58,9 +58,10 @@ def clean_registry(monkeypatch):
 
 
 def test_the_builtins_are_registered_through_the_public_call():
-    assert registry.model_names()[:9] == ("lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm",
-                                          "gru", "exprnn", "nnrnn", "urnn")
-    assert all(registry.model_spec(m).builtin for m in registry.model_names()[:9])
+    builtins = {"lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm", "gru", "exprnn", "nnrnn", "urnn",
+                "lru", "mingru"}
+    assert set(registry.model_names()[:11]) == builtins
+    assert all(registry.model_spec(m).builtin for m in builtins)
     assert {"copy", "varcopy", "adding", "smnist", "psmnist", "ptb-word", "ptb-char"} <= set(
         registry.task_names())
     assert TrainConfig().model == "lt-rnn" and TrainConfig().task == "copy"

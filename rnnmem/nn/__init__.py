@@ -2,11 +2,13 @@
 
 from .cells import LSTM, LTRNN, SRNN
 from .interface import RNNInterface
+from .lru import LRU
+from .mingru import MinGRU
 from .model import RecurrentNet, build_layer, build_model, build_readout
 from .peers import GRU, NNRNN, URNN, ExpRNN
 from .readout import Readout, l2_pool
 from .scan import scan, scan_reference
 
-__all__ = ["GRU", "LSTM", "LTRNN", "NNRNN", "SRNN", "URNN", "ExpRNN",
+__all__ = ["GRU", "LRU", "LSTM", "LTRNN", "MinGRU", "NNRNN", "SRNN", "URNN", "ExpRNN",
            "Readout", "RecurrentNet", "RNNInterface", "build_layer", "build_model",
            "build_readout", "l2_pool", "scan", "scan_reference"]

@@ -69,9 +69,8 @@ class RNNInterface(nn.Module):
 
     def _forward_packed(self, packed: PackedSequence, hx):
         x, lengths = pad_packed_sequence(packed)  # (L, B, n), in the input's batch order
-        states, _ = self.forward_state(x, self._state_from_hx(hx, False))
-        last = (lengths - 1).to(states.device)
-        final = self.final_state_at(states, last)
+        states, final = self.packed_run(x, self._state_from_hx(hx, False),
+                                        (lengths - 1).to(x.device))
         order = packed.sorted_indices
         sorted_states = states if order is None else states.index_select(1, order)
         sorted_lengths = lengths if order is None else lengths[order.cpu()]
@@ -79,6 +78,11 @@ class RNNInterface(nn.Module):
         output = PackedSequence(data.data, data.batch_sizes, packed.sorted_indices,
                                 packed.unsorted_indices)
         return output, self._hx_from_state(final, False)
+
+    def packed_run(self, x: torch.Tensor, state, last: torch.Tensor):
+        """(all outputs, each sequence's state at its step ``last[b]``) of a padded batch."""
+        states, _ = self.forward_state(x, state)
+        return states, self.final_state_at(states, last)
 
     def final_state_at(self, states: torch.Tensor, last: torch.Tensor):
         """The state of each sequence b at its step ``last[b]``, from all states (L, B, H_out):

@@ -1,0 +1,103 @@
+"""The Linear Recurrent Unit (Orvieto et al., ICML 2023, "Resurrecting Recurrent Neural Networks
+for Long Sequences"), in rnnmem's harness: one file and one registration.
+
+``x_t = diag(λ) x_{t−1} + γ ⊙ (B u_t)``, ``y_t = Re(C x_t) + D u_t`` (their eq. 7), with the
+exponential parametrization ``λ = exp(−exp(ν) + i·exp(θ))`` and the normalization
+``γ = sqrt(1 − |λ|²)``, learned in log form (§3.3). Initialization (their Lemma 3.2): |λ|
+uniform over the ring's area between ``r_min`` and ``r_max``, its phase uniform in
+[0, ``max_phase``]; B (complex) N(0, 1/(2·n_in)) per part, C (complex) N(0, 1/N) per part.
+
+Departures, named: the state has ``hidden`` complex units and the output y (what the readout
+sees) ``hidden`` real ones; D is a dense (hidden × n_inputs) map, N(0, 1/n_in), where the paper's
+is diagonal (its input and output widths are equal); no non-linearity, MLP or normalization
+after the layer (the paper stacks LRU blocks with them). The recurrence runs as the parallel
+scan of :mod:`rnnmem.nn.linear_scan`. The paper trains with AdamW; rnnmem's recipe for it is
+the default RMSProp until that is ablated (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..registry import register_model
+from .interface import RNNInterface
+from .linear_scan import linear_scan, linear_scan_reference
+
+
+class LRU(RNNInterface):
+    """``x (T, B, n_inputs) -> y (T, B, hidden)`` with a complex diagonal state (B, hidden)."""
+
+    def __init__(self, n_inputs: int, hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
+                 max_phase: float = 2 * math.pi, fused: bool = True,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if not 0 <= r_min < r_max <= 1:
+            raise ValueError(f"the LRU's ring needs 0 <= r_min < r_max <= 1, got r_min={r_min}, "
+                             f"r_max={r_max}")
+        if not max_phase > 0:
+            raise ValueError(f"max_phase must be > 0, got {max_phase!r}")
+        self.n_inputs, self.hidden, self.fused = n_inputs, hidden, fused
+        self.r_min, self.r_max, self.max_phase = r_min, r_max, max_phase
+        self.nu_log = nn.Parameter(torch.empty(hidden))
+        self.theta_log = nn.Parameter(torch.empty(hidden))
+        self.gamma_log = nn.Parameter(torch.empty(hidden))
+        self.B_re, self.B_im = (nn.Parameter(torch.empty(hidden, n_inputs)) for _ in range(2))
+        self.C_re, self.C_im = (nn.Parameter(torch.empty(hidden, hidden)) for _ in range(2))
+        self.D = nn.Parameter(torch.empty(hidden, n_inputs))
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        with torch.no_grad():
+            u1 = torch.rand(self.hidden, generator=generator)
+            u2 = torch.rand(self.hidden, generator=generator)
+            # |λ|² uniform on [r_min², r_max²]: uniform over the ring's area (Lemma 3.2)
+            radius_sq = u1 * (self.r_max ** 2 - self.r_min ** 2) + self.r_min ** 2
+            self.nu_log.copy_(torch.log(-0.5 * torch.log(radius_sq.clamp_min(1e-30))))
+            self.theta_log.copy_(torch.log((self.max_phase * u2).clamp_min(1e-30)))
+            modulus = torch.exp(-torch.exp(self.nu_log))
+            self.gamma_log.copy_(torch.log(torch.sqrt((1 - modulus ** 2).clamp_min(1e-30))))
+            for W, fan in ((self.B_re, 2 * self.n_inputs), (self.B_im, 2 * self.n_inputs),
+                           (self.C_re, self.hidden), (self.C_im, self.hidden),
+                           (self.D, self.n_inputs)):
+                W.normal_(0.0, 1 / math.sqrt(fan), generator=generator)
+
+    def eigenvalues(self) -> torch.Tensor:
+        """λ (hidden,), complex: ``exp(−exp(ν) + i·exp(θ))``."""
+        return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        """diag(λ), a dense complex (hidden, hidden) matrix: a normal transition."""
+        return torch.diag(self.eigenvalues())
+
+    def _run(self, x: torch.Tensor, state: torch.Tensor | None):
+        """(y (T, B, hidden), every complex state x_t (T, B, hidden))."""
+        B = torch.complex(self.B_re, self.B_im)
+        drive = torch.exp(self.gamma_log) * (x.to(B.dtype) @ B.t())  # γ ⊙ (B u_t), (T, B, N)
+        run = linear_scan if self.fused else linear_scan_reference
+        states = run(self.eigenvalues(), drive, state)
+        C = torch.complex(self.C_re, self.C_im)
+        return (states @ C.t()).real + x @ self.D.t(), states
+
+    def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
+        """(y (T, B, hidden), final complex state (B, hidden)) from a complex state (B, hidden)."""
+        y, states = self._run(x, state)
+        return y, states[-1]
+
+    def packed_run(self, x, state, last):  # the state is x_t, not the output y_t
+        y, states = self._run(x, state)
+        return y, states[last, torch.arange(states.shape[1], device=states.device)]
+
+    def extra_repr(self) -> str:
+        return (f"{self.n_inputs}, {self.hidden}, r_min={self.r_min}, r_max={self.r_max}, "
+                f"max_phase={self.max_phase:.3g}")
+
+
+register_model(
+    "lru", LRU, help=dict(r_min="inner radius of the ring of initial |λ|",
+                          r_max="outer radius of the ring of initial |λ| (≤ 1)",
+                          max_phase="initial phases of λ uniform in [0, max_phase]"),
+    gemm_blocks=2, kernel="parallel linear scan (log₂ T steps)", reference="per-step autograd",
+    _builtin=True)
