@@ -40,15 +40,47 @@ def run_label(config: dict) -> str:
     return f"{config['model']}{'' if init is None else f' {init}'} (seed {config['seed']})"
 
 
+def _settings(config: dict) -> dict:
+    """A saved config's settings by name (any version): the run's, its task's, its model's."""
+    run = {k: v for k, v in config.items() if not k.endswith("_options")
+           and not isinstance(v, dict)}
+    return {**saved_options(config, "task"), **saved_options(config, "model"), **run}
+
+
+def differing_labels(configs: list[dict]) -> tuple[list[str], str]:
+    """(one label per run naming the settings in which the runs differ, the settings they
+    share as a title): two runs of different learning rates are told apart by ``lr``."""
+    settings = [_settings(c) for c in configs]
+    # settings all runs have (another model's own options say nothing once "model" differs)
+    keys = [k for k in dict.fromkeys(k for s in settings for k in s)
+            if all(k in s for s in settings) or k in ("task", "model")]
+    differ = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1
+              and k != "eval_every"]
+    first = ("task", "model", "init")  # read first where they differ
+    differ = [k for k in first if k in differ] + [k for k in differ if k not in first]
+    labels = [", ".join(f"{k}={s.get(k)}" for k in differ) or run_label(c)
+              for s, c in zip(settings, configs, strict=True)]
+    shared = configs[0]
+    title = (f"{task_label(shared)}, {shared.get('hidden')} hidden units"
+             if "task" not in differ and "hidden" not in differ else "")
+    if "task" not in differ and "hidden" in differ:
+        title = task_label(shared)
+    if "model" not in differ and len(configs) > 1:
+        title = f"{title}; {shared.get('model')}" if title else str(shared.get("model"))
+    return labels, title or "runs of different tasks"
+
+
 def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str | None = None):
-    """Draw ``curve`` against step for every run on one PNG; returns the path written."""
+    """Draw ``curve`` against step for every run on one PNG; returns the path written. Each
+    curve is labelled by the settings in which the runs differ; the title says what they
+    share."""
     runs = [load_run(d) for d in run_dirs]
     _require_curve(runs, curve)
-    labels = [run_label(r["config"]) for r in runs]
+    labels, shared = differing_labels([r["config"] for r in runs])
     if len(set(labels)) < len(labels):  # same settings in different directories
         labels = [f"{label} [{r['path'].name}]" for label, r in zip(labels, runs, strict=True)]
     return plot_curves({label: [r] for label, r in zip(labels, runs, strict=True)}, out,
-                       curve=curve, title=title)
+                       curve=curve, title=title or shared)
 
 
 def plot_groups(groups: dict[str, list], out: str | Path, **kwargs):

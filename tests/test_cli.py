@@ -272,3 +272,17 @@ def test_every_help_shows_its_defaults_and_booleans_are_on_off_flags(capsys, tmp
     assert "final val loss (median of the last 1 evaluations)" in out
     assert json.loads((tmp_path / "r" / "config.json").read_text())["model_options"][
         "bias"] is False
+
+
+def test_plot_labels_say_what_differs_and_the_title_what_is_shared():
+    from rnnmem.config import TrainConfig
+    from rnnmem.plot import differing_labels
+
+    a = TrainConfig(task="adding", T=50, lr=1e-3).to_dict()
+    b = TrainConfig(task="adding", T=50, lr=1e-4).to_dict()
+    labels, title = differing_labels([a, b])
+    assert labels == ["lr=0.001", "lr=0.0001"] and title == "adding T = 50, 80 hidden units; lt-rnn"
+    c = TrainConfig(task="copy", model="lstm").to_dict()  # another task and model
+    labels, title = differing_labels([a, c])
+    assert labels[0].startswith("task=adding, model=lt-rnn") and "clip" not in labels[0]
+    assert title == "runs of different tasks"

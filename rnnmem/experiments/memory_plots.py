@@ -40,7 +40,8 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
         ax = fig.add_subplot(grid[0, i])
         corner = W.numpy()[:16, :16]  # a corner: a full 100×100 map hides the diagonals
         limit = float(np.abs(corner).max()) or 1.0
-        ax.imshow(corner, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        image = ax.imshow(corner, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
         ax.set_title(f"(a) {name}\nW[:16, :16]", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -113,7 +114,7 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     plt = _pyplot()
     # the plain matrix, or the gate that writes the state (LSTM cell / GRU new; Orhan Fig. 6)
     block = next(b for b in ("W", "cell", "new") if b in entry["trained"])
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.6))
     for label, style in (("initial", "C0"), ("trained", "C1")):
         r = entry[label][block]
         eig = np.array(r["eigenvalues"])
@@ -131,7 +132,8 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     axes[1].set_xlabel("distance above the diagonal")
     axes[1].set_title("Schur form: Σ|T_{i,i+o}|²", fontsize=9)
     order = entry["trained"][block]["order"]
-    axes[2].imshow(responses[:, order].T, aspect="auto", cmap="magma")
+    image = axes[2].imshow(responses[:, order].T, aspect="auto", cmap="magma")
+    fig.colorbar(image, ax=axes[2], label="|h| after the pulse")
     axes[2].set_xlabel("step after the pulse")
     axes[2].set_ylabel("unit (ordered by peak time)")
     axes[2].set_title("trained: |pulse response|", fontsize=9)
@@ -147,8 +149,11 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     axes[3].set_xlabel("i − j (units ordered by peak time)")
     axes[3].set_ylabel("mean W_ij")
     axes[3].set_title("hidden chain (Orhan & Pitkow Fig. 5)", fontsize=9)
+    def legend_below(ax) -> None:  # outside the axes: nothing of the data hides behind it
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+
     for ax in (axes[0], axes[1], axes[3]):
-        ax.legend(fontsize=7)
+        legend_below(ax)
     gates = [b for b in entry["trained"] if b != "W"]
     if gates:  # LSTM: every gate's trained weights against i − j (Orhan & Pitkow Fig. 6)
         axes[3].cla()
@@ -160,7 +165,7 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
         axes[3].set_xlabel("i − j (units ordered by peak time)")
         axes[3].set_ylabel("mean W_ij (trained)")
         axes[3].set_title("gate weights against i − j (Orhan & Pitkow Fig. 6)", fontsize=9)
-        axes[3].legend(fontsize=7)
+        legend_below(axes[3])
     c = entry["config"]
     init = saved_options(c, "model").get("init")
     fig.suptitle(f"{name}: {c['model']} {init or ''} on {task_label(c)}", fontsize=10)
