@@ -259,3 +259,19 @@ def test_memory_curve_of_an_unstable_network_is_one_line(tmp_path, capsys):
                  str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "identity (λ = 1.5)" in err and "does not exist" in err
+
+
+def test_the_band_test_finds_a_hidden_chain_and_not_a_normal_matrix():
+    from rnnmem.analysis import band_test
+    from rnnmem.init import chain_, orthogonal_
+
+    n, g = 24, torch.Generator().manual_seed(0)
+    chain = chain_(torch.empty(n, n), gain=1.0) + 0.05 * torch.randn(n, n, generator=g)
+    hidden = torch.randperm(n, generator=g)  # the chain, its units shuffled: hidden
+    W = chain[hidden][:, hidden].double()
+    order = torch.argsort(hidden)  # the order that undoes the shuffle (as peak times would)
+    score, null, p = band_test(W, order, span=6, permutations=199)
+    assert score > 0.1 > abs(null) and p == pytest.approx(1 / 200)
+    Q = orthogonal_(torch.empty(n, n), generator=g).double()  # normal: no order is special
+    _, _, p_q = band_test(Q, torch.arange(n), span=6, permutations=199)
+    assert p_q > 0.05

@@ -189,7 +189,9 @@ def _cmd_memory(args) -> int:
                 print(f"{name} [{block}]: Henrici {initial['henrici']:.3f} -> "
                       f"{trained['henrici']:.3f}; chain score {initial['chain_score']:.4f} -> "
                       f"{trained['chain_score']:.4f}; trend {initial['trend']:+.2f} -> "
-                      f"{trained['trend']:+.2f}")
+                      f"{trained['trend']:+.2f}; band test: {trained['band_score']:.4f} "
+                      f"against shuffled orders {trained['band_null']:.4f}, "
+                      f"p = {trained['band_p']:.3f}")
         files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()]
     print("wrote " + ", ".join(map(str, files)))
     return 0

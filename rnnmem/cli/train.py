@@ -142,11 +142,11 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
     p = sub.add_parser(
         "train", help="train one model on a long-memory task",
         description="Train one model; writes config.json, metrics.csv, summary.json and "
-                    "model.pt to the run directory. Defaults follow Henaff et al. §4.1 "
-                    "(copy T=100, LT-RNN, orthogonal init, 80 units, RMSProp lr 1e-4, "
-                    "decay 0.9, batch 50, activation clipping 1000). The flags of a model's, "
-                    "task's or optimizer's own options are those of the one chosen: "
-                    "rnnmem train --model M --task TASK --help lists them.")
+                    "model.pt to the run directory. Defaults follow Henaff et al. §4.1 (task "
+                    f"{task_names()[0]}, model {model_names()[0]} with its recipe, 80 units, "
+                    "RMSProp lr 1e-4, batch 50). The flags of a model's, task's or optimizer's "
+                    "own options are those of the one chosen: rnnmem train --model M --task "
+                    "TASK --help lists them, with the defaults a run gets.")
     p.add_argument("--out", type=out_path, help="run directory (default: runs/<task>-<model>-...)")
     p.add_argument("--config", type=Path, help="JSON file of config values; flags override it")
     p.add_argument("--lr-search", action="store_true",

@@ -166,6 +166,8 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
                     offdiag_fraction=schur["offdiag_fraction"], by_offset=schur["by_offset"],
                     eigenvalues=[[z.real, z.imag] for z in schur["eigenvalues"]],
                     chain_score=chain["chain_score"], trend=chain["trend"],
+                    band_score=chain["band_score"], band_null=chain["band_null"],
+                    band_p=chain["band_p"],
                     offsets=chain["offsets"],
                     diagonal_means=chain["means"], order=chain["order"])
         results[name] = entry
