@@ -15,11 +15,12 @@ def test_every_fingerprinted_job_is_still_in_the_registry():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_job_trains_the_same_weights(name):
-    # the same to ~6 digits: float sums differ in their last bits from one CPU to another
+    # the same to ~5 digits: float sums differ in their last bits from one CPU to another (a
+    # changed init, update or data stream moves these by far more)
     got, expected = fingerprint(JOBS[name]), EXPECTED[name]
     assert set(got) == set(expected)
     for key, values in expected.items():
-        assert got[key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
+        assert got[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
 
 
 def test_every_experiment_runs_the_same_jobs():

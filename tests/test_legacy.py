@@ -51,9 +51,9 @@ def test_an_interrupted_legacy_run_resumes_to_the_uninterrupted_numbers(tmp_path
     got, expected = RunDir(run).metrics(), RunDir(RUNS / "finished").metrics()
     assert [r["step"] for r in got] == [r["step"] for r in expected]
     for a, b in zip(got, expected, strict=True):
-        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-4)
+        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-3)
     weights = torch.load(run / "model.pt", weights_only=True)
     reference = torch.load(RUNS / "finished" / "model.pt", weights_only=True)
     assert weights.keys() == reference.keys()
     for key in weights:
-        assert torch.allclose(weights[key], reference[key], atol=1e-5), key
+        assert torch.allclose(weights[key], reference[key], atol=1e-4), key
