@@ -20,6 +20,7 @@ import scipy.linalg
 import scipy.stats
 import torch
 
+from .device import model_device
 from .nn.protocol import all_states, recurrent_matrix
 from .rundir import RunDir, RunDirError
 
@@ -39,7 +40,7 @@ def schur_profile(W: torch.Tensor) -> dict:
     ``offdiag_fraction`` = ‖strict upper part of T‖_F² / ‖W‖_F² (= normalized Henrici²);
     ``by_offset[o]`` = Σ_i |T_{i,i+o}|² for o = 1 … N−1: how far above the diagonal it sits.
     """
-    T, _ = scipy.linalg.schur(W.detach().double().numpy(), output="complex")
+    T, _ = scipy.linalg.schur(W.detach().double().cpu().numpy(), output="complex")
     n = T.shape[0]
     power = np.abs(T) ** 2
     by_offset = [float(np.trace(power, offset=o)) for o in range(1, n)]
@@ -52,7 +53,7 @@ def peak_order(responses: torch.Tensor) -> torch.Tensor:
     """Units ordered by the step of their largest |response|; ``responses`` (steps, N)."""
     peaks = responses.abs().argmax(0)
     # stable order: ties keep unit order, so an untouched chain stays in place
-    return torch.as_tensor(np.argsort(peaks.numpy(), kind="stable"))
+    return torch.as_tensor(np.argsort(peaks.cpu().numpy(), kind="stable"))
 
 
 def diagonal_means(W: torch.Tensor) -> tuple[list[int], list[float]]:
@@ -129,13 +130,13 @@ def pulse_responses(layer, n_inputs: int, *, steps: int = 100,
     The pulse is 1 on input ``channel``, or on every channel if None (so that, e.g., the adding
     task's mark channel, which gates storage, is part of it).
     """
-    x = torch.zeros(steps, 1, n_inputs)
+    x = torch.zeros(steps, 1, n_inputs, device=model_device(layer))
     if channel is None:
         x[0, 0, :] = 1.0
     else:
         x[0, 0, channel] = 1.0
     with torch.no_grad():
-        return all_states(layer, x)[:, 0]
+        return all_states(layer, x)[:, 0].cpu()
 
 
 def recurrent_core(model) -> tuple[torch.nn.Module, int]:
@@ -149,7 +150,7 @@ def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
     """The layer's recurrent matrix as named real square blocks (float64): one "W", or one per
     gate of a gated layer (its ``gates``). A complex recurrent matrix (uRNN) has no real chain
     analysis: ValueError."""
-    W = recurrent_matrix(layer).detach()
+    W = recurrent_matrix(layer).detach().cpu()
     if W.is_complex():
         raise ValueError("the analysis of non-normality and hidden chains needs a real recurrent "
                          f"matrix; {type(layer).__name__}'s is complex")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import registry
+from .device import check_device, resolve_device
 from .init import default_gain
 from .registry import model_names, model_spec, task_spec
 
@@ -86,6 +87,10 @@ class TrainConfig:
     seed: int = _opt("seed of the initialization and the training batches", default=0)
     threads: int = _opt("intra-op threads of the run (the sum order of a product depends on "
                         "it, so it is part of what makes a run's numbers)", default=1)
+    device: str = _opt("where the run computes: auto (cuda, else mps, else cpu: recorded as the "
+                       "one it picks), cpu, cuda, cuda:N or mps; random numbers are drawn on "
+                       "the CPU on every device, so a run's initial weights and data do not "
+                       "depend on it (its arithmetic does: docs/reliability.md)", default="cpu")
 
     def __init__(self, **values):
         fields = {f.name: f for f in dataclasses.fields(self)}
@@ -97,6 +102,7 @@ class TrainConfig:
             if type(value) is int and _takes_float(_field_types()[name]):
                 value = _as_float(name, value)  # a JSON integer in a float field
             setattr(self, name, dict(value) if isinstance(value, dict) else value)
+        self.device = resolve_device(self.device)  # auto: the device it picks, recorded
         self.task_options, self.model_options, self.optimizer_options = route_options(
             self.task, self.model, self.optimizer, flat, self.task_options,
             self.model_options, self.optimizer_options)
@@ -107,6 +113,7 @@ class TrainConfig:
         for f in dataclasses.fields(self):  # types first
             _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
         check_seed(self.seed)
+        check_device(self.device)
         for name in ("hidden", "batch", "steps", "eval_every", "val_size", "final_evals",
                      "threads"):
             value = getattr(self, name)

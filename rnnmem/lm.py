@@ -23,6 +23,7 @@ from torch import nn
 from . import footprint
 from .config import layer_options, make_task
 from .data.ptb import PTBCorpus
+from .device import require_device
 from .loop import train_loop
 from .nn.model import build_layer
 from .nn.protocol import forward_state
@@ -77,10 +78,11 @@ class LMWorkload:
 
     generators: dict = {}  # the data are read in order; nothing random to carry
 
-    def __init__(self, corpus: PTBCorpus, config):
+    def __init__(self, corpus: PTBCorpus, config, device: torch.device | str = "cpu"):
         self.corpus, self.bptt = corpus, config.task_options["bptt"]
-        self.stream = batchify(corpus.ids["train"], config.batch)  # (N, B)
-        self.val_ids = corpus.ids["valid"][: config.task_options["val_tokens"]]
+        self.device = torch.device(device)
+        self.stream = batchify(corpus.ids["train"], config.batch).to(self.device)  # (N, B)
+        self.val_ids = corpus.ids["valid"][: config.task_options["val_tokens"]].to(self.device)
         self.position, self.state = 0, None
 
     @property
@@ -117,7 +119,7 @@ class LMWorkload:
         return loss, self.metric(loss)
 
     def test(self, model) -> dict:
-        loss = evaluate_stream(model, self.corpus.ids["test"], self.bptt)
+        loss = evaluate_stream(model, self.corpus.ids["test"].to(self.device), self.bptt)
         return dict(test_loss=loss, test_metric=self.metric(loss))
 
     def extra(self) -> dict:
@@ -126,7 +128,8 @@ class LMWorkload:
 
     def load_extra(self, extra: dict) -> None:
         self.position = extra["position"]
-        self.state = [tuple(s) if len(s) == 2 else s[0] for s in extra["state"]] or None
+        state = [[t.to(self.device) for t in s] for s in extra["state"]]  # read on the CPU
+        self.state = [tuple(s) if len(s) == 2 else s[0] for s in state] or None
 
 
 @torch.no_grad()
@@ -151,6 +154,8 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = make_task(config)
     footprint.require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
-    model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(config.seed))
-    return train_loop(config, run_dir, LMWorkload(corpus, config), model, progress=progress,
-                      resume=resume, overwrite=overwrite)
+    device = require_device(config.device)
+    model = LanguageModel(len(corpus.vocab), config,
+                          torch.Generator().manual_seed(config.seed)).to(device)
+    return train_loop(config, run_dir, LMWorkload(corpus, config, device), model,
+                      progress=progress, resume=resume, overwrite=overwrite)

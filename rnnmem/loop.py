@@ -145,24 +145,16 @@ def run_steps(config, model, optimizer, first_step: int, batch_loss, record, bas
               after_update=None) -> tuple[str, int | None]:
     """The training loop shared by task and language-model runs; returns (status, diverged_at).
 
-    Each step: ``batch_loss()`` → divergence check → backward (plus ``regularizer``) → gradient
-    clipping → optimizer step → ``after_update()``; ``record(step)`` every ``eval_every`` steps
-    evaluates, checkpoints and returns the rows so far, which may stop the run.
+    Each step: ``batch_loss()`` → divergence check → :func:`update`; ``record(step)`` every
+    ``eval_every`` steps evaluates, checkpoints and returns the rows so far, which may stop
+    the run.
     """
     for step in range(first_step, config.steps + 1):
         loss = batch_loss()
         if exploded(loss.item(), baseline, config.explosion):
             return "diverged", step
-        optimizer.zero_grad(set_to_none=True)
-        if regularizer is not None:  # nnRNN's δ·Σ(γ−1)²; the task loss is what is logged
-            (loss + regularizer()).backward()
-        else:
-            loss.backward()
-        if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        if after_update is not None:
-            after_update()
+        update(config, model, optimizer, loss, regularizer=regularizer,
+               after_update=after_update)
         train_losses.append(loss.item())
         window.append(train_losses[-1])
         if bar is not None:
@@ -172,6 +164,23 @@ def run_steps(config, model, optimizer, first_step: int, batch_loss, record, bas
             if stopped:
                 return stopped, None
     return "completed", None
+
+
+def update(config, model, optimizer, loss: torch.Tensor, *, regularizer=None,
+           after_update=None) -> None:
+    """One update from a batch's loss: backward (plus ``regularizer()``), gradient-norm
+    clipping, the optimizer's step, then ``after_update()``. No host sync: on a GPU the step
+    is queued whole."""
+    optimizer.zero_grad(set_to_none=True)
+    if regularizer is not None:  # nnRNN's δ·Σ(γ−1)²; the task loss is what is logged
+        (loss + regularizer()).backward()
+    else:
+        loss.backward()
+    if config.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    if after_update is not None:
+        after_update()
 
 
 def exploded(loss: float, baseline: float, explosion: float | None = None) -> bool:

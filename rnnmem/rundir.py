@@ -145,7 +145,8 @@ class RunDir:
             raise RunDirError(f"{self.path} is not a finished run directory (no {WEIGHTS})")
         self.verify()
         try:
-            return torch.load(self.weights_file, weights_only=True)
+            # a GPU run's weights too: read onto the CPU, load_state_dict moves them on
+            return torch.load(self.weights_file, map_location="cpu", weights_only=True)
         except Exception as err:  # torch raises many types for a damaged or foreign file
             reason = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
             raise RunDirError(f"{self.weights_file} is not this run's weights ({reason})") from None

@@ -25,13 +25,20 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _worker_init(parent: int | None = None) -> None:
-    """A fresh worker: one thread, the plugins its parent loaded ($RNNMEM_PLUGINS), and a
-    watchdog that ends it when ``parent`` dies (kill -9 included): a worker never goes on with
-    queued jobs, nor races a rerun on their run directories. A run it leaves is resumable."""
+_WORKER = dict(index=0)  # this worker process's number in its pool: its GPU (worker_gpu)
+
+
+def _worker_init(parent: int | None = None, counter=None) -> None:
+    """A fresh worker: one thread, its number in the pool (from the shared ``counter``), the
+    plugins its parent loaded ($RNNMEM_PLUGINS), and a watchdog that ends it when ``parent``
+    dies (kill -9 included): a worker never goes on with queued jobs, nor races a rerun on
+    their run directories. A run it leaves is resumable."""
     from .plugins import load_plugins
 
     _single_thread()
+    if counter is not None:
+        with counter.get_lock():
+            _WORKER["index"], counter.value = counter.value, counter.value + 1
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     load_plugins()
@@ -44,7 +51,22 @@ def _exit_with(parent: int, every: float = 0.5) -> None:
 
 
 def _train_job(config_dict: dict, run_dir: str) -> dict:
-    return _guarded(TrainConfig.from_dict(config_dict), run_dir)
+    config = TrainConfig.from_dict(config_dict)
+    if config.device == "cuda" and torch.cuda.is_available():  # "cuda": the current device
+        torch.cuda.set_device(worker_gpu(_WORKER["index"], torch.cuda.device_count()))
+    return _guarded(config, run_dir)
+
+
+def worker_gpu(worker: int, gpus: int) -> int:
+    """The GPU of worker ``worker`` for jobs on ``cuda`` (no index): workers take the GPUs in
+    turn, so each GPU has its share of the pool. A job naming ``cuda:N`` keeps its N."""
+    return worker % max(gpus, 1)
+
+
+def ray_resources(config: TrainConfig) -> dict:
+    """What a job asks Ray for: one CPU, and one GPU if it runs on CUDA (Ray then shows it
+    that GPU alone, as ``cuda``)."""
+    return dict(num_cpus=1, num_gpus=1 if config.device.startswith("cuda") else 0)
 
 
 def _guarded(config: TrainConfig, run_dir) -> dict:
@@ -71,8 +93,10 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     """Train every ``(config, run_dir)``; return the summaries in job order.
 
     ``workers`` defaults to the number of cores; ``on_done(index, summary)`` is called as each
-    run finishes. ``backend="ray"`` runs each job as a Ray task (one CPU each) on the cluster
-    that ``ray.init()`` finds (``RAY_ADDRESS``), or on a local Ray instance it starts.
+    run finishes. ``backend="ray"`` runs each job as a Ray task (one CPU each, and one GPU for a
+    job on ``cuda``: :func:`ray_resources`) on the cluster that ``ray.init()`` finds
+    (``RAY_ADDRESS``), or on a local Ray instance it starts. Local workers running jobs on
+    ``cuda`` take this machine's GPUs in turn (:func:`worker_gpu`).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
@@ -92,7 +116,7 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     # spawn, not fork: a forked copy of a process whose OpenMP pool already ran can hang.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                               initargs=(os.getpid(),))
+                               initargs=(os.getpid(), context.Value("i", 0)))
     try:
         futures = {pool.submit(_train_job, c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
         for future in as_completed(futures):
@@ -136,8 +160,9 @@ def _run_ray(jobs, workers, on_done) -> list[dict]:
         ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, configure_logging=False, runtime_env=plugins)
     try:
-        task = ray.remote(num_cpus=1)(_ray_job)
-        refs = {task.remote(c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
+        task = ray.remote(_ray_job)
+        refs = {task.options(**ray_resources(c)).remote(c.to_dict(), str(d)): i
+                for i, (c, d) in enumerate(jobs)}
         summaries: list[dict | None] = [None] * len(jobs)
         pending = list(refs)
         while pending:

@@ -32,6 +32,7 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
     make_model,
     make_task,
 )
+from .device import require_device
 from .loop import make_optimizer, open_run, train_loop  # noqa: F401 - open_run: tests use it here
 from .nn.cells import orthogonality_penalty  # noqa: F401 - Henaff §4.2, importable from here
 from .rundir import RunExists, RunLocked, finished_summary  # noqa: F401 - train()'s errors
@@ -70,12 +71,14 @@ class TaskWorkload:
     """A synthetic or MNIST task as :func:`~rnnmem.loop.train_loop` runs it: fresh batches from
     a seeded stream, a fixed held-out set, the test split where the task has one."""
 
-    def __init__(self, task, config: TrainConfig):
-        self.task, self.batch = task, config.batch
+    def __init__(self, task, config: TrainConfig, device: torch.device | str = "cpu"):
+        self.task, self.batch, self.device = task, config.batch, torch.device(device)
         self.metric_name = task.metric_name
+        # CPU generators on every device (rnnmem.device): the same data stream everywhere
         self.generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
                                ortho=torch.Generator().manual_seed(config.seed + 2))
-        self.x_val, self.y_val = validation_set(task, config.val_size)
+        self.x_val, self.y_val = (t.to(self.device)
+                                  for t in validation_set(task, config.val_size))
 
     def baseline(self) -> float:
         return self.task.baseline()
@@ -84,7 +87,7 @@ class TaskWorkload:
         return self.task.solved(val_loss)
 
     def batch_loss(self, model) -> torch.Tensor:
-        x, y = self.task.sample(self.batch, self.generators["data"])
+        x, y = (t.to(self.device) for t in self.task.sample(self.batch, self.generators["data"]))
         output, _ = model(x)
         return self.task.loss(output, y)
 
@@ -94,7 +97,8 @@ class TaskWorkload:
     def test(self, model) -> dict:
         if not hasattr(self.task, "test_set") or getattr(self.task, "test_size", None) == 0:
             return {}
-        test_loss, test_metric = evaluate(model, self.task, *self.task.test_set())
+        x, y = (t.to(self.device) for t in self.task.test_set())
+        test_loss, test_metric = evaluate(model, self.task, x, y)
         return dict(test_loss=test_loss, test_metric=test_metric)
 
     def extra(self) -> None:
@@ -140,8 +144,9 @@ def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
                 overwrite: bool) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
-    workload = TaskWorkload(task, config)
-    model = make_model(config, task, torch.Generator().manual_seed(config.seed))
+    device = require_device(config.device)
+    workload = TaskWorkload(task, config, device)
+    model = make_model(config, task, torch.Generator().manual_seed(config.seed)).to(device)
     after_update = getattr(model.rnn, "after_update", None)  # Henaff §4.2's penalty step
     return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
                       overwrite=overwrite, regularizer=getattr(model.rnn, "regularization", None),

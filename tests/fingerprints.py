@@ -145,6 +145,8 @@ def legacy_dict(config) -> dict:
     spec = model_spec(config.model)
     flat = {**LEGACY_DEFAULTS, **{k: v for k, v in config.to_dict().items()
                                   if not k.endswith("_options")}}
+    if flat.get("device") == "cpu":  # a field added since, at its default: left out
+        del flat["device"]
     task = task_spec(config.task).all_options()
     for source in (config.task_options, config.optimizer_options, config.model_options):
         for key, value in source.items():

@@ -27,6 +27,10 @@ def add_reproduce_parser(sub) -> None:
                    help="worker processes (default: all cores)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local worker processes, or Ray tasks (pip install 'rnnmem[ray]')")
+    p.add_argument("--device", default="cpu",
+                   help="where the training runs compute: auto, cpu, cuda, cuda:N or mps; "
+                        "runs not on the CPU go to <experiment>-<budget>-<device> (default: "
+                        "cpu, on which every committed result was made)")
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -53,11 +57,16 @@ def _cmd_reproduce(args) -> int:
         except ImportError:
             raise UsageError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
     from ..data import DataError
+    from ..device import require_device
     from ..rundir import RunDirError
 
     try:
+        require_device(args.device)  # a wrong or missing device: one line, before any run
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    try:
         report = reproduce(args.experiment, budget=args.budget, out=args.out,
-                           workers=args.workers, backend=args.backend)
+                           workers=args.workers, backend=args.backend, device=args.device)
     except (DataError, RunDirError) as err:
         raise UsageError(str(err)) from None
     print(report.read_text())

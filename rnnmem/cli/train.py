@@ -353,6 +353,7 @@ def _resume(args) -> int:
 def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
+    from ..device import DeviceUnavailable
     from ..footprint import TooLarge
     from ..rundir import RunDirError
     from ..train import train
@@ -360,7 +361,7 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     try:
         summary = train(config, run_dir, progress=not args.quiet, resume=resume,
                         overwrite=args.overwrite)
-    except (CheckpointError, DataError, TooLarge, RunDirError) as err:
+    except (CheckpointError, DataError, DeviceUnavailable, TooLarge, RunDirError) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); final val loss (median of the last "

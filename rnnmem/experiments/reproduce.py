@@ -8,6 +8,7 @@ Layout of an output directory::
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..device import resolve_device
 from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..registry import experiments
@@ -69,17 +71,26 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True
 
 
 def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce",
-              workers: int | None = None, backend: str = "local", progress=print) -> Path:
-    """Run one experiment; write figure, table and report under ``out``; return the report."""
+              workers: int | None = None, backend: str = "local", device: str = "cpu",
+              progress=print) -> Path:
+    """Run one experiment; write figure, table and report under ``out``; return the report.
+
+    ``device``: where its training runs compute (the experiments without training runs compute
+    on the CPU). Runs on another device than the CPU, whose numbers differ in their last bits
+    and then more, go to their own directory, ``<name>-<budget>-<device>``.
+    """
     if name not in experiments():
         raise ValueError(f"unknown experiment {name!r}; see rnnmem reproduce --list")
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
     exp = experiments()[name]
-    root = Path(out) / f"{name}-{budget}"
+    device = resolve_device(device)
+    suffix = "" if device == "cpu" or exp.jobs is None else "-" + device.replace(":", "")
+    root = Path(out) / f"{name}-{budget}{suffix}"
     start = time.perf_counter()
     if exp.jobs is not None:
-        jobs = exp.jobs(budget)
+        jobs = [j if device == "cpu" else dataclasses.replace(
+            j, config=dataclasses.replace(j.config, device=device)) for j in exp.jobs(budget)]
         finished = {i for i, j in enumerate(jobs)
                     if finished_summary(j.config, job_dir(root, j)) is not None}
         todo = [j.config for i, j in enumerate(jobs) if i not in finished]

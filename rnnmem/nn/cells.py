@@ -113,7 +113,8 @@ class _ScanRNN(RNNInterface):
         """Henaff §4.2: one SGD step on the orthogonality penalty (if ``penalty_lr`` > 0)."""
         if not self.penalty_lr > 0:
             return
-        points = random_unit_vectors(self.penalty_points, self.hidden, generator)
+        points = random_unit_vectors(self.penalty_points, self.hidden, generator).to(
+            self.V.device)  # drawn on the CPU generator on every device (rnnmem.device)
         (grad,) = torch.autograd.grad(orthogonality_penalty(self.V, points), self.V)
         with torch.no_grad():
             self.V.sub_(self.penalty_lr * grad)

@@ -204,7 +204,7 @@ class URNN(RNNInterface):
 
     def recurrent_matrix(self) -> torch.Tensor:
         """W as a dense complex (N, N) matrix (columns W e_j)."""
-        eye = torch.eye(self.hidden, dtype=torch.complex64)
+        eye = torch.eye(self.hidden, dtype=torch.complex64, device=self.bias.device)
         return self._apply_w(eye).t()
 
     def forward_state(self, x, state=None):

@@ -201,12 +201,13 @@ def _reference_backward(a, V, h0, bias, activation, clip, grad_h):
 
 def _traced(*tensors) -> bool:
     """Whether the recurrence runs under torch.compile or a torch.func transform (grad, vmap,
-    jacrev, ...), where :func:`scan` takes :func:`scan_reference`: its fused loop syncs with the
-    host to skip clipping while a norm bound shows it cannot fire, and writes in place."""
+    jacrev, ...), or on tensors without data (the meta device), where :func:`scan` takes
+    :func:`scan_reference`: its fused loop syncs with the host to skip clipping while a norm
+    bound shows it cannot fire, and writes in place."""
     if torch.compiler.is_compiling():
         return True
     wrapped = torch._C._functorch.is_functorch_wrapped_tensor  # no public test exists
-    return any(t is not None and wrapped(t) for t in tensors)
+    return any(t is not None and (wrapped(t) or t.is_meta) for t in tensors)
 
 
 def _check(a: torch.Tensor, V: torch.Tensor, activation: str, clip, bias) -> None:

@@ -1,0 +1,71 @@
+"""Where a run computes: ``cpu`` (the default, on which every committed result was made),
+``cuda`` (``cuda:N``), ``mps``, or ``auto`` (the first of cuda, mps, cpu this machine has).
+
+Random numbers are drawn on the CPU whatever the device: every generator of a run (its
+initialization, its batches, Henaff's penalty vectors) is a CPU ``torch.Generator``, and what
+it draws is moved to the run's device. So a CPU run's numbers are those of rnnmem before
+devices existed, and a run on any device starts from the same weights and sees the same data;
+what differs on a GPU is the arithmetic (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import torch
+
+KINDS = ("cpu", "cuda", "mps")
+CHOICES = ("auto", *KINDS)
+
+
+class DeviceUnavailable(ValueError):
+    """A device this machine does not have (one line, for ``rnnmem``'s exit status 2)."""
+
+
+def check_device(name) -> str:
+    """``name`` if it names a device kind rnnmem runs on (``cuda:1`` included), else
+    ValueError. Whether this machine has it is :func:`require_device`'s question."""
+    if name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in KINDS or (device.type == "cpu"
+                                                      and device.index not in (None, 0)):
+        raise ValueError(f"device must be one of {', '.join(CHOICES)} (or cuda:N), "
+                         f"got {name!r}")
+    return name
+
+
+def available(kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return torch.backends.mps.is_available()
+    return kind == "cpu"
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` as the device it picks here (cuda, else mps, else cpu); any other name as it is."""
+    if name != "auto":
+        return check_device(name)
+    return next(kind for kind in KINDS[1:] + ("cpu",) if available(kind))
+
+
+def require_device(name: str) -> torch.device:
+    """The ``torch.device`` a run of ``name`` computes on; DeviceUnavailable if this machine
+    has none (``cuda:3`` on a machine with 2 GPUs included)."""
+    device = torch.device(resolve_device(name))
+    if not available(device.type):
+        raise DeviceUnavailable(f"device {name!r} is not available on this machine (torch "
+                                f"{torch.__version__} sees no {device.type}); use --device cpu")
+    if device.type == "cuda" and device.index is not None \
+            and device.index >= torch.cuda.device_count():
+        raise DeviceUnavailable(f"device {name!r} is not available: this machine has "
+                                f"{torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def model_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's parameters (the CPU for one without any)."""
+    parameter = next(module.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
