@@ -101,7 +101,8 @@ def add_memory_parser(sub) -> None:
                     "orthogonal, chain and feedback-chain networks (Fig. 1), J_tot against α "
                     "and β. toy: linear decoding of past inputs from the final state (Fig. 2). "
                     "analyze: non-normality, Schur form and hidden chains of trained networks "
-                    "from run directories (Fig. 5, Table 2).")
+                    "from run directories (Fig. 5, Table 2), and the memory of any layer: "
+                    "J_tot of its linearization at rest and its memory capacity MC.")
     p.add_argument("which", choices=("curve", "toy", "analyze"))
     p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR",
                    help="run directories (analyze)")
@@ -112,9 +113,11 @@ def add_memory_parser(sub) -> None:
     p.add_argument("--alpha", type=float, default=None, help="chain α (curve: 1.02, toy: 1.0)")
     p.add_argument("--beta", type=float, default=0.05, help="feedback β (curve)")
     p.add_argument("--noise", type=float, default=None,
-                   help="curve: noise variance ε (1.0); toy: noise std of panel b (0.1)")
+                   help="curve: noise variance ε (1.0); toy: noise std of panel b (0.1); "
+                        "analyze: std of the state noise of MC (0.1)")
     p.add_argument("--nonlinearity", default="elu", help="toy panel c: elu, tanh or relu")
-    p.add_argument("--length", type=int, default=100, help="toy sequence length")
+    p.add_argument("--length", type=int, default=100,
+                   help="toy: sequence length; analyze: lags of MC (default: 100)")
     p.add_argument("--k-max", type=int, default=200, help="curve: lags of J(k)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_memory)
@@ -180,10 +183,15 @@ def _cmd_memory(args) -> int:
         if not args.run_dirs:
             raise UsageError("memory analyze needs at least one RUN_DIR")
         try:
-            r = exp.analyze_runs(args.run_dirs, args.out)
+            r = exp.analyze_runs(args.run_dirs, args.out, lags=args.length,
+                                 noise=0.1 if args.noise is None else args.noise)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             raise UsageError(str(err).splitlines()[0]) from None
         for name, entry in r.items():
+            print(_memory_line(name, entry["memory"]))
+            if "weights_error" in entry:
+                print(f"{name}: no weight analysis: {entry['weights_error']}")
+                continue
             for block, trained in entry["trained"].items():
                 initial = entry["initial"][block]
                 print(f"{name} [{block}]: Henrici {initial['henrici']:.3f} -> "
@@ -192,9 +200,24 @@ def _cmd_memory(args) -> int:
                       f"{trained['trend']:+.2f}; band test: {trained['band_score']:.4f} "
                       f"against shuffled orders {trained['band_null']:.4f}, "
                       f"p = {trained['band_p']:.3f}")
-        files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()]
+        files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()
+                                                if "figure" in e]
     print("wrote " + ", ".join(map(str, files)))
     return 0
+
+
+def _memory_line(name: str, memory: dict) -> str:
+    def fisher(f):
+        if f["J_tot"] is None:
+            return f"none ({f['error'].split(':')[0]})"
+        return f"{f['J_tot_normalized']:.3f}"
+
+    (fi, ci), (ft, ct) = ((memory[k]["fisher"], memory[k]["capacity"])
+                          for k in ("initial", "trained"))
+    return (f"{name}: J_tot of the linearization at rest (× ‖v‖²/ε, 1 for any normal network, "
+            f"≤ {ft['state_size']}; horizon {ft['horizon']}) {fisher(fi)} -> {fisher(ft)}; "
+            f"memory capacity (state noise {ct['noise']:g}, {ct['length']} lags) "
+            f"{ci['MC']:.2f} -> {ct['MC']:.2f}")
 
 
 # ---------------------------------------------------------------------------- bench

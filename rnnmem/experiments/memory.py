@@ -23,6 +23,7 @@ from ..analysis import (
     schur_profile,
 )
 from ..io import write_json_atomic
+from ..layer_memory import fisher_summary, memory_capacity
 from ..memory import (
     MemoryOutOfBounds,
     NoStationaryState,
@@ -141,8 +142,16 @@ def _run_name(run_dir) -> str:
     return Path(run_dir).name
 
 
-def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = True) -> dict:
-    """Non-normality and hidden chains of trained networks, beside their initializations."""
+def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = True,
+                 memory: bool = True, lags: int = 100, noise: float = 0.1) -> dict:
+    """Non-normality and hidden chains of trained networks, beside their initializations, and
+    (``memory``) the memory of each, for any layer (:mod:`rnnmem.layer_memory`): J_tot of its
+    linearization at rest over the task's sequence length, and its memory capacity over
+    ``lags`` lags with state noise of std ``noise``.
+
+    The weight analysis needs a real recurrent matrix (``recurrent_matrix()``); a layer
+    without one (a complex state, a plugin's) gets the memory measures alone, and the reason
+    in ``weights_error``."""
     results = {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,9 +160,18 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
         _, initial = build_from_config(config, torch.Generator().manual_seed(config.seed))
         name = _run_name(run_dir)
         entry = dict(config=config.to_dict(), peak_step={})
+        horizon = getattr(task, "length", None) or lags
         for label, net in (("initial", initial), ("trained", model)):
             layer, n_inputs = recurrent_core(net)
-            blocks = recurrent_blocks(layer)
+            if memory:
+                entry.setdefault("memory", {})[label] = dict(
+                    fisher=fisher_summary(layer, n_inputs, horizon=horizon),
+                    capacity=memory_capacity(layer, n_inputs, length=lags, noise=noise))
+            try:
+                blocks = recurrent_blocks(layer)
+            except ValueError as err:
+                entry["weights_error"] = str(err)
+                continue
             responses = pulse_responses(layer, n_inputs, steps=steps).double()
             # the peaks, not the (steps, N) responses: those would make analysis.json megabytes
             entry["peak_step"][label] = responses.abs().argmax(0).tolist()
@@ -171,7 +189,7 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
                     offsets=chain["offsets"],
                     diagonal_means=chain["means"], order=chain["order"])
         results[name] = entry
-        if figure:
+        if figure and "weights_error" not in entry:
             from .memory_plots import plot_analysis
 
             entry["figure"] = str(plot_analysis(name, entry, responses.abs().numpy(), out))

@@ -280,8 +280,9 @@ def scan_reference(
     states = []
     for a_t in a.unbind(0):  # unbind, not a[t]: each a[t]'s backward would fill a (T, B, H) zero
         u = phi[activation](a_t + prev @ V.t())
-        if clip is not None:
-            u = u * (clip / u.norm(dim=1, keepdim=True)).clamp(max=1.0)
+        if clip is not None:  # l/max(‖u‖, l): the same numbers as min(l/‖u‖, 1), and a
+            # finite derivative (the identity) at u = 0, where torch.func linearizes a layer
+            u = u * (clip / u.norm(dim=1, keepdim=True).clamp(min=clip))
         states.append(u)
         prev = u
     return torch.stack(states)
