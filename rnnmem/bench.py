@@ -63,10 +63,19 @@ class _LSTMCellLoop(torch.nn.Module):
         return torch.stack(states)
 
 
-def _rnnmem(model: str, fused: bool):
+def _rnnmem(model: str, fused: bool, **options):
     spec = model_spec(model)  # the model's own recipe: the LT-RNN clips
     recipe = {k: v for k, v in spec.recipe.get("model_options", {}).items() if k in spec.options}
-    return lambda n, h: build_model(model, n, 1, h, fused=fused, **recipe).rnn
+    return lambda n, h: build_model(model, n, 1, h, fused=fused, **recipe, **options).rnn
+
+
+def _kernel_rows(name: str, spec) -> list[Layer]:
+    """The model's fused kernel, or each of its alternative kernels (the default marked)."""
+    if not spec.kernels:
+        return [Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))]
+    return [Layer(f"{name} ({label}{', default' if label == spec.kernel else ''})",
+                  spec.gemm_blocks, _rnnmem(name, True, **options))
+            for label, options in spec.kernels.items()]
 
 
 def bench_layers() -> tuple[Layer, ...]:
@@ -74,8 +83,8 @@ def bench_layers() -> tuple[Layer, ...]:
     then PyTorch's own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python."""
     builtins = {name: spec for name, spec in model_specs().items() if spec.builtin}
     return (
-        *(Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))
-          for name, spec in builtins.items() if not spec.pooled),
+        *(row for name, spec in builtins.items() if not spec.pooled
+          for row in _kernel_rows(name, spec)),
         *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
           for name, spec in builtins.items() if spec.reference),
         Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),

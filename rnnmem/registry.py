@@ -73,6 +73,8 @@ class ModelSpec:
     readout_init: Callable | None = None
     kernel: str = "fused scan"  # what runs the recurrence (the benchmark's row)
     reference: str | None = None  # what ``fused=False`` runs instead, if anything (benchmark)
+    kernels: dict = field(default_factory=dict)  # benchmark row -> the layer options of each
+    # alternative kernel (``kernel`` is the default's row); {}: the one kernel
     builtin: bool = False  # registered by rnnmem itself (benchmarked)
 
     def valid_inits(self) -> tuple[str, ...]:

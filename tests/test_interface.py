@@ -87,22 +87,33 @@ def test_bad_hx_is_one_clear_error():
 
 # ---------------------------------------------------------------- the diagonal models' kernels
 
+@pytest.mark.parametrize("method", ["sequential", "parallel"])
 @pytest.mark.parametrize("complex_", [False, True])
-def test_the_parallel_linear_scan_equals_the_step_by_step_one(complex_):
+def test_both_linear_scans_equal_the_step_by_step_one_with_gradients(complex_, method):
+    from functools import partial
+
     from rnnmem.nn.linear_scan import linear_scan, linear_scan_reference
 
     g = torch.Generator().manual_seed(3)
-    dtype = torch.complex128 if complex_ else torch.float64
+
+    def draw(*shape, scale=1.0):
+        x = scale * torch.randn(*shape, generator=g, dtype=torch.float64)
+        if complex_:
+            x = torch.complex(x, scale * torch.randn(*shape, generator=g, dtype=torch.float64))
+        return x
+
+    scan = partial(linear_scan, method=method)
     for T in (1, 2, 7, 16, 33):
-        a = (0.9 * torch.rand(T, 2, 5, generator=g, dtype=torch.float64)).to(dtype)
-        b = torch.randn(T, 2, 5, generator=g, dtype=torch.float64).to(dtype)
-        x0 = torch.randn(2, 5, generator=g, dtype=torch.float64).to(dtype)
+        a, b, x0 = draw(T, 2, 5, scale=0.5), draw(T, 2, 5), draw(2, 5)
         for coefficient in (a, a[0, 0]):  # time-varying (minGRU) and constant (the LRU's λ)
-            assert torch.allclose(linear_scan(coefficient, b, x0),
-                                  linear_scan_reference(coefficient, b, x0), atol=1e-12)
-    a.requires_grad_(), b.requires_grad_(), x0.requires_grad_()
-    if not complex_:
-        assert torch.autograd.gradcheck(linear_scan, (a, b, x0))
+            for start in (x0, None):
+                assert torch.allclose(scan(coefficient, b, start),
+                                      linear_scan_reference(coefficient, b, start), atol=1e-12)
+    a, b, x0, lam = draw(6, 2, 3, scale=0.5), draw(6, 2, 3), draw(2, 3), draw(3, scale=0.5)
+    for inputs in ((a, b, x0), (a, b, None), (lam, b, x0), (lam, b, None)):
+        inputs = tuple(t.requires_grad_() if t is not None else None for t in inputs)
+        assert torch.autograd.gradcheck(scan, inputs)
+        assert torch.autograd.gradgradcheck(scan, inputs)
 
 
 @pytest.mark.parametrize("name", ["lru", "mingru"])

@@ -10,9 +10,10 @@ uniform over the ring's area between ``r_min`` and ``r_max``, its phase uniform 
 Departures, named: the state has ``hidden`` complex units and the output y (what the readout
 sees) ``hidden`` real ones; D is a dense (hidden × n_inputs) map, N(0, 1/n_in), where the paper's
 is diagonal (its input and output widths are equal); no non-linearity, MLP or normalization
-after the layer (the paper stacks LRU blocks with them). The recurrence runs as the parallel
-scan of :mod:`rnnmem.nn.linear_scan`. The paper trains with AdamW; rnnmem's recipe for it is
-the default RMSProp until that is ablated (docs/protocol.md).
+after the layer (the paper stacks LRU blocks with them). The recurrence runs as the linear
+scan of :mod:`rnnmem.nn.linear_scan` that ``scan`` names (sequential or parallel). The paper
+trains with AdamW; rnnmem's recipe for it is the default RMSProp until that is ablated
+(docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -24,22 +25,31 @@ from torch import nn
 
 from ..registry import register_model
 from .interface import RNNInterface
-from .linear_scan import linear_scan, linear_scan_reference
+from .linear_scan import (
+    DEFAULT_SCAN,
+    KERNELS,
+    SCAN_HELP,
+    SCANS,
+    check_scan,
+    linear_scan,
+    linear_scan_reference,
+)
 
 
 class LRU(RNNInterface):
     """``x (T, B, n_inputs) -> y (T, B, hidden)`` with a complex diagonal state (B, hidden)."""
 
     def __init__(self, n_inputs: int, hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
-                 max_phase: float = 2 * math.pi, fused: bool = True,
+                 max_phase: float = 2 * math.pi, scan: str = DEFAULT_SCAN, fused: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
+        check_scan(scan)
         if not 0 <= r_min < r_max <= 1:
             raise ValueError(f"the LRU's ring needs 0 <= r_min < r_max <= 1, got r_min={r_min}, "
                              f"r_max={r_max}")
         if not max_phase > 0:
             raise ValueError(f"max_phase must be > 0, got {max_phase!r}")
-        self.n_inputs, self.hidden, self.fused = n_inputs, hidden, fused
+        self.n_inputs, self.hidden, self.fused, self.scan = n_inputs, hidden, fused, scan
         self.r_min, self.r_max, self.max_phase = r_min, r_max, max_phase
         self.nu_log = nn.Parameter(torch.empty(hidden))
         self.theta_log = nn.Parameter(torch.empty(hidden))
@@ -76,8 +86,10 @@ class LRU(RNNInterface):
         """(y (T, B, hidden), every complex state x_t (T, B, hidden))."""
         B = torch.complex(self.B_re, self.B_im)
         drive = torch.exp(self.gamma_log) * (x.to(B.dtype) @ B.t())  # γ ⊙ (B u_t), (T, B, N)
-        run = linear_scan if self.fused else linear_scan_reference
-        states = run(self.eigenvalues(), drive, state)
+        if self.fused:
+            states = linear_scan(self.eigenvalues(), drive, state, method=self.scan)
+        else:
+            states = linear_scan_reference(self.eigenvalues(), drive, state)
         C = torch.complex(self.C_re, self.C_im)
         return (states @ C.t()).real + x @ self.D.t(), states
 
@@ -98,6 +110,8 @@ class LRU(RNNInterface):
 register_model(
     "lru", LRU, help=dict(r_min="inner radius of the ring of initial |λ|",
                           r_max="outer radius of the ring of initial |λ| (≤ 1)",
-                          max_phase="initial phases of λ uniform in [0, max_phase]"),
-    gemm_blocks=2, kernel="parallel linear scan (log₂ T steps)", reference="per-step autograd",
+                          max_phase="initial phases of λ uniform in [0, max_phase]",
+                          scan=SCAN_HELP),
+    choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN], kernels=dict(
+        (KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
     _builtin=True)
