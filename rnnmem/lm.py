@@ -150,7 +150,7 @@ def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float
 
 
 def train_lm(config, run_dir: str | Path, *, progress: bool = False,
-             resume: bool = False, overwrite: bool = False) -> dict:
+             resume: bool = False, overwrite: bool = False, loggers=()) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = make_task(config)
     footprint.require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
@@ -158,4 +158,4 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
     model = LanguageModel(len(corpus.vocab), config,
                           torch.Generator().manual_seed(config.seed)).to(device)
     return train_loop(config, run_dir, LMWorkload(corpus, config, device), model,
-                      progress=progress, resume=resume, overwrite=overwrite)
+                      progress=progress, resume=resume, overwrite=overwrite, loggers=loggers)

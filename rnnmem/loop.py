@@ -59,21 +59,30 @@ class Workload(Protocol):
 
 def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
                model: torch.nn.Module, *, progress: bool = False, resume: bool = False,
-               overwrite: bool = False, regularizer=None, after_update=None) -> dict:
+               overwrite: bool = False, regularizer=None, after_update=None,
+               loggers=()) -> dict:
     """Train ``model`` on ``workload`` as ``config`` says; write the run directory; return the
     summary (see :func:`rnnmem.train.train`). ``regularizer`` and ``after_update``: see
-    :func:`run_steps`. The run directory's lock is held throughout (one writer per run)."""
+    :func:`run_steps`. Each of ``loggers`` is called with every row metrics.csv gets, as it
+    gets it (and closed at the end if it has ``close``). The run directory's lock is held
+    throughout (one writer per run)."""
     run_dir = RunDir(run_dir)
     with run_dir.lock():
         if not (resume or overwrite) and run_dir.is_finished():
             raise RunExists(f"{run_dir.path} already holds a finished run; pass overwrite=True "
                             "(--overwrite) or another run directory")
-        return _train_locked(config, run_dir, workload, model, progress=progress,
-                             resume=resume, regularizer=regularizer, after_update=after_update)
+        try:
+            return _train_locked(config, run_dir, workload, model, progress=progress,
+                                 resume=resume, regularizer=regularizer,
+                                 after_update=after_update, loggers=loggers)
+        finally:
+            for log in loggers:
+                if hasattr(log, "close"):
+                    log.close()
 
 
 def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume, regularizer,
-                  after_update) -> dict:
+                  after_update, loggers) -> dict:
     saved = open_run(config, run_dir.path, resume)
     baseline = workload.baseline()
     optimizer = make_optimizer(config, model)
@@ -97,6 +106,8 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
         rows.append(dict(step=step, seconds=time.perf_counter() - start, train_loss=train_loss,
                          val_loss=val_loss, val_ratio=val_loss / baseline, val_metric=val_metric))
         run_dir.write_metrics(rows)
+        for log in loggers:
+            log(rows[-1])
         save_checkpoint(run_dir.checkpoint_file, config=config.to_dict(), model=model,
                         optimizer=optimizer, generators=workload.generators, step=step,
                         rows=rows, train_losses=train_losses,

@@ -120,7 +120,7 @@ def run_threads(threads: int):
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
-          resume: bool = False, overwrite: bool = False) -> dict:
+          resume: bool = False, overwrite: bool = False, loggers=()) -> dict:
     """Train one model as ``config`` says; write the run directory; return the summary.
 
     The summary's ``status`` is ``completed``, ``early-stopped`` (validation loss fell below
@@ -129,19 +129,21 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     continues from it, and ends with exactly the numbers of an uninterrupted run. A finished
     run directory is refused (:class:`RunExists`) unless ``overwrite`` or ``resume`` is given,
     as ``rnnmem train`` refuses it; the run trains on ``config.threads`` threads, as there.
+    ``loggers``: callables given each metrics row as it is written
+    (:class:`rnnmem.tensorboard.TensorBoardLogger`, or your own); they change nothing else.
     """
     with run_threads(config.threads):
         if config.task_kind == "language-model":
             from .lm import train_lm
 
             return train_lm(config, run_dir, progress=progress, resume=resume,
-                            overwrite=overwrite)
+                            overwrite=overwrite, loggers=loggers)
         return _train_task(config, run_dir, progress=progress, resume=resume,
-                           overwrite=overwrite)
+                           overwrite=overwrite, loggers=loggers)
 
 
 def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
-                overwrite: bool) -> dict:
+                overwrite: bool, loggers=()) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
     device = require_device(config.device)
@@ -149,7 +151,8 @@ def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
     model = make_model(config, task, torch.Generator().manual_seed(config.seed)).to(device)
     after_update = getattr(model.rnn, "after_update", None)  # Henaff §4.2's penalty step
     return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
-                      overwrite=overwrite, regularizer=getattr(model.rnn, "regularization", None),
+                      overwrite=overwrite, loggers=loggers,
+                      regularizer=getattr(model.rnn, "regularization", None),
                       after_update=None if after_update is None else (
                           lambda: after_update(workload.generators["ortho"])))
 

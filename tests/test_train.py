@@ -191,3 +191,41 @@ def test_invalid_config(bad, message):
 def test_from_dict_rejects_unknown_keys():
     with pytest.raises(ValueError, match="'hiden' is not a run setting nor an option"):
         TrainConfig.from_dict({"hiden": 3})
+
+
+def test_loggers_get_every_metrics_row_and_change_nothing(tmp_path):
+    from rnnmem.rundir import RunDir
+
+    config = TrainConfig(task="copy", T=5, S=2, K=3, hidden=6, steps=6, eval_every=2,
+                         val_size=8, batch=4)
+    seen = []
+    plain = train(config, tmp_path / "plain")
+    logged = train(config, tmp_path / "logged", loggers=[seen.append])
+    written = RunDir(tmp_path / "logged").metrics()  # metrics.csv keeps 6 significant digits
+    assert [r["step"] for r in seen] == [r["step"] for r in written] == [0, 2, 4, 6]
+    for key in ("train_loss", "val_loss", "val_ratio", "val_metric"):
+        assert [r[key] for r in seen] == pytest.approx([r[key] for r in written], rel=1e-5)
+    assert (tmp_path / "plain" / "model.pt").read_bytes() == (
+        tmp_path / "logged" / "model.pt").read_bytes()
+    assert plain["final_val_loss"] == logged["final_val_loss"]
+
+
+def test_tensorboard_scalars_are_the_metrics(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rnnmem.cli import main
+    from rnnmem.rundir import RunDir
+
+    run = tmp_path / "run"
+    assert main(["train", "--task", "copy", "--T", "5", "--S", "2", "--K", "3", "--hidden", "6",
+                 "--steps", "4", "--eval-every", "2", "--val-size", "8", "--batch", "4",
+                 "--out", str(run), "--quiet", "--tensorboard"]) == 0
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    rows = RunDir(run).metrics()
+    for key in ("train_loss", "val_loss", "val_ratio", "val_metric"):
+        scalars = events.Scalars(key)
+        assert [s.step for s in scalars] == [int(r["step"]) for r in rows]
+        assert [s.value for s in scalars] == pytest.approx([r[key] for r in rows], rel=1e-5)
+    assert RunDir(run).verify() is not None  # the run's own files are untouched

@@ -22,7 +22,7 @@ def add_reproduce_parser(sub) -> None:
     p.add_argument("--budget", choices=BUDGETS, default="quick",
                    help="quick: minutes on a 2-core CPU; paper: the budget that decides a "
                         "claim (≥ 3 seeds, about an hour on 2 cores); full: the paper's settings")
-    p.add_argument("--out", type=out_path, default=Path("reproduce"), help="output directory")
+    p.add_argument("--out", type=out_path, default=Path("runs/reproduce"), help="output directory")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: all cores)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",

@@ -38,7 +38,7 @@ def add_construct_parser(sub) -> None:
                     "check of the paper's and the corrected construction on real batches. "
                     "adding: the error of the exact 1-unit and d-unit solutions.")
     p.add_argument("which", choices=("copy", "adding"))
-    p.add_argument("--out", type=out_path, default=Path("construct"), help="output directory")
+    p.add_argument("--out", type=out_path, default=Path("runs/construct"), help="output directory")
     p.add_argument("--T", type=int, default=None, help="delay (copy, default 500) or length "
                    "(adding, default 750)")
     p.add_argument("--d", type=_int_list, default=None,
@@ -106,7 +106,7 @@ def add_memory_parser(sub) -> None:
     p.add_argument("which", choices=("curve", "toy", "analyze"))
     p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR",
                    help="run directories (analyze)")
-    p.add_argument("--out", type=out_path, default=Path("memory"), help="output directory")
+    p.add_argument("--out", type=out_path, default=Path("runs/memory"), help="output directory")
     p.add_argument("--N", type=int, default=100, help="units (curve, toy)")
     p.add_argument("--lam", type=float, default=None,
                    help="λ of identity/orthogonal (curve: 0.98, toy: 1.0)")

@@ -158,6 +158,9 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
                    help="continue an interrupted run from its last checkpoint, with its own "
                         "config.json (the result equals an uninterrupted run's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write the metrics as TensorBoard scalars to RUN_DIR/tensorboard "
+                        "(pip install 'rnnmem[tensorboard]'); nothing else changes")
     config_fields = p.add_argument_group("run configuration")
     for f in dataclasses.fields(_train_config()):
         text = f.metadata["help"]
@@ -356,12 +359,15 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from ..device import DeviceUnavailable
     from ..footprint import TooLarge
     from ..rundir import RunDirError
+    from ..tensorboard import TensorBoardLogger, TensorBoardMissing
     from ..train import train
 
     try:
+        loggers = [TensorBoardLogger(Path(run_dir) / "tensorboard")] if args.tensorboard else []
         summary = train(config, run_dir, progress=not args.quiet, resume=resume,
-                        overwrite=args.overwrite)
-    except (CheckpointError, DataError, DeviceUnavailable, TooLarge, RunDirError) as err:
+                        overwrite=args.overwrite, loggers=loggers)
+    except (CheckpointError, DataError, DeviceUnavailable, TooLarge, RunDirError,
+            TensorBoardMissing) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); final val loss (median of the last "
@@ -383,7 +389,7 @@ def add_plot_parser(sub) -> None:
                        description="Draw the learning curves of one or more runs on one PNG, "
                                    "with the chance baseline dashed.")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
-    p.add_argument("-o", "--out", type=out_path, default=Path("curves.png"),
+    p.add_argument("-o", "--out", type=out_path, default=Path("runs/curves.png"),
                    help="PNG to write, or a directory to write curves.png into")
     p.add_argument("--curve", choices=tuple(CURVES), default="val_ratio",
                    help="which column to draw (default: val_ratio)")
@@ -412,7 +418,7 @@ def add_demo_parser(sub) -> None:
         description="Henaff et al. §4.1 in under a minute: train an LT-RNN with orthogonal "
                     "and with identity initialization on the copy task (T=100, 80 units, "
                     "batch 50, RMSProp lr 1e-4), print a table and write curves.png.")
-    p.add_argument("--out", type=out_path, default=Path("demo"), help="output directory")
+    p.add_argument("--out", type=out_path, default=Path("runs/demo"), help="output directory")
     p.add_argument("--steps", type=int, default=3000, help="training steps per run")
     p.add_argument("--seeds", type=int, default=1, help="runs per initialization (default 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
