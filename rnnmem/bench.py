@@ -144,9 +144,10 @@ def flops(B: int, H: int, T: int, n: int, gates: int) -> float:
 
 def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
               slow_repeats: int = 2, progress=None) -> list[dict]:
-    """One row per (threads, size, layer). ``threads`` None means all cores."""
+    """One row per (threads, size, layer). ``threads`` None means all cores. ``progress(row,
+    done, total)`` is called after each row."""
     layers = bench_layers() if layers is None else layers
-    rows = []
+    rows, total = [], len(threads) * len(sizes) * len(layers)
     saved = torch.get_num_threads()
     try:
         for n_threads in threads:
@@ -176,7 +177,7 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
                                       "loaded machine?); rerun rnnmem bench on idle cores",
                                       stacklevel=2)
                     if progress:
-                        progress(rows[-1])
+                        progress(rows[-1], len(rows), total)
     finally:
         torch.set_num_threads(saved)
     return rows

@@ -14,3 +14,18 @@ def test_bench_quick_reports_every_layer(capsys):
     assert {r["layer"] for r in rows} == {layer.name for layer in bench_layers()}
     for r in rows:
         assert r["ms"] > 0 and 0 < r["roofline_fraction"] and r["threads"] == 1
+
+
+def test_bench_says_what_it_will_do_then_counts_down_on_stderr(monkeypatch, capsys):
+    from rnnmem import bench
+
+    layers = [layer for layer in bench.bench_layers() if layer.name.startswith("lt-rnn (")][:1]
+    layers += [layer for layer in bench.bench_layers() if layer.name.startswith("gru (")][:1]
+    monkeypatch.setattr(bench, "bench_layers", lambda: tuple(layers))
+    monkeypatch.setattr(bench, "SIZES", (("tiny", 4, 8, 10, 3),))
+    assert main(["bench", "--quick", "--threads", "1"]) == 0
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("bench: 2 rows (1 thread setting(s) × 1 size(s) × 2 layers)")
+    assert lines[1].startswith("  [1/2] (about") and lines[2].startswith("  [2/2] (about 0 min")
+    assert "tiny" in out and "[1/2]" not in out  # the table alone on stdout

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from .. import footprint
@@ -268,11 +269,22 @@ def _cmd_bench(args) -> int:
     threads = {"1": (1,), "all": (None,), "both": (1, None)}[args.threads]
     sizes = bench.SIZES[:1] if args.quick else bench.SIZES
     repeats = 2 if args.quick else args.repeats
-    progress = None if args.json else (lambda r: print(
-        f"  {r['threads']} thread(s), {r['size']}, {r['layer']}: {r['ms']:.1f} ms",
-        file=sys.stderr, flush=True))
+    start = time.perf_counter()
+
+    def progress(row, done, total):
+        left = (time.perf_counter() - start) / done * (total - done)
+        print(f"  [{done}/{total}] (about {left / 60:.0f} min left) {row['threads']} "
+              f"thread(s), {row['size']}, {row['layer']}: {row['ms']:.1f} ms", file=sys.stderr,
+              flush=True)  # stderr: stdout is the table
+
+    if not args.json:
+        layers = len(bench.bench_layers())
+        print(f"bench: {len(threads) * len(sizes) * layers} rows ({len(threads)} thread "
+              f"setting(s) × {len(sizes)} size(s) × {layers} layers), {repeats} repeats each",
+              file=sys.stderr, flush=True)
     rows = bench.run_bench(repeats=repeats, threads=threads, sizes=sizes,
-                           slow_repeats=1 if args.quick else 2, progress=progress)
+                           slow_repeats=1 if args.quick else 2,
+                           progress=None if args.json else progress)
     throughput = (bench.sweep_throughput(**(dict(runs=2, steps=30) if args.quick else {}))
                   if args.workers else [])
     if args.json:
