@@ -336,7 +336,11 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
         figures = [e["figure"] for e in r.values()]
         for old in set(out.glob("analysis-*.png")) - {Path(f) for f in figures}:
             old.unlink()  # a run no longer selected (another best grid point): not a result
-        return dict(figures=figures, result=r)
+        names = " and ".join(f"`{source}`" for source, _ in sources)
+        return dict(figures=figures, result=r, backing=(
+            f"Computed from the trained weights (model.pt) of {len(dirs)} runs of {names}, "
+            "which are not committed: the command above recomputes it after those runs (it "
+            "trains those missing)."))
 
     return run
 
@@ -348,7 +352,22 @@ def _pool_activations(out, budget, workers):
             and j.config.task == "adding"]
     run_dirs = run_experiment_jobs("henaff-fig4", jobs, out.parent / f"henaff-fig4-{budget}",
                                    workers)
-    return plot_pool_activations(run_dirs, out)
+    return dict(plot_pool_activations(run_dirs, out), backing=(
+        f"Computed from the trained weights (model.pt) of {len(run_dirs)} `henaff-fig4` runs, "
+        "which are not committed: the command above recomputes it after those runs (it trains "
+        "those missing)."))
+
+
+def _memory_horizon(out, budget, workers):
+    from .horizon import run
+
+    return run(out, budget, workers)
+
+
+def _horizon_table(result):
+    from .horizon import horizon_table
+
+    return horizon_table(result)
 
 
 # The built-in experiments, registered as a plugin's are.
@@ -401,6 +420,11 @@ for _e in [
     Experiment("peers-comparison", "rnnmem (beyond both papers)", "peer comparison",
                "orthogonal/unitary models (uRNN, expRNN, nnRNN, LT-ORNN) solve copy; gated "
                "and non-normal ones compete on psMNIST", jobs=peers_comparison),
+    Experiment("memory-horizon", "rnnmem (beyond both papers)", "memory horizon",
+               "at equal hidden size, which models remember longest: the longest copy delay "
+               "and adding length each solves within a fixed step budget, beside the J_tot "
+               "and memory capacity of its trained network", run=_memory_horizon,
+               table=_horizon_table),
     Experiment("orhan-fig6", "Orhan & Pitkow 2020", "Fig. 6",
                "trained LSTM gates: input/forget/output weights monotone in i−j, a chain in "
                "the cell (update) gate",

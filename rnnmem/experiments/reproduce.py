@@ -136,28 +136,37 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs) if s)
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
                                                        groups=records))
+        backing = (f"Backed by the files of its {len(jobs)} runs under `runs/` (config.json, "
+                   "metrics.csv and summary.json of each; the weights are not kept): `rnnmem "
+                   "report --check` recomputes this table from them.")
     else:
         root.mkdir(parents=True, exist_ok=True)
         result = exp.run(root, budget, workers)
         figures = result["figures"]
         table = exp.table(result["result"]) if exp.table is not None else result["table"]
         train_seconds = None
+        backing = result.get("backing", NO_RUNS)
     seconds = time.perf_counter() - start
     write_text_atomic(root / "table.md", table + "\n")
     report = root / "report.md"
     write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root,
-                                           train_seconds))
+                                           train_seconds, backing))
     return report
 
 
-def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds) -> str:
+NO_RUNS = ("No training runs of its own: the command above recomputes every number from "
+           "nothing but the code.")
+
+
+def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds,
+                 backing: str = NO_RUNS) -> str:
     trained = ("" if train_seconds is None else
                f" Training time summed over the runs: {train_seconds:.0f} s.")
     images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
     return (f"## {exp.name}: {exp.paper}, {exp.target} ({budget} budget)\n\n"
             f"Claim: {exp.claim}.\n\n"
             f"```bash\n{reproduce_command(exp, budget)}\n```\n\n"
-            f"{images}\n\n{table}\n\n"
+            f"{images}\n\n{table}\n\n{backing}\n\n"
             f"Wall time of this command {seconds:.0f} s (runs already finished in the output "
             f"directory are not redone) on {platform.machine()}, {os.cpu_count()} cores, torch "
             f"{torch.__version__}.{trained}\n")

@@ -1,0 +1,52 @@
+"""The memory-horizon experiment (beyond both papers) at its quick budget, for two models."""
+
+from __future__ import annotations
+
+import time
+
+from rnnmem.experiments.horizon import (
+    BUDGETS,
+    NEEDED,
+    TASKS,
+    horizon_models,
+    horizon_table,
+    memory_horizon,
+)
+from rnnmem.registry import model_specs
+
+
+def test_the_quick_horizon_of_two_models_is_a_consistent_bisection(tmp_path):
+    lines = []
+    result = memory_horizon(tmp_path, "quick", 2, models=["lt-rnn", "lstm"],
+                            progress=lines.append)
+    assert lines[0].startswith("memory horizon, round 1: 4 searches, 12 runs")
+    spec = BUDGETS["quick"]
+    for entry in result["models"].values():
+        for task in TASKS:
+            grid, search = spec[task]["grid"], entry[task]
+            solved = {int(T): sum(p["solved"] for p in seeds.values()) >= NEEDED
+                      for T, seeds in search["probes"].items()}
+            assert all(len(seeds) == 3 for seeds in search["probes"].values())
+            horizon = search["horizon"]
+            if horizon is not None:  # solved there, and unsolved at the next longer probe
+                assert solved[horizon]
+                longer = [T for T in solved if T > horizon]
+                assert all(not solved[T] for T in longer)
+                assert longer or horizon == grid[-1] or grid[grid.index(horizon) + 1] in solved
+            else:  # the shortest length was probed and not solved
+                assert solved.get(grid[0]) is False
+            assert search["memory"] is not None and search["memory"]["MC"] > 0
+    table = horizon_table(result)
+    assert table.splitlines()[0].startswith("| rank | model | copy: longest T solved")
+    assert len([r for r in table.splitlines() if r.startswith("| 1 ") or r.startswith("| 2 ")]) == 2
+    assert (tmp_path / "horizon.json").is_file() and (tmp_path / "figure.png").is_file()
+    start = time.perf_counter()  # rerun: every run is reused, the same answer
+    again = memory_horizon(tmp_path, "quick", 1, models=["lt-rnn", "lstm"],
+                           progress=lambda _: None)
+    assert time.perf_counter() - start < 20
+    assert {m: {t: e[t]["horizon"] for t in TASKS} for m, e in again["models"].items()} == {
+        m: {t: e[t]["horizon"] for t in TASKS} for m, e in result["models"].items()}
+
+
+def test_every_registered_model_is_in_the_horizon_experiment():
+    assert horizon_models() == list(model_specs())  # a plugin's model joins by registration
