@@ -172,6 +172,19 @@ def build_from_config(config, generator: torch.Generator | None = None):
     return task, make_model(config, task, generator)
 
 
+def fresh_network(config, task, generator: torch.Generator):
+    """An untrained network of ``config`` for an already built ``task`` (of
+    :func:`build_from_config`: a language model's is its LMWorkload), initialized by
+    ``generator``."""
+    if config.task_kind == "language-model":
+        from .lm import LanguageModel
+
+        return LanguageModel(len(task.corpus.vocab), config, generator)
+    from .train import make_model
+
+    return make_model(config, task, generator)
+
+
 def load_run_model(run_dir: str | Path):
     """(config, task, model) of a run directory; the weights from its ``model.pt``."""
     from .train import TrainConfig

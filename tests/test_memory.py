@@ -276,3 +276,32 @@ def test_the_band_test_finds_a_hidden_chain_and_not_a_normal_matrix():
     Q = orthogonal_(torch.empty(n, n), generator=g).double()  # normal: no order is special
     _, _, p_q = band_test(Q, torch.arange(n), span=6, permutations=199)
     assert p_q > 0.05
+
+
+def test_a_chain_grown_by_training_beats_untrained_networks_and_one_there_at_init_does_not(
+        tmp_path):
+    """The untrained-network null of the band score: a run whose trained V is a (hidden,
+    permuted) chain against orthogonal untrained networks: p = 1/20; a chain-initialized run,
+    whose untrained networks are chains too: not significant."""
+    from rnnmem.experiments.memory import analyze_runs
+    from rnnmem.rundir import RunDir
+    from rnnmem.train import TrainConfig, train
+
+    N = 20
+    for name, init_name in (("grown", "orthogonal"), ("inborn", "chain")):
+        config = TrainConfig(task="copy", T=5, S=2, K=3, model="lt-rnn", hidden=N,
+                             init=init_name, input_activation="none", steps=1, val_size=4,
+                             batch=4)
+        summary = train(config, tmp_path / name)
+        if name == "grown":  # what training would have made: a chain, its units shuffled
+            run = RunDir(tmp_path / name)
+            weights = run.weights()
+            perm = torch.randperm(N, generator=gen(3))
+            weights["rnn.V"] = init.chain_(torch.empty(N, N), gain=0.9)[perm][:, perm]
+            run.finish(weights, summary)
+    r = analyze_runs([tmp_path / "grown", tmp_path / "inborn"], tmp_path / "a", figure=False,
+                     memory=False)
+    grown, inborn = r["grown"]["trained"]["W"], r["inborn"]["trained"]["W"]
+    assert grown["untrained_band_p"] == pytest.approx(1 / 20)
+    assert abs(grown["untrained_band_mean"]) < 0.05 < grown["band_score"]
+    assert inborn["untrained_band_p"] > 0.2  # a chain at init is no sign of training

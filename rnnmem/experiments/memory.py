@@ -14,6 +14,7 @@ import torch
 from .. import init
 from ..analysis import (
     build_from_config,
+    fresh_network,
     henrici,
     hidden_chain,
     load_run_model,
@@ -142,8 +143,25 @@ def _run_name(run_dir) -> str:
     return Path(run_dir).name
 
 
+UNTRAINED_NULL = 19  # untrained networks per run: the null of its trained band score
+
+
+def _untrained_band_scores(config, task, steps: int, count: int) -> dict[str, list]:
+    """Band scores of ``count`` untrained networks of a run's config (other init seeds), each
+    in its own peak order: what the statistic gives before any training."""
+    scores: dict[str, list] = {}
+    for k in range(count):
+        net = fresh_network(config, task, torch.Generator().manual_seed(10_000 + k))
+        layer, n_inputs = recurrent_core(net)
+        responses = pulse_responses(layer, n_inputs, steps=steps).double()
+        for block, M in recurrent_blocks(layer).items():
+            scores.setdefault(block, []).append(hidden_chain(M, responses)["band_score"])
+    return scores
+
+
 def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = True,
-                 memory: bool = True, lags: int = 100, noise: float = 0.1) -> dict:
+                 memory: bool = True, lags: int = 100, noise: float = 0.1,
+                 untrained: int = UNTRAINED_NULL) -> dict:
     """Non-normality and hidden chains of trained networks, beside their initializations, and
     (``memory``) the memory of each, for any layer (:mod:`rnnmem.layer_memory`): J_tot of its
     linearization at rest over the task's sequence length, and its memory capacity over
@@ -151,7 +169,10 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
 
     The weight analysis needs a real recurrent matrix (``recurrent_matrix()``); a layer
     without one (a complex state, a plugin's) gets the memory measures alone, and the reason
-    in ``weights_error``."""
+    in ``weights_error``. The trained band score has two nulls: shuffled unit orders of the
+    same matrix (``band_p``) and ``untrained`` untrained networks of the same config, other
+    seeds (``untrained_band_mean``, ``untrained_band_p`` = (1 + #{untrained ≥ trained}) /
+    (1 + untrained))."""
     results = {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,6 +209,13 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
                     band_p=chain["band_p"],
                     offsets=chain["offsets"],
                     diagonal_means=chain["means"], order=chain["order"])
+        if untrained and "weights_error" not in entry:
+            null = _untrained_band_scores(config, task, steps, untrained)
+            for block, scores in null.items():
+                trained = entry["trained"][block]
+                trained["untrained_band_mean"] = sum(scores) / len(scores)
+                trained["untrained_band_p"] = (1 + sum(x >= trained["band_score"]
+                                                       for x in scores)) / (1 + len(scores))
         results[name] = entry
         if figure and "weights_error" not in entry:
             from .memory_plots import plot_analysis

@@ -25,14 +25,17 @@ def decoding_toy_table(r: dict) -> str:
 def analysis_table(r: dict) -> str:
     """Orhan Table 2 / Fig. 6: non-normality, chain score and trend, initial → trained."""
     rows = ["| run | block | Henrici: init → trained | chain score: init → trained "
-            "| trend in i − j: init → trained | band score (null mean, p): trained |",
-            "|---|---|---|---|---|---|"]
+            "| trend in i − j: init → trained | band score (shuffled orders: mean, p) "
+            "| band score of untrained nets (mean, p) |",
+            "|---|---|---|---|---|---|---|"]
     for name, e in r.items():
         for block, t in e["trained"].items():
             i = e["initial"][block]
             band = (f"{t['band_score']:.4f} ({t['band_null']:.4f}, p = {t['band_p']:.3f})"
                     if "band_score" in t else "—")  # analyses written before the band test
+            untrained = (f"{t['untrained_band_mean']:.4f}, p = {t['untrained_band_p']:.2f}"
+                         if "untrained_band_p" in t else "—")
             rows.append(f"| {name} | {block} | {i['henrici']:.3f} → {t['henrici']:.3f} | "
                         f"{i['chain_score']:.4f} → {t['chain_score']:.4f} | "
-                        f"{i['trend']:+.2f} → {t['trend']:+.2f} | {band} |")
+                        f"{i['trend']:+.2f} → {t['trend']:+.2f} | {band} | {untrained} |")
     return "\n".join(rows)
