@@ -49,4 +49,9 @@ def test_the_quick_horizon_of_two_models_is_a_consistent_bisection(tmp_path):
 
 
 def test_every_registered_model_is_in_the_horizon_experiment():
-    assert horizon_models() == list(model_specs())  # a plugin's model joins by registration
+    from rnnmem.experiments.horizon import VARIANTS, job_config
+
+    # a plugin's model joins by registration
+    assert horizon_models() == [*model_specs(), *VARIANTS]
+    chain = job_config("srnn chain", "copy", 8, 0, BUDGETS["quick"])
+    assert (chain.model, chain.model_options["init"]) == ("srnn", "chain")

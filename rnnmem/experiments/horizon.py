@@ -41,22 +41,32 @@ BUDGETS = dict(
               adding=dict(grid=(50, 100, 200, 400, 750, 1500, 3000))),
 )
 TASKS = ("copy", "adding")
+# Orhan & Pitkow's non-normal transitions are inits of the sRNN and LT-RNN, not models: they
+# enter as variants (label -> model and options), the chain with its input at the source unit.
+VARIANTS = {
+    "srnn chain": ("srnn", dict(activation="elu", init="chain", gain=1.0, input_init="source",
+                                input_gain=0.9, clip=None)),
+    "lt-rnn chain": ("lt-rnn", dict(init="chain", gain=1.0, input_init="source")),
+}
 
 
 def horizon_models() -> list[str]:
-    """Every registered model that trains on a task (not only inside a language model)."""
-    return list(model_specs())
+    """Every registered model (a plugin's too), then the chain variants."""
+    return [*model_specs(), *VARIANTS]
 
 
-def job_config(model: str, task: str, T: int, seed: int, budget: dict) -> TrainConfig:
+def job_config(entry: str, task: str, T: int, seed: int, budget: dict) -> TrainConfig:
+    """The run of model (or variant) ``entry`` at length ``T``."""
+    model, model_options = VARIANTS.get(entry, (entry, {}))
     options = {k: v for k, v in budget[task].items() if k != "grid"}
-    return TrainConfig(task=task, model=model, T=T, **options, hidden=budget["hidden"],
-                       lr=budget["lr"], steps=budget["steps"], eval_every=budget["eval_every"],
-                       val_size=budget["val_size"], stop_ratio=0.5, seed=seed)
+    return TrainConfig(task=task, model=model, T=T, **options, **model_options,
+                       hidden=budget["hidden"], lr=budget["lr"], steps=budget["steps"],
+                       eval_every=budget["eval_every"], val_size=budget["val_size"],
+                       stop_ratio=0.5, seed=seed)
 
 
-def run_dir(root: Path, model: str, task: str, T: int, seed: int) -> Path:
-    return root / "runs" / task / model / f"T{T}" / f"seed{seed}"
+def run_dir(root: Path, entry: str, task: str, T: int, seed: int) -> Path:
+    return root / "runs" / task / entry.replace(" ", "-") / f"T{T}" / f"seed{seed}"
 
 
 def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None, *,
