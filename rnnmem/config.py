@@ -34,10 +34,21 @@ from .init import default_gain
 from .registry import model_names, model_spec, task_spec
 
 # Each optimizer's options, with its own defaults (torch's); a model's recipe sets its paper's.
-OPTIMIZERS = {"rmsprop": dict(decay=0.99, eps=1e-8), "adam": {}}
+OPTIMIZERS = {"rmsprop": dict(decay=0.99, eps=1e-8), "adam": {},
+              "adamw": dict(weight_decay=0.01)}
 OPTIMIZER_HELP = {"decay": "RMSProp's decay ρ (torch's alpha; the recipe's: 0.9, Henaff §4.1; "
                            "0.99 for exprnn and nnrnn)",
-                  "eps": "RMSProp's ε"}
+                  "eps": "RMSProp's ε",
+                  "weight_decay": "AdamW's decoupled weight decay (the LRU's recipe: 0.05; a "
+                                  "layer's own parameter groups may set theirs)"}
+
+
+def default_optimizer(model) -> str:
+    """The optimizer of a model's recipe (the LRU's: AdamW), else RMSProp (Henaff §4.1)."""
+    try:
+        return model_spec(str(model)).recipe.get("optimizer", "rmsprop")
+    except ValueError:  # an unknown model: validate() says so
+        return "rmsprop"
 READOUT_OPTIONS = ("readout_bias", "pool")  # what the harness's readout takes, not the layer
 # An initializer's scale defaults to the initializer's own (torch.nn.init style): the pairs of
 # (init option, scale option, init kind) that resolve_options fills in.
@@ -67,7 +78,8 @@ class TrainConfig:
     model_options: dict = _opt("the model's options (its flags: rnnmem train --model M --help)",
                                default_factory=dict)
     hidden: int = _opt("hidden units", default=80)
-    optimizer: str = _opt("rmsprop (Henaff) or adam (Orhan & Pitkow's language models)",
+    optimizer: str = _opt(lambda: f"one of {', '.join(OPTIMIZERS)} (default: the model's "
+                          "recipe's: rmsprop, Henaff §4.1; adamw for the lru)",
                           default="rmsprop")
     optimizer_options: dict = _opt("the optimizer's options", default_factory=dict)
     lr: float = _opt("learning rate", default=1e-4)
@@ -95,6 +107,8 @@ class TrainConfig:
     def __init__(self, **values):
         fields = {f.name: f for f in dataclasses.fields(self)}
         flat = {k: values.pop(k) for k in list(values) if k not in fields}
+        if "optimizer" not in values:  # not given: the model's recipe's
+            values["optimizer"] = default_optimizer(values.get("model", model_names()[0]))
         for name, f in fields.items():
             value = values[name] if name in values else (
                 f.default_factory() if f.default is dataclasses.MISSING else f.default)

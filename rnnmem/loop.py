@@ -132,7 +132,7 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module):
-    """RMSProp with the run's ``decay`` (Henaff §4.1's 0.9: the recipe's), or Adam.
+    """RMSProp with the run's ``decay`` (Henaff §4.1's 0.9: the recipe's), Adam, or AdamW.
 
     A recurrent layer with its own parameter groups (:mod:`rnnmem.nn.protocol`: expRNN's and
     nnRNN's orthogonal parameter at its own rate, nnRNN's triangular part with weight decay)
@@ -147,6 +147,9 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module):
                            lr=config.lr))
     if config.optimizer == "adam":
         return torch.optim.Adam(groups, lr=config.lr)
+    if config.optimizer == "adamw":  # a group's own weight_decay (the LRU's: 0) is kept
+        return torch.optim.AdamW(groups, lr=config.lr,
+                                 weight_decay=config.optimizer_options["weight_decay"])
     options = config.optimizer_options
     return torch.optim.RMSprop(groups, lr=config.lr, alpha=options["decay"], eps=options["eps"])
 

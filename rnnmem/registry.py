@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 # partial run configuration, laid under what the run gives (config.resolve_options).
 HENAFF_RECIPE = dict(optimizer_options=dict(decay=0.9), model_options=dict(clip=1000.0))
 DEFAULT_RECIPE = dict(optimizer_options=dict(decay=0.9))  # a plugin's: its own clip, if any
-RECIPE_KEYS = ("model_options", "optimizer_options")
+RECIPE_KEYS = ("optimizer", "model_options", "optimizer_options")
 # What a layer gets from the harness, never from a run's options: the generator that draws the
 # initial weights, and ``fused`` (the benchmark's switch to the per-step reference).
 HARNESS_ARGS = ("generator", "fused")

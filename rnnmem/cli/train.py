@@ -174,7 +174,8 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
     models, tasks = model_specs(), task_specs()
     mspec = models.get(model) or models[model_names()[0]]
     tspec = tasks.get(task) or tasks[task_names()[0]]
-    optimizer = optimizer if optimizer in OPTIMIZERS else "rmsprop"
+    optimizer = optimizer if optimizer in OPTIMIZERS else mspec.recipe.get("optimizer",
+                                                                         "rmsprop")
     effective = _effective_defaults(tspec.name, mspec.name, optimizer)
     _add_options(p, "task", tspec.name, tspec.all_options(), tspec.help, effective[0])
     _add_options(p, "model", mspec.name, mspec.all_options(tspec.kind), mspec.help,
@@ -226,6 +227,7 @@ def _resolve_config(args):
         _check_type,
         _field_types,
         check_options,
+        default_optimizer,
         is_legacy,
         option_parameters,
         route_options,
@@ -249,7 +251,7 @@ def _resolve_config(args):
     try:
         # the file's own option keywords first (routed by name), then the flags over them
         task, model = values.get("task", task_names()[0]), values.get("model", model_names()[0])
-        optimizer = values.get("optimizer", "rmsprop")
+        optimizer = values.get("optimizer", default_optimizer(model))
         flat = {k: values.pop(k) for k in list(values) if k not in names}
         routed = route_options(str(task), str(model), str(optimizer), flat,
                                values.get("task_options", {}), values.get("model_options", {}),

@@ -11,9 +11,10 @@ Departures, named: the state has ``hidden`` complex units and the output y (what
 sees) ``hidden`` real ones; D is a dense (hidden × n_inputs) map, N(0, 1/n_in), where the paper's
 is diagonal (its input and output widths are equal); no non-linearity, MLP or normalization
 after the layer (the paper stacks LRU blocks with them). The recurrence runs as the linear
-scan of :mod:`rnnmem.nn.linear_scan` that ``scan`` names (sequential or parallel). The paper
-trains with AdamW; rnnmem's recipe for it is the default RMSProp until that is ablated
-(docs/protocol.md).
+scan of :mod:`rnnmem.nn.linear_scan` that ``scan`` names (sequential or parallel). Recipe, as
+the reference code (NicolasZucchet/minimal-LRU) trains it: AdamW with weight decay 0.05, the
+recurrent parameters ν, θ, γ and B at half the learning rate without weight decay
+(:meth:`LRU.param_groups`).
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ class LRU(RNNInterface):
     """``x (T, B, n_inputs) -> y (T, B, hidden)`` with a complex diagonal state (B, hidden)."""
 
     def __init__(self, n_inputs: int, hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
-                 max_phase: float = 2 * math.pi, scan: str = DEFAULT_SCAN, fused: bool = True,
+                 max_phase: float = 2 * math.pi, ssm_lr_factor: float = 0.5,
+                 scan: str = DEFAULT_SCAN, fused: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
         check_scan(scan)
+        if not ssm_lr_factor > 0:
+            raise ValueError(f"ssm_lr_factor must be > 0, got {ssm_lr_factor!r}")
+        self.ssm_lr_factor = ssm_lr_factor
         if not 0 <= r_min < r_max <= 1:
             raise ValueError(f"the LRU's ring needs 0 <= r_min < r_max <= 1, got r_min={r_min}, "
                              f"r_max={r_max}")
@@ -73,6 +78,13 @@ class LRU(RNNInterface):
                            (self.C_re, self.hidden), (self.C_im, self.hidden),
                            (self.D, self.n_inputs)):
                 W.normal_(0.0, 1 / math.sqrt(fan), generator=generator)
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """minimal-LRU's recipe (``train_helpers.create_train_state``): ν, θ, γ and B at
+        ``ssm_lr_factor`` × lr and without weight decay; C and D at lr, with the optimizer's."""
+        ssm = [self.nu_log, self.theta_log, self.gamma_log, self.B_re, self.B_im]
+        return [dict(params=ssm, lr=self.ssm_lr_factor * lr, weight_decay=0.0),
+                dict(params=[self.C_re, self.C_im, self.D], lr=lr)]
 
     def eigenvalues(self) -> torch.Tensor:
         """λ (hidden,), complex: ``exp(−exp(ν) + i·exp(θ))``."""
@@ -107,10 +119,16 @@ class LRU(RNNInterface):
                 f"max_phase={self.max_phase:.3g}")
 
 
+# minimal-LRU's defaults (run_train.py: AdamW, weight decay 0.05; the SSM parameters at
+# lr_factor 0.5 without decay, param_groups above)
+LRU_RECIPE = dict(optimizer="adamw", optimizer_options=dict(weight_decay=0.05))
+
 register_model(
-    "lru", LRU, help=dict(r_min="inner radius of the ring of initial |λ|",
+    "lru", LRU, recipe=LRU_RECIPE, help=dict(r_min="inner radius of the ring of initial |λ|",
                           r_max="outer radius of the ring of initial |λ| (≤ 1)",
                           max_phase="initial phases of λ uniform in [0, max_phase]",
+                          ssm_lr_factor="learning rate of ν, θ, γ and B over the run's lr "
+                                        "(they also get no weight decay)",
                           scan=SCAN_HELP),
     choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN], kernels=dict(
         (KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
