@@ -229,3 +229,19 @@ def test_tensorboard_scalars_are_the_metrics(tmp_path, capsys):
         assert [s.step for s in scalars] == [int(r["step"]) for r in rows]
         assert [s.value for s in scalars] == pytest.approx([r[key] for r in rows], rel=1e-5)
     assert RunDir(run).verify() is not None  # the run's own files are untouched
+
+
+def test_the_lru_trains_under_its_reference_codes_recipe():
+    from rnnmem.loop import make_optimizer
+    from rnnmem.train import make_model, make_task
+
+    config = TrainConfig(task="copy", T=5, model="lru", hidden=8, lr=1e-3)
+    assert config.optimizer == "adamw" and config.optimizer_options == {"weight_decay": 0.05}
+    optimizer = make_optimizer(config, make_model(config, make_task(config)))
+    assert isinstance(optimizer, torch.optim.AdamW)
+    groups = [(len(g["params"]), g["lr"], g["weight_decay"]) for g in optimizer.param_groups]
+    # ν, θ, γ, B_re, B_im at half the rate, undecayed; C_re, C_im, D and the readout decayed
+    assert groups == [(5, 5e-4, 0.0), (3, 1e-3, 0.05), (2, 1e-3, 0.05)]
+    assert TrainConfig(task="copy", T=5, model="lru", optimizer="rmsprop").optimizer == "rmsprop"
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert TrainConfig(task="copy", T=5).optimizer == "rmsprop"  # every other model: Henaff's
