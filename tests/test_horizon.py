@@ -40,6 +40,19 @@ def test_the_quick_horizon_of_two_models_is_a_consistent_bisection(tmp_path):
     assert table.splitlines()[0].startswith("| rank | model | copy: longest T solved")
     assert len([r for r in table.splitlines() if r.startswith("| 1 ") or r.startswith("| 2 ")]) == 2
     assert (tmp_path / "horizon.json").is_file() and (tmp_path / "figure.png").is_file()
+    # report --check's part: every probe is its committed run's verdict, a change is caught
+    from rnnmem.experiments.check import _check_horizon
+    from rnnmem.io import read_json, write_json_atomic
+
+    (tmp_path / "table.md").write_text(table + "\n")
+    assert _check_horizon(tmp_path / "horizon.json") == []
+    recorded = read_json(tmp_path / "horizon.json")
+    probe = next(iter(recorded["models"]["lstm"]["copy"]["probes"].values()))["0"]
+    probe["solved"] = not probe["solved"]
+    write_json_atomic(tmp_path / "broken" / "horizon.json", recorded)
+    (tmp_path / "broken" / "runs").symlink_to(tmp_path / "runs")
+    (tmp_path / "broken" / "table.md").write_text(table + "\n")
+    assert any("says solved" in p for p in _check_horizon(tmp_path / "broken" / "horizon.json"))
     start = time.perf_counter()  # rerun: every run is reused, the same answer
     again = memory_horizon(tmp_path, "quick", 1, models=["lt-rnn", "lstm"],
                            progress=lambda _: None)

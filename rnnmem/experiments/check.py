@@ -7,7 +7,9 @@ committed). For each run the check verifies the files against the checksums summ
 records, that config.json is the job's config, and that the summary's final figures are the
 median of the last ``final_evals`` evaluations of metrics.csv; then it rebuilds the table and
 results.json from those summaries and compares them with the committed ones, character for
-character. A report without runs is listed as not backed, never as checked.
+character. A report without runs is listed as not backed, never as checked. The
+memory-horizon experiment (``horizon.json``) is checked probe by probe
+(:func:`_check_horizon`).
 """
 
 from __future__ import annotations
@@ -72,7 +74,54 @@ def check_reports(out: str | Path) -> CheckResult:
             result.problems.append(f"{report} does not hold the table its runs give")
         if len(result.problems) == before:
             result.backed.append(root.name)
+    for horizon_file in sorted(Path(out).glob("*/horizon.json")):
+        before = len(result.problems)
+        result.problems += _check_horizon(horizon_file)
+        if len(result.problems) == before:
+            result.backed.append(horizon_file.parent.name)
     return result
+
+
+def _check_horizon(horizon_file: Path) -> list[str]:
+    """The memory-horizon experiment: each probe's per-seed verdict in horizon.json is its
+    run's committed summary (the run checked as any job's), each horizon the longest length
+    with enough solved seeds among those probed, and table.md the table of horizon.json. (The
+    memory columns read uncommitted weights: they are compared as horizon.json records them.)"""
+    from .horizon import BUDGETS, NEEDED, horizon_table, job_config, run_dir
+    from .jobs import Job
+
+    root = horizon_file.parent
+    recorded = read_json(horizon_file)
+    spec = BUDGETS[recorded["budget"]]
+    problems = []
+    for model, entry in recorded["models"].items():
+        for task, search in entry.items():
+            solved_lengths = []
+            for T, seeds in search["probes"].items():
+                for seed, probe in seeds.items():
+                    job = Job(task, model, int(seed), job_config(model, task, int(T), int(seed),
+                                                                spec))
+                    path = run_dir(root, model, task, int(T), int(seed))
+                    broken = _check_run(job, path)
+                    if broken:
+                        problems += broken
+                        continue
+                    summary = RunDir(path).summary()
+                    if bool(summary.get("solved")) != probe["solved"]:
+                        problems.append(f"{horizon_file}: {model} {task} T = {T} seed {seed} "
+                                        f"says solved = {probe['solved']}, its run "
+                                        f"{summary.get('solved')}")
+                if sum(p["solved"] for p in seeds.values()) >= NEEDED:
+                    solved_lengths.append(int(T))
+            longest = max(solved_lengths, default=None)
+            if longest != search["horizon"]:
+                problems.append(f"{horizon_file}: {model} {task} horizon {search['horizon']} "
+                                f"is not the longest solved probe ({longest})")
+    table_file = root / "table.md"
+    if not table_file.is_file() or table_file.read_text() != horizon_table(recorded) + "\n":
+        problems.append(f"{table_file} differs from the table of {horizon_file.name}")
+    return problems[:3] + ([f"{root.name}: {len(problems) - 3} more problems like these"]
+                           if len(problems) > 3 else [])
 
 
 def _check_run(job, run_dir: Path) -> list[str]:

@@ -132,8 +132,8 @@ def _memory_of(path: Path, config: TrainConfig) -> dict | None:
 
 
 def _rank_key(item) -> tuple:
-    _, entry = item
-    return tuple(-(entry[t]["horizon"] or 0) for t in TASKS)
+    model, entry = item  # longest copy, then adding horizon; ties by name (horizon.json's order)
+    return (*(-(entry[t]["horizon"] or 0) for t in TASKS), model)
 
 
 def horizon_table(result: dict) -> str:
