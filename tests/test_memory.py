@@ -217,6 +217,7 @@ def test_memory_analyze_runs_on_every_model(model, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and code == 0
     assert "memory capacity" in captured.out  # every layer's memory, through its interface
+    assert captured.out.startswith("[1/1] analyzing")  # a progress line first
     if model in ("urnn", "lru", "mingru"):  # no real recurrent matrix: said in one line
         assert "no weight analysis" in captured.out
 

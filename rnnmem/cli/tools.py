@@ -185,7 +185,8 @@ def _cmd_memory(args) -> int:
             raise UsageError("memory analyze needs at least one RUN_DIR")
         try:
             r = exp.analyze_runs(args.run_dirs, args.out, lags=args.length,
-                                 noise=0.1 if args.noise is None else args.noise)
+                                 noise=0.1 if args.noise is None else args.noise,
+                                 progress=_say)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             raise UsageError(str(err).splitlines()[0]) from None
         for name, entry in r.items():

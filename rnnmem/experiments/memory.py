@@ -161,7 +161,7 @@ def _untrained_band_scores(config, task, steps: int, count: int) -> dict[str, li
 
 def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = True,
                  memory: bool = True, lags: int = 100, noise: float = 0.1,
-                 untrained: int = UNTRAINED_NULL) -> dict:
+                 untrained: int = UNTRAINED_NULL, progress=None) -> dict:
     """Non-normality and hidden chains of trained networks, beside their initializations, and
     (``memory``) the memory of each, for any layer (:mod:`rnnmem.layer_memory`): J_tot of its
     linearization at rest over the task's sequence length, and its memory capacity over
@@ -176,7 +176,13 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
     results = {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for run_dir in run_dirs:
+    start = time.perf_counter()
+    run_dirs = list(run_dirs)
+    for i, run_dir in enumerate(run_dirs):
+        if progress:
+            per_run = (time.perf_counter() - start) / i if i else None
+            left = f" (about {per_run * (len(run_dirs) - i):.0f} s left)" if per_run else ""
+            progress(f"[{i + 1}/{len(run_dirs)}]{left} analyzing {run_dir}")
         config, task, model = load_run_model(run_dir)
         _, initial = build_from_config(config, torch.Generator().manual_seed(config.seed))
         name = _run_name(run_dir)
