@@ -34,7 +34,9 @@ def backed(monkeypatch, tmp_path):
 
 def test_a_backed_report_checks_and_any_change_is_caught(backed, capsys):
     assert main(["report", "--check", str(backed.parent)]) == 0
-    assert "1 reports recomputed from their committed runs: tiny-quick" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "1 reports recomputed from their committed runs: tiny-quick" in out
+    assert err.startswith("checking [1/1] tiny-quick")  # progress first, on stderr
     run = next(backed.glob("runs/*/*/seed0"))
     for name, change in (("table.md", lambda t: t.replace("| 2 |", "| 3 |", 1)),
                          ("metrics.csv", lambda t: t[:-3] + "9\n"),
@@ -66,3 +68,15 @@ def test_reports_without_runs_are_listed_as_not_checked(backed, tmp_path):
     shutil.rmtree(backed / "runs")
     result = check_reports(backed.parent)
     assert result.ok and result.unbacked == ["tiny-quick"] and not result.backed
+
+
+def test_every_committed_report_says_whether_its_table_is_backed(backed):
+    assert "Backed by the files of its" in (backed / "report.md").read_text()  # reproduce says so
+    result = check_reports(RESULTS)
+    for report in sorted(RESULTS.glob("*/report.md")):
+        text, name = report.read_text(), report.parent.name
+        said = [s for s in ("Backed by the files of its", "Not backed by committed run files",
+                            "No training runs of its own", "Computed from the trained weights")
+                if s in text]
+        assert len(said) == 1, (name, said)
+        assert (said[0] == "Backed by the files of its") == (name in result.backed), name

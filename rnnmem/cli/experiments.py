@@ -99,7 +99,8 @@ def _cmd_report(args) -> int:
 
         if not args.out_dir.is_dir():
             raise UsageError(f"{args.out_dir} is not a directory")
-        result = check_reports(args.out_dir)
+        result = check_reports(args.out_dir, progress=lambda line: print(
+            f"checking {line}", file=sys.stderr, flush=True))
         print(describe(result))
         return 0 if result.ok else 1
 

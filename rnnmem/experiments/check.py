@@ -39,13 +39,19 @@ class CheckResult:
         return not self.problems
 
 
-def check_reports(out: str | Path) -> CheckResult:
-    """Check every ``<experiment>-<budget>/`` under ``out`` that has a results.json."""
+def check_reports(out: str | Path, progress=None) -> CheckResult:
+    """Check every ``<experiment>-<budget>/`` under ``out`` that has a results.json or a
+    horizon.json; ``progress(line)`` hears of each before it is checked."""
     from .reproduce import results_table
 
     result = CheckResult()
-    for results_file in sorted(Path(out).glob("*/results.json")):
+    results_files = sorted(Path(out).glob("*/results.json"))
+    horizon_files = sorted(Path(out).glob("*/horizon.json"))
+    total = len(results_files) + len(horizon_files)
+    for i, results_file in enumerate(results_files):
         root = results_file.parent
+        if progress:
+            progress(f"[{i + 1}/{total}] {root.name}")
         if not (root / "runs").is_dir():
             result.unbacked.append(root.name)
             continue
@@ -74,7 +80,9 @@ def check_reports(out: str | Path) -> CheckResult:
             result.problems.append(f"{report} does not hold the table its runs give")
         if len(result.problems) == before:
             result.backed.append(root.name)
-    for horizon_file in sorted(Path(out).glob("*/horizon.json")):
+    for i, horizon_file in enumerate(horizon_files, len(results_files)):
+        if progress:
+            progress(f"[{i + 1}/{total}] {horizon_file.parent.name}")
         before = len(result.problems)
         result.problems += _check_horizon(horizon_file)
         if len(result.problems) == before:
