@@ -69,7 +69,7 @@ class ScanFunction(torch.autograd.Function):
     """Autograd function for :func:`scan`. Inputs: a (T,B,H), V (H,H), h0 (B,H).
 
     Outputs: all states h (T, B, H) and the clipping scales (T, B) (1 where clipping did not
-    fire; (0,) without clipping), which the backward needs. New-style (``setup_context``); its
+    fire; (0,) where it never fired), which the backward needs. New-style (``setup_context``); its
     backward is differentiable: asked for a graph (double backward, ``create_graph=True``) it
     differentiates :func:`scan_reference` at the saved inputs instead of its fused loop.
 
@@ -87,8 +87,9 @@ class ScanFunction(torch.autograd.Function):
         Hs = h.unbind(0)
         Vt = V.t()
         prev = h0
-        # per-row scale l/‖u‖ (≤ 1) of every step, 1 where clipping did not fire
-        scales = a.new_ones(T, a.shape[1]) if clip is not None else a.new_empty(0)
+        # per-row scale l/‖u‖ (≤ 1) of every step, 1 where clipping did not fire; made at the
+        # first step where it fires ((0,) while it never has)
+        scales = a.new_empty(0)
         if clip is not None:
             # A cheap bound saves the per-step norm while no state can reach the limit:
             # ‖h_t‖ ≤ ‖a_t‖ + ‖V‖₂ ‖h_{t-1}‖, as every φ here is 1-Lipschitz with φ(0) = 0.
@@ -112,10 +113,21 @@ class ScanFunction(torch.autograd.Function):
                     if bound > clip:
                         scale = (clip / norm).clamp_(max=1.0)
                         u.mul_(scale[:, None])
+                        if scales.numel() == 0:
+                            scales = a.new_ones(T, a.shape[1])
                         scales[t] = scale
                         bound = clip
             prev = u
         return h, scales
+
+    @classmethod
+    def apply(cls, *args):
+        # Function.apply binds the arguments to forward's signature with inspect on every call
+        # (~35 µs a call); with no torch.func transform active, which is the
+        # only case it needs, the base apply does the same (all arguments come positionally).
+        if torch._C._are_functorch_transforms_active():
+            return super().apply(*args)
+        return super(torch.autograd.Function, cls).apply(*args)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -123,10 +135,13 @@ class ScanFunction(torch.autograd.Function):
         h, scales = output
         ctx.activation, ctx.clip = activation, clip
         ctx.mark_non_differentiable(scales)
+        ctx.set_materialize_grads(False)  # no zeros made for the scales' (unused) gradient
         ctx.save_for_backward(a, V, h0, h, bias, scales)
 
     @staticmethod
     def backward(ctx, grad_h, grad_scales=None):
+        if grad_h is None:  # only the scales were used (they have no gradient)
+            return None, None, None, None, None, None
         a, V, h0, h, bias, scales = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the gradient is asked for: differentiable ops
             return _reference_backward(a, V, h0, bias, ctx.activation, ctx.clip, grad_h)
