@@ -113,18 +113,6 @@ def job_hashes() -> dict:
     return hashes
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--write"]:
-        FILE.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
-        JOBS_FILE.write_text(json.dumps(job_hashes(), indent=1, sort_keys=True) + "\n")
-        print(f"wrote {FILE}, {JOBS_FILE}")
-    elif sys.argv[1:] == ["--write-jobs"]:
-        JOBS_FILE.write_text(json.dumps(job_hashes(), indent=1, sort_keys=True) + "\n")
-        print(f"wrote {JOBS_FILE}")
-    else:
-        print(json.dumps(compute(), indent=1))
-
-
 # The flat config.json of main 5c0d317 and before (48 fields), from a config of this version:
 # what job-hashes.json hashed. Each option at its old name; a setting that did not act on the run
 # (another model's or task's) at the old default, as the old config recorded it.
@@ -167,3 +155,15 @@ def legacy_dict(config) -> dict:
             if config.model_options[option] == default:
                 flat["activation"] = None
     return flat
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        FILE.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
+        JOBS_FILE.write_text(json.dumps(job_hashes(), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {FILE}, {JOBS_FILE}")
+    elif sys.argv[1:] == ["--write-jobs"]:
+        JOBS_FILE.write_text(json.dumps(job_hashes(), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {JOBS_FILE}")
+    else:
+        print(json.dumps(compute(), indent=1))
