@@ -290,6 +290,34 @@ peers_comparison = Grid(
                                     if panel.options["task"] == "psmnist" else {}))
 
 
+# ---------------------------------------------------------------- equal state (issue: beyond both)
+
+# Issue #29's question: at equal state size, does a non-normal transition (a chain) remember
+# longer than a normal one (orthogonal; the LRU's diagonal)? N real numbers carried from step to
+# step for every model: the LRU's state is complex and the LSTM's is (h, c), so they get N/2
+# units. Learning rates: each model's paper where it has one; optimizers from the recipes.
+EQUAL_STATE, HALF_STATE = ByBudget(32, 64, 128), ByBudget(16, 32, 64)
+STATE_MODELS = {
+    "LRU": dict(model="lru", hidden=HALF_STATE, lr=1e-3),  # minimal-LRU's
+    "minGRU": dict(model="mingru", lr=1e-3),  # ours: Feng et al. state none for these tasks
+    "LT-ORNN": HENAFF_MODELS["LT-ORNN"],
+    "chain LT-RNN": dict(model="lt-rnn", init="chain", gain=1.0, input_init="source",
+                         lr=1e-4),  # no paper has it: the LT-RNN's rate
+    "chain sRNN": PEER_MODELS["chain sRNN"],
+    "LSTM": dict(model="lstm", init="plain", hidden=HALF_STATE, lr=1e-3),
+}
+
+# Henaff's copy (delay T = 100, S = 10, K = 8, batch 50) and psMNIST as in the peer comparison
+equal_state = Grid(
+    base=dict(hidden=EQUAL_STATE),
+    panels=[Panel("copy T = 100", dict(task="copy", T=100, batch=50,
+                                       steps=ByBudget(600, 3000, 20000))),
+            Panel("psMNIST", dict(task="psmnist", batch=32, steps=ByBudget(200, 1000, 27000),
+                                  val_size=ByBudget(500, 2000, 10000),
+                                  train_subset=ByBudget(5000, 20000, None)))],
+    groups=STATE_MODELS, seeds=ByBudget(1, 3, 5), eval_points=20)
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -430,6 +458,10 @@ for _e in [
     Experiment("peers-comparison", "rnnmem (beyond both papers)", "peer comparison",
                "orthogonal/unitary models (uRNN, expRNN, nnRNN, LT-ORNN) solve copy; gated "
                "and non-normal ones compete on psMNIST", jobs=peers_comparison),
+    Experiment("equal-state", "rnnmem (beyond both papers)", "equal state size",
+               "at equal state size a non-normal transition (chain LT-RNN, chain sRNN) "
+               "remembers longer than a normal one (LT-ORNN, the LRU's diagonal), beside "
+               "minGRU and the LSTM, on copy and psMNIST", jobs=equal_state),
     Experiment("memory-horizon", "rnnmem (beyond both papers)", "memory horizon",
                "at equal hidden size, which models remember longest: the longest copy delay "
                "and adding length each solves within a fixed step budget, beside the J_tot "
