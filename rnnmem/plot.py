@@ -14,6 +14,43 @@ from .stats import mean_se
 CURVES = {"val_ratio": "validation loss / chance", "val_loss": "validation loss",
           "val_metric": "validation metric", "train_loss": "training loss"}
 
+# Distinct line styles and markers, so that coinciding curves (two models both at chance, or
+# identity exactly under orthogonal) stay visible, each drawn over the last.
+STYLES = (dict(ls="-", marker="o", ms=4, lw=2.2), dict(ls="--", marker="s", ms=4, lw=1.8),
+          dict(ls=":", marker="^", ms=4, lw=1.6), dict(ls="-.", marker="x", ms=5, lw=1.4),
+          dict(ls="-", marker="d", ms=4, lw=1.0))
+COINCIDE = 0.01  # curves within 1 % of each other at every shared step are said to coincide
+
+
+def style(i: int) -> dict:
+    """Series i's line style and marker (cycling)."""
+    return STYLES[i % len(STYLES)]
+
+
+def marks(n: int, i: int) -> tuple[int, int]:
+    """About 12 markers per curve, series i's shifted so that coinciding curves show both."""
+    step = max(1, n // 12)
+    return (i * step // len(STYLES) % step, step)
+
+
+def coinciding(curves: dict[str, tuple]) -> dict[str, str]:
+    """label -> the earlier label whose curve (steps, values) it coincides with, where any."""
+    same, seen = {}, []
+    for label, (steps, values) in curves.items():
+        for other, (other_steps, other_values) in seen:
+            if (list(steps) == list(other_steps) and len(values) and np.allclose(
+                    values, other_values, rtol=COINCIDE, atol=0.0)):
+                same[label] = other
+                break
+        seen.append((label, (steps, values)))
+    return same
+
+
+def legend_below(ax, fontsize: int = 7, ncol: int = 2) -> None:
+    """The legend under the axes, where it covers no data."""
+    ax.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol,
+              frameon=False)
+
 
 def load_run(run_dir: str | Path) -> dict:
     """Config, metric rows and (if finished) summary of a run directory."""
@@ -109,13 +146,17 @@ def _mean_and_se(runs: list[dict], curve: str):
 
 
 def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
-    for label, runs in groups.items():
-        steps, mean, se = _mean_and_se(runs, curve)
+    curves = {label: _mean_and_se(runs, curve) for label, runs in groups.items()}
+    same = coinciding({label: c[:2] for label, c in curves.items()})
+    for i, (label, runs) in enumerate(groups.items()):
+        steps, mean, se = curves[label]
         stopped = sum(r["summary"] is not None and r["summary"].get("status") == "diverged"
                       for r in runs)
         n = f" (n = {len(runs)}{f', {stopped} diverged' if stopped else ''})" \
             if len(runs) > 1 else ""
-        (line,) = ax.plot(steps, mean, label=label + n)
+        under = f" [on {same[label]}]" if label in same else ""
+        (line,) = ax.plot(steps, mean, label=label + n + under, markevery=marks(len(steps), i),
+                          **style(i))
         if len(runs) > 1:
             ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25)
     first = next(iter(groups.values()))[0]
@@ -137,7 +178,7 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
         ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(CURVES[curve])
-    ax.legend(fontsize=7)
+    legend_below(ax)
 
 
 def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,
@@ -153,7 +194,10 @@ def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,
     n = len(panels)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
+    entries = max(len(groups) for groups in panels.values()) + 2  # + chance and a reference
+    legend_h = 0.16 * ((entries + 1) // 2)  # inches under each row of axes
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, (3.8 + legend_h) * rows),
+                             squeeze=False)
     for ax, (name, groups) in zip(axes.flat, panels.items(), strict=False):
         _draw_groups(ax, groups, curve)
         ax.set_title(name, fontsize=9)

@@ -286,3 +286,35 @@ def test_plot_labels_say_what_differs_and_the_title_what_is_shared():
     labels, title = differing_labels([a, c])
     assert labels[0].startswith("task=adding, model=lt-rnn") and "clip" not in labels[0]
     assert title == "runs of different tasks"
+
+
+def test_coinciding_curves_are_drawn_apart_and_named_in_the_legend(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from rnnmem.plot import _draw_groups, coinciding
+
+    steps = [0, 10, 20]
+    assert coinciding({"a": (steps, np.array([1.0, 0.5, 0.2])),
+                       "b": (steps, np.array([1.0, 0.502, 0.2])),  # within 1 %
+                       "c": (steps, np.array([1.0, 0.6, 0.2]))}) == {"b": "a"}
+
+    def run(values):
+        rows = [dict(step=s, val_ratio=v) for s, v in zip(steps, values, strict=True)]
+        return dict(path=tmp_path, config=dict(task="copy", model="lt-rnn", seed=0),
+                    summary=None, rows=rows)
+
+    fig, ax = plt.subplots()
+    _draw_groups(ax, {"LSTM": [run([1, 1, 1])], "minGRU": [run([1, 1, 1])],
+                      "LT-ORNN": [run([1, 0.5, 0.1])]}, "val_ratio")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert "minGRU [on LSTM]" in lines and "LSTM" in lines and "LT-ORNN" in lines
+    styles = {(line.get_linestyle(), line.get_marker()) for label, line in lines.items()
+              if label != "chance baseline"}
+    assert len(styles) == 3  # every series its own line style and marker
+    legend = ax.get_legend()
+    assert legend.get_bbox_to_anchor().y0 < ax.get_window_extent().y0  # below the axes
+    plt.close(fig)

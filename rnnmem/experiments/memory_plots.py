@@ -8,19 +8,8 @@ import numpy as np
 
 from ..analysis import near_span
 from ..config import saved_options
+from ..plot import STYLES, legend_below, marks
 from ..registry import task_label
-
-# Distinct line styles and markers, so that coinciding curves (identity exactly under
-# orthogonal: both have J(k) = λ^{2k}(1 − λ²)) stay visible, each drawn over the last.
-STYLES = (dict(ls="-", marker="o", ms=4, lw=2.2), dict(ls="--", marker="s", ms=4, lw=1.8),
-          dict(ls=":", marker="^", ms=4, lw=1.6), dict(ls="-.", marker="x", ms=5, lw=1.4),
-          dict(ls="-", marker="d", ms=4, lw=1.0))
-
-
-def _marks(n: int, i: int) -> tuple[int, int]:
-    """About 12 markers per curve, series i's shifted so that coinciding curves show both."""
-    step = max(1, n // 12)
-    return (i * step // len(STYLES), step)
 
 
 def _pyplot():
@@ -52,8 +41,8 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
                                                strict=False)):
         k = np.arange(len(r["J"]))
         ax_j.plot(k, np.maximum(r["J"], 1e-12), label=f"{name}: J_tot = {r['J_tot']:.2f}",
-                  markevery=_marks(len(k), i), **style)
-        ax_p.plot(k, r["pulse"], label=name, markevery=_marks(len(k), i), **style)
+                  markevery=marks(len(k), i), **style)
+        ax_p.plot(k, r["pulse"], label=name, markevery=marks(len(k), i), **style)
     ax_j.set_yscale("log")
     ax_j.set_ylim(1e-4, 1.5)
     ax_j.set_xlabel("k (steps back)")
@@ -93,7 +82,7 @@ def plot_decoding_toy(results: dict, out: Path) -> Path:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True)
     for ax, panel in zip(axes, panels, strict=True):
         for i, ((name, r2), style) in enumerate(zip(panel["r2"].items(), STYLES, strict=False)):
-            ax.plot(np.arange(len(r2)), r2, label=name, markevery=_marks(len(r2), i), **style)
+            ax.plot(np.arange(len(r2)), r2, label=name, markevery=marks(len(r2), i), **style)
         noise = f", noise std {panel['noise']}" if panel["noise"] else ", no noise"
         ax.set_title(f"{panel['nonlinearity']}{noise}", fontsize=9)
         ax.set_xlabel("lag k (decode s_{L−k} from h_L)")
@@ -149,11 +138,8 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     axes[3].set_xlabel("i − j (units ordered by peak time)")
     axes[3].set_ylabel("mean W_ij")
     axes[3].set_title("hidden chain (Orhan & Pitkow Fig. 5)", fontsize=9)
-    def legend_below(ax) -> None:  # outside the axes: nothing of the data hides behind it
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-
-    for ax in (axes[0], axes[1], axes[3]):
-        legend_below(ax)
+    for ax in (axes[0], axes[1], axes[3]):  # outside the axes: no data hide behind them
+        legend_below(ax, ncol=1)
     gates = [b for b in entry["trained"] if b != "W"]
     if gates:  # LSTM: every gate's trained weights against i − j (Orhan & Pitkow Fig. 6)
         axes[3].cla()
@@ -165,7 +151,7 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
         axes[3].set_xlabel("i − j (units ordered by peak time)")
         axes[3].set_ylabel("mean W_ij (trained)")
         axes[3].set_title("gate weights against i − j (Orhan & Pitkow Fig. 6)", fontsize=9)
-        legend_below(axes[3])
+        legend_below(axes[3], ncol=1)
     c = entry["config"]
     init = saved_options(c, "model").get("init")
     fig.suptitle(f"{name}: {c['model']} {init or ''} on {task_label(c)}", fontsize=10)
