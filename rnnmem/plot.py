@@ -46,6 +46,11 @@ def coinciding(curves: dict[str, tuple]) -> dict[str, str]:
     return same
 
 
+def legend_columns(labels) -> int:
+    """Two legend columns under a panel, one where a label is too long to share a line."""
+    return 2 if max(map(len, labels), default=0) <= 32 else 1
+
+
 def legend_below(ax, fontsize: int = 7, ncol: int = 2) -> None:
     """The legend under the axes, where it covers no data."""
     ax.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol,
@@ -146,6 +151,8 @@ def _mean_and_se(runs: list[dict], curve: str):
 
 
 def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     curves = {label: _mean_and_se(runs, curve) for label, runs in groups.items()}
     same = coinciding({label: c[:2] for label, c in curves.items()})
     for i, (label, runs) in enumerate(groups.items()):
@@ -176,9 +183,10 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
                    label="chance baseline")
     if curve != "val_metric":
         ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # 16000-step labels apart
     ax.set_xlabel("training step")
     ax.set_ylabel(CURVES[curve])
-    legend_below(ax)
+    legend_below(ax, ncol=legend_columns(groups))
 
 
 def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,
@@ -194,8 +202,9 @@ def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,
     n = len(panels)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    entries = max(len(groups) for groups in panels.values()) + 2  # + chance and a reference
-    legend_h = 0.16 * ((entries + 1) // 2)  # inches under each row of axes
+    legend_rows = max(-(-(len(groups) + 2) // legend_columns(groups))  # + chance, a reference
+                      for groups in panels.values())
+    legend_h = 0.16 * legend_rows  # inches under each row of axes
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, (3.8 + legend_h) * rows),
                              squeeze=False)
     for ax, (name, groups) in zip(axes.flat, panels.items(), strict=False):

@@ -80,3 +80,14 @@ def test_every_committed_report_says_whether_its_table_is_backed(backed):
                 if s in text]
         assert len(said) == 1, (name, said)
         assert (said[0] == "Backed by the files of its") == (name in result.backed), name
+
+
+def test_redraw_draws_a_backed_reports_figure_from_its_files_alone(backed, capsys):
+    figure = backed / "figure.png"
+    drawn = figure.read_bytes()  # by reproduce, with the weights there
+    figure.unlink()
+    assert main(["report", "--redraw", str(backed.parent)]) == 0
+    assert "redrew 1 figures" in capsys.readouterr().out
+    assert figure.read_bytes() == drawn  # the same figure, from the committed files alone
+    assert not list(backed.rglob("*.pt"))  # nothing was trained
+    assert main(["report", "--redraw", "--check", str(backed.parent)]) == 2

@@ -88,12 +88,24 @@ def add_report_parser(sub) -> None:
                    help="write nothing: recompute every table of OUT_DIR from its committed "
                         "run files (config, metrics, summary; checksums, the median-of-last-k "
                         "rule, the table and results.json) and exit 1 on any difference")
+    p.add_argument("--redraw", action="store_true",
+                   help="redraw the figure of every backed report of OUT_DIR from its "
+                        "committed run files (no weights, no training), then exit")
     p.set_defaults(func=_cmd_report)
 
 
 def _cmd_report(args) -> int:
-    from ..experiments.reproduce import write_report
+    from ..experiments.reproduce import redraw_figures, write_report
 
+    if args.check and args.redraw:
+        raise UsageError("--check writes nothing and --redraw writes figures: give one")
+    if args.redraw:
+        if not args.out_dir.is_dir():
+            raise UsageError(f"{args.out_dir} is not a directory")
+        written = redraw_figures(args.out_dir, progress=lambda line: print(
+            line, file=sys.stderr, flush=True))
+        print(f"redrew {len(written)} figures" + "".join(f"\n  {f}" for f in written))
+        return 0
     if args.check:
         from ..experiments.check import check_reports, describe
 

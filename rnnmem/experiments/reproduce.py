@@ -119,19 +119,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                      f"{summary['status']}, {what}")
 
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
-        panels: dict[str, dict[str, list]] = {}
-        for panel, group in dict.fromkeys((j.panel, j.group) for j in jobs):
-            pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True)
-                     if (j.panel, j.group) == (panel, group)]
-            variant, best = best_variant(*map(list, zip(*pairs, strict=True)))
-            label = f"{group} ({variant})" if variant else group
-            runs = [load_run(d) for j, d in pairs
-                    if j.variant == variant and finished_summary(j.config, d) is not None]
-            if runs:  # failed runs are in the table, not the plot
-                panels.setdefault(panel, {})[label] = runs
-        figures = [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
-                                   title=f"{exp.paper}, {exp.target} ({budget} budget)"))
-                   ] if panels else []  # every run failed: the table says so
+        figures = draw_figure(exp, budget, jobs, dirs, root)
         table, records = results_table(jobs, dirs)
         train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs) if s)
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
@@ -152,6 +140,52 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root,
                                            train_seconds, backing))
     return report
+
+
+def draw_figure(exp, budget: str, jobs: list[Job], dirs: list[Path], root: Path, *,
+                weights: bool = True) -> list[str]:
+    """``root/figure.png``: each panel's groups at their best grid point (mean ± s.e. over
+    seeds); [] where every run failed (the table says so). ``weights=False``: from the runs'
+    committed files alone."""
+    panels: dict[str, dict[str, list]] = {}
+    for panel, group in dict.fromkeys((j.panel, j.group) for j in jobs):
+        pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True)
+                 if (j.panel, j.group) == (panel, group)]
+        variant, _ = best_variant(*map(list, zip(*pairs, strict=True)), weights=weights)
+        label = f"{group} ({variant})" if variant else group
+        runs = [load_run(d) for j, d in pairs if j.variant == variant
+                and finished_summary(j.config, d, weights=weights) is not None]
+        if runs:  # failed runs are in the table, not the plot
+            panels.setdefault(panel, {})[label] = runs
+    if not panels:
+        return []
+    return [str(plot_panels(panels, root / "figure.png", curve=exp.curve,
+                            title=f"{exp.paper}, {exp.target} ({budget} budget)"))]
+
+
+def redraw_figures(out: str | Path, progress=None) -> list[Path]:
+    """``rnnmem report --redraw``: the figure of every backed report under ``out`` drawn anew
+    from its committed files (the runs' config, metrics and summary; horizon.json), with no
+    weights and no training: what ``reproduce`` would draw. Returns the figures written."""
+    from ..io import read_json
+    from .horizon import plot_horizons
+
+    written = []
+    for results in sorted(Path(out).glob("*/results.json")):
+        root, recorded = results.parent, read_json(results)
+        exp = experiments().get(recorded.get("experiment"))
+        if not (root / "runs").is_dir() or exp is None or exp.jobs is None:
+            continue  # not backed: its figure needs runs that are not committed
+        if progress:
+            progress(f"redrawing {root.name}")
+        jobs = exp.jobs(recorded["budget"])
+        written += map(Path, draw_figure(exp, recorded["budget"], jobs,
+                                         [job_dir(root, j) for j in jobs], root, weights=False))
+    for horizon in sorted(Path(out).glob("*/horizon.json")):
+        if progress:
+            progress(f"redrawing {horizon.parent.name}")
+        written.append(plot_horizons(read_json(horizon), horizon.parent / "figure.png"))
+    return written
 
 
 NO_RUNS = ("No training runs of its own: the command above recomputes every number from "
