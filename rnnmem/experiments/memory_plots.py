@@ -8,7 +8,7 @@ import numpy as np
 
 from ..analysis import near_span
 from ..config import saved_options
-from ..plot import STYLES, legend_below, marks
+from ..plot import STYLES, coinciding, legend_below, marks
 from ..registry import task_label
 
 
@@ -23,7 +23,7 @@ def _pyplot():
 
 def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
     plt = _pyplot()
-    fig = plt.figure(figsize=(13, 6.4))
+    fig = plt.figure(figsize=(13, 7.6))
     grid = fig.add_gridspec(2, 4)
     for i, (name, (W, _)) in enumerate(networks.items()):
         ax = fig.add_subplot(grid[0, i])
@@ -37,18 +37,20 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
     ax_j = fig.add_subplot(grid[1, 0:2])
     ax_p = fig.add_subplot(grid[1, 2])
     ax_a = fig.add_subplot(grid[1, 3])
-    for i, ((name, r), style) in enumerate(zip(results["networks"].items(), STYLES,
-                                               strict=False)):
+    networks_r = results["networks"]
+    same = coinciding({name: (range(len(r["J"])), r["J"]) for name, r in networks_r.items()})
+    for i, ((name, r), style) in enumerate(zip(networks_r.items(), STYLES, strict=False)):
         k = np.arange(len(r["J"]))
-        ax_j.plot(k, np.maximum(r["J"], 1e-12), label=f"{name}: J_tot = {r['J_tot']:.2f}",
-                  markevery=marks(len(k), i), **style)
+        under = f" [on {same[name]}]" if name in same else ""
+        ax_j.plot(k, np.maximum(r["J"], 1e-12), markevery=marks(len(k), i),
+                  label=f"{name}: J_tot = {r['J_tot']:.2f}{under}", **style)
         ax_p.plot(k, r["pulse"], label=name, markevery=marks(len(k), i), **style)
     ax_j.set_yscale("log")
     ax_j.set_ylim(1e-4, 1.5)
     ax_j.set_xlabel("k (steps back)")
     ax_j.set_ylabel("Fisher memory J(k)")
     ax_j.set_title(f"(b) memory curves, N = {results['N']}", fontsize=9)
-    ax_j.legend(fontsize=7)
+    legend_below(ax_j, ncol=1)
     ax_p.set_yscale("log")
     ax_p.set_ylim(1e-3, None)
     ax_p.set_xlabel("t")
@@ -66,7 +68,8 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
     ax_a.set_ylabel("J_tot")
     ax_a.set_yscale("log")
     lines = ax_a.get_lines()[:1] + ax_b.get_lines()
-    ax_a.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper left")
+    ax_a.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper center",
+                bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.suptitle("Fisher memory of linear networks (Orhan & Pitkow Fig. 1), unit noise",
                  fontsize=10)
     fig.tight_layout()
@@ -79,19 +82,23 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
 def plot_decoding_toy(results: dict, out: Path) -> Path:
     plt = _pyplot()
     panels = results["panels"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), sharey=True)
     for ax, panel in zip(axes, panels, strict=True):
         for i, ((name, r2), style) in enumerate(zip(panel["r2"].items(), STYLES, strict=False)):
             ax.plot(np.arange(len(r2)), r2, label=name, markevery=marks(len(r2), i), **style)
         noise = f", noise std {panel['noise']}" if panel["noise"] else ", no noise"
-        ax.set_title(f"{panel['nonlinearity']}{noise}", fontsize=9)
+        # the legend is shared, so a coincidence (it differs by panel) goes in the title
+        same = coinciding({name: (range(len(r2)), r2) for name, r2 in panel["r2"].items()})
+        on = "".join(f"\n{a.split(' (')[0]} on {b.split(' (')[0]}" for a, b in same.items())
+        ax.set_title(f"{panel['nonlinearity']}{noise}{on}", fontsize=9)
         ax.set_xlabel("lag k (decode s_{L−k} from h_L)")
         ax.set_ylim(-0.05, 1.05)
     axes[0].set_ylabel("held-out R²")
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle(f"Linear decoding of past inputs, N = {results['N']}, L = {results['length']} "
                  f"(Orhan & Pitkow Fig. 2)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the shared legend below
     path = out / "decoding-toy.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
