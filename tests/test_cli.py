@@ -1,3 +1,4 @@
+import argparse
 import json
 import os
 import subprocess
@@ -260,6 +261,21 @@ def test_every_help_shows_its_defaults_and_booleans_are_on_off_flags(capsys, tmp
             main([*command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "(default: " in text, command
+    # every option that has a value by default says which (0 too), in every command's help
+    from rnnmem.cli import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    silent = [(p.prog, a.dest) for p in parsers(build_parser()) for a in p._actions
+              if a.option_strings and a.default is not None and a.default is not False
+              and a.default not in (argparse.SUPPRESS, []) and a.nargs != 0
+              and "default" not in p.formatter_class(p.prog)._get_help_string(a).lower()]
+    assert silent == []
     with pytest.raises(SystemExit):
         main(["train", "--model", "lstm", "--help"])
     text = " ".join(capsys.readouterr().out.split())

@@ -17,7 +17,8 @@ class DefaultsFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         if (action.option_strings and "default" not in text.lower()
-                and action.default not in (None, False, argparse.SUPPRESS) and action.default != []
+                and action.default is not None and action.default is not False  # 0 is shown
+                and action.default not in (argparse.SUPPRESS, [])
                 and not isinstance(action, argparse._VersionAction)):
             text += " (default: %(default)s)"
         return text

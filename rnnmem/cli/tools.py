@@ -47,7 +47,7 @@ def add_construct_parser(sub) -> None:
     p.add_argument("--K", type=_int_list, default=list(FIG1_K), help="dictionary sizes")
     p.add_argument("--S", type=_int_list, default=list(FIG1_S), help="sequence lengths")
     p.add_argument("--trials", type=int, default=500, help="random trials per grid cell")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--figure", action="store_true", help="also write the PNG figures")
     p.set_defaults(func=_cmd_construct)
 
@@ -120,7 +120,7 @@ def add_memory_parser(sub) -> None:
     p.add_argument("--length", type=int, default=100,
                    help="toy: sequence length; analyze: lags of MC (default: 100)")
     p.add_argument("--k-max", type=int, default=200, help="curve: lags of J(k)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=_cmd_memory)
 
 
@@ -255,7 +255,8 @@ def add_bench_parser(sub) -> None:
                     "run; with 1 thread and with all cores.")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
     p.add_argument("--quick", action="store_true", help="smallest size only, 2 repeats")
-    p.add_argument("--threads", choices=("1", "all", "both"), default="both")
+    p.add_argument("--threads", choices=("1", "all", "both"), default="both",
+                   help="time with 1 thread, all cores, or both")
     p.add_argument("--workers", action="store_true",
                    help="also measure training-run throughput with 1 and 2 worker processes")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
