@@ -20,6 +20,7 @@ STYLES = (dict(ls="-", marker="o", ms=4, lw=2.2), dict(ls="--", marker="s", ms=4
           dict(ls=":", marker="^", ms=4, lw=1.6), dict(ls="-.", marker="x", ms=5, lw=1.4),
           dict(ls="-", marker="d", ms=4, lw=1.0))
 COINCIDE = 0.01  # curves within 1 % of each other at every shared step are said to coincide
+OFF_SCALE = 1e5  # loss / chance drawn up to this; a higher spike is clipped, and said so
 
 
 def style(i: int) -> dict:
@@ -183,6 +184,11 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
                    label="chance baseline")
     if curve != "val_metric":
         ax.set_yscale("log")
+        top = max((float(np.max(c[1])) for c in curves.values() if len(c[1])), default=0.0)
+        if curve == "val_ratio" and top > OFF_SCALE:  # one spike would flatten every curve
+            ax.set_ylim(top=OFF_SCALE)
+            ax.text(0.99, 0.98, f"off scale above {OFF_SCALE:.0e} (up to {top:.0e})",
+                    transform=ax.transAxes, ha="right", va="top", fontsize=7)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # 16000-step labels apart
     ax.set_xlabel("training step")
     ax.set_ylabel(CURVES[curve])

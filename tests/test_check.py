@@ -91,3 +91,13 @@ def test_redraw_draws_a_backed_reports_figure_from_its_files_alone(backed, capsy
     assert figure.read_bytes() == drawn  # the same figure, from the committed files alone
     assert not list(backed.rglob("*.pt"))  # nothing was trained
     assert main(["report", "--redraw", "--check", str(backed.parent)]) == 2
+
+
+def test_redraw_leaves_a_grid_with_unfinished_runs_alone(backed, capsys):
+    figure = backed / "figure.png"
+    drawn = figure.read_bytes()
+    next(backed.rglob("summary.json")).unlink()  # one run still training
+    assert main(["report", "--redraw", str(backed.parent)]) == 0
+    said = capsys.readouterr()
+    assert "not redrawing tiny-quick: 1 of" in said.err and "redrew 0 figures" in said.out
+    assert figure.read_bytes() == drawn

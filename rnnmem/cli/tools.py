@@ -202,7 +202,7 @@ def _cmd_memory(args) -> int:
                       f"{trained['trend']:+.2f}; band test: {trained['band_score']:.4f} "
                       f"against shuffled orders {trained['band_null']:.4f}, "
                       f"p = {trained['band_p']:.3f}")
-        files = [args.out / "analysis.json"] + [e["figure"] for e in r.values()
+        files = [args.out / "analysis.json"] + [args.out / e["figure"] for e in r.values()
                                                 if "figure" in e]
     print("wrote " + ", ".join(map(str, files)))
     return 0

@@ -9,6 +9,7 @@ radii in the rotation planes of the trained V (its real Schur form).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -94,12 +95,14 @@ def plot_pool_activations(run_dirs: list[str | Path], out: str | Path, *, seed: 
     path = out / "activations.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    steadiness = {str(d): radius_steadiness(*load_run_model(d)) for d in run_dirs}
-    numbers = dict(run=str(run_dirs[0]), marks=marks, target=y.item(),
+    # runs named relative to the report's folder, so a committed report names no machine's path
+    name = {d: os.path.relpath(d, out) for d in run_dirs}
+    steadiness = {name[d]: radius_steadiness(*load_run_model(d)) for d in run_dirs}
+    numbers = dict(run=name[run_dirs[0]], marks=marks, target=y.item(),
                    output=output[-1, 0, 0].item(), steadiness=steadiness)
     write_json_atomic(out / "activations.json", numbers)
     kinds = [k for k in next(iter(steadiness.values())) if k not in ("planes", "sequences")]
-    rows = [f"Figure: {run_dirs[0]}, marks at steps {marks[0]}, {marks[1]}, target "
+    rows = [f"Figure: {numbers['run']}, marks at steps {marks[0]}, {marks[1]}, target "
             f"{numbers['target']:.4f}, network output {numbers['output']:.4f}.", "",
             "Relative variation of amplitudes after the last mark (Σ std_t / Σ mean_t, mean "
             f"over {next(iter(steadiness.values()))['sequences']} sequences; 0 = constant):", "",

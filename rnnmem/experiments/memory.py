@@ -226,6 +226,7 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
         if figure and "weights_error" not in entry:
             from .memory_plots import plot_analysis
 
-            entry["figure"] = str(plot_analysis(name, entry, responses.abs().numpy(), out))
+            # by its name beside analysis.json: a committed file names no machine's path
+            entry["figure"] = plot_analysis(name, entry, responses.abs().numpy(), out).name
     write_json_atomic(out / "analysis.json", results)
     return results

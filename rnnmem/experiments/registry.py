@@ -367,7 +367,7 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
             dirs += [d for entry in by_group.values() for d in best_variant(*entry)[1]
                      if d in current]
         r = analyze_runs(dirs, out, memory=False)  # the papers' weight analysis
-        figures = [e["figure"] for e in r.values()]
+        figures = [str(out / e["figure"]) for e in r.values() if "figure" in e]
         for old in set(out.glob("analysis-*.png")) - {Path(f) for f in figures}:
             old.unlink()  # a run no longer selected (another best grid point): not a result
         names = " and ".join(f"`{source}`" for source, _ in sources)

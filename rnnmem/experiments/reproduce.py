@@ -176,11 +176,18 @@ def redraw_figures(out: str | Path, progress=None) -> list[Path]:
         exp = experiments().get(recorded.get("experiment"))
         if not (root / "runs").is_dir() or exp is None or exp.jobs is None:
             continue  # not backed: its figure needs runs that are not committed
+        jobs = exp.jobs(recorded["budget"])
+        dirs = [job_dir(root, j) for j in jobs]
+        unfinished = sum(not (d / "summary.json").is_file() for d in dirs)
+        if unfinished:  # a grid still training (or cut short): its figure would be partial
+            if progress:
+                progress(f"not redrawing {root.name}: {unfinished} of {len(dirs)} runs "
+                         "unfinished")
+            continue
         if progress:
             progress(f"redrawing {root.name}")
-        jobs = exp.jobs(recorded["budget"])
-        written += map(Path, draw_figure(exp, recorded["budget"], jobs,
-                                         [job_dir(root, j) for j in jobs], root, weights=False))
+        written += map(Path, draw_figure(exp, recorded["budget"], jobs, dirs, root,
+                                         weights=False))
     for horizon in sorted(Path(out).glob("*/horizon.json")):
         if progress:
             progress(f"redrawing {horizon.parent.name}")
