@@ -15,12 +15,14 @@ def test_every_fingerprinted_job_is_still_in_the_registry():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_job_trains_the_same_weights(name):
-    # the same to ~5 digits: float sums differ in their last bits from one CPU to another (a
-    # changed init, update or data stream moves these by far more)
+    # the same to ~3 digits: float sums differ in their last bits from one CPU's kernel path to
+    # another, and a few steps amplify that (nnRNN's T by 1e-3 relative on an AVX-512 machine
+    # against the one that wrote the file); a changed init, update or data stream moves these
+    # by far more
     got, expected = fingerprint(JOBS[name]), EXPECTED[name]
     assert set(got) == set(expected)
     for key, values in expected.items():
-        assert got[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
+        assert got[key] == pytest.approx(values, rel=2e-3, abs=5e-5), key
 
 
 def test_every_experiment_runs_the_same_jobs():
