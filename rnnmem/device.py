@@ -10,6 +10,8 @@ what differs on a GPU is the arithmetic (docs/reliability.md).
 
 from __future__ import annotations
 
+import platform
+
 import torch
 
 KINDS = ("cpu", "cuda", "mps")
@@ -69,3 +71,18 @@ def model_device(module: torch.nn.Module) -> torch.device:
     """The device of a module's parameters (the CPU for one without any)."""
     parameter = next(module.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def kernel_path(device: torch.device | str = "cpu") -> str:
+    """What decides a run's arithmetic beyond its config and seed: the CPU's instruction set
+    as PyTorch dispatches it (``AVX512``, ``AVX2``, ...) or the GPU's name, and the torch build.
+    Runs agree bit for bit only on the same kernel path (docs/reliability.md); an LSTM trained
+    on an AVX-512 and an AVX2 machine can end apart in the second digit."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        where = f"cuda {torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}"
+    elif device.type == "mps":
+        where = f"mps {platform.machine()}"
+    else:
+        where = f"cpu {platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+    return f"{where}, torch {torch.__version__}"

@@ -25,6 +25,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import TrainConfig
+from .device import kernel_path, model_device
 from .io import read_json
 from .rundir import RunDir, RunExists
 
@@ -258,6 +259,7 @@ def finish(run_dir: RunDir, model, task, rows, train_losses, status, diverged_at
         initial_train_loss=train_losses[0] if train_losses else None,
         final_train_loss=sum(tail) / len(tail) if train_losses else None,
         parameters=sum(p.numel() for p in model.parameters()),
+        kernel_path=kernel_path(model_device(model)),
         **test,
     )
     run_dir.write_metrics(rows)  # again: a resumed run re-finishes a damaged metrics.csv too

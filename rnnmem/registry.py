@@ -1,7 +1,7 @@
 """The public registry: models, initializers and tasks by name.
 
 One path for everything: the built-in models (``rnnmem/nn``), initializers (``rnnmem/init.py``)
-and tasks (``rnnmem/tasks.py``, ``rnnmem/data``) register through the same three calls a
+and tasks (``rnnmem/tasks/``, ``rnnmem/data``) register through the same three calls a
 user's plugin makes, and every list of valid names (validation, ``--help``, defaults) is read
 from here when it is needed, never copied at import time.
 

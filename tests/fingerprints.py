@@ -1,12 +1,14 @@
 """Fingerprints of the networks the registry's experiments train: one job per experiment (and
-one per model of the peer comparison) at the quick budget, trained for a few steps.
+one per model of the peer comparison) at the quick budget, trained for a few steps. Each is a
+digest of the initial weights and of what the steps added to them (the update).
 
 A redesign must leave every fingerprint unchanged (tests/test_fingerprints.py). The file
-tests/data/fingerprints.json was written by ``python tests/fingerprints.py --write`` on the code
-before the change: main 5c0d317, whose weights were byte-identical to main 8fe1c70's on the
-machine of that check; rewrite it only for a change that is meant to alter training.
-tests/data/job-hashes.json holds a hash of every job of every budget of every experiment
-(``--write-jobs``): what each experiment runs, config by config.
+tests/data/fingerprints.json was written by ``python tests/fingerprints.py --write`` on main
+605eb2d (AMD EPYC, AVX512), whose trained weights matched the earlier file's digests of the
+final weights (written on main 5c0d317, whose weights were byte-identical to main 8fe1c70's) to
+within 1 % of that file's tolerance; rewrite it only for a change that is meant to alter
+training. tests/data/job-hashes.json holds a hash of every job of every budget of every
+experiment (``--write-jobs``): what each experiment runs, config by config.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -62,36 +65,63 @@ def weights_digest(state_dict: dict) -> dict:
     """name -> (sum, sum of squares, a fixed random projection) of each tensor, in float64.
 
     Not a hash of the bytes: the same code gives floats that differ in the last bits on
-    another CPU (an AMD EPYC and the machine of 8fe1c70 disagree on 16 of 19 byte hashes), so
-    the test compares these with a tolerance that a changed init or update could never meet.
+    another CPU (an AMD EPYC and the machine of 8fe1c70 disagree on 16 of 19 byte hashes).
     """
-    digest = {}
+    return {key: [x.sum().item(), x.pow(2).sum().item(), (x @ _probe(x.numel())).item()]
+            for key, x in _flat(state_dict).items()}
+
+
+def update_digest(initial: dict, final: dict) -> dict:
+    """name -> (norm, a fixed random projection) of what training added to each tensor: a
+    change to the update (learning rate, steps, data, gradient) moves these in proportion to
+    the update, however small it is against the weights themselves."""
+    start, end = _flat(initial), _flat(final)
+    return {key: [(end[key] - start[key]).norm().item(),
+                  ((end[key] - start[key]) @ _probe(end[key].numel())).item()] for key in end}
+
+
+def _flat(state_dict: dict) -> dict:
+    flat = {}
     for key in sorted(state_dict):
         tensor = state_dict[key].detach().cpu()
         if tensor.is_complex():
             tensor = torch.view_as_real(tensor)
-        x = tensor.double().flatten()
-        probe = torch.randn(x.numel(), generator=torch.Generator().manual_seed(0),
-                            dtype=torch.float64)
-        digest[key] = [x.sum().item(), x.pow(2).sum().item(), (x @ probe).item()]
-    return digest
+        flat[key] = tensor.double().flatten()
+    return flat
 
 
-def fingerprint(job) -> dict:
+def _probe(n: int) -> torch.Tensor:
+    return torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+
+def trained_weights(job, **changes) -> tuple[dict, dict]:
+    """(initial, final) state dicts of the job's short run (``changes`` to its config on top)."""
+    import rnnmem.loop as loop
     from rnnmem.train import train
 
     torch.set_num_threads(1)
-    config = short(job.config)
-    with tempfile.TemporaryDirectory() as tmp:
+    config = dataclasses.replace(short(job.config), **changes)
+    initial, make_optimizer = {}, loop.make_optimizer
+
+    def snapshot(config, model):  # the weights as training gets them, after every init
+        initial.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return make_optimizer(config, model)
+
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(loop, "make_optimizer",
+                                                                 snapshot):
         train(config, Path(tmp) / "run")
-        state = torch.load(Path(tmp) / "run" / "model.pt", weights_only=True)
-    return weights_digest(state)
+        final = torch.load(Path(tmp) / "run" / "model.pt", weights_only=True)
+    return initial, final
+
+
+def fingerprint(job, **changes) -> dict:
+    """{"initial": digest of the initial weights, "update": digest of what training added}."""
+    initial, final = trained_weights(job, **changes)
+    return dict(initial=weights_digest(initial), update=update_digest(initial, final))
 
 
 def compute() -> dict:
     return {name: fingerprint(job) for name, job in selected_jobs().items()}
-
-
 
 
 def job_hashes() -> dict:

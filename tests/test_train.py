@@ -67,6 +67,10 @@ def test_run_directory_contents(tmp_path):
     ratios = sorted(float(r["val_ratio"]) for r in rows[1:])  # the median of the 3 evaluations
     assert summary["final_val_ratio"] == pytest.approx(ratios[1]) and summary["final_evals"] == 3
     assert (tmp_path / "model.pt").is_file()
+    # the kernel path the numbers hold on: instruction set as torch dispatches it, torch build
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert summary["kernel_path"].startswith("cpu ") and capability in summary["kernel_path"]
+    assert summary["kernel_path"].endswith(f"torch {torch.__version__}")
 
 
 def test_same_seed_same_numbers(tmp_path):

@@ -7,12 +7,10 @@ activation clipping 1000; orthogonal (LT-ORNN) against identity (LT-IRNN) initia
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 
-import torch
-
+from ..device import kernel_path
 from ..io import write_text_atomic
 from ..plot import plot_groups
 from ..rundir import RunDir
@@ -100,8 +98,8 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
         f"Chance baseline S·ln K / (T + 2S) = {baseline:.4f} nats per step; "
         f"'solved' = final validation loss below half of it.\n"
         f"{len(jobs)} runs of {steps} steps ({sum(bool(r.get('reused')) for r in results)} "
-        f"reused from {out / 'runs'}) in {elapsed:.0f} s on {platform.machine()} "
-        f"(up to {workers or os.cpu_count()} worker processes, one thread each; torch "
-        f"{torch.__version__}).\nFigure: {figure}\n")
+        f"reused from {out / 'runs'}) in {elapsed:.0f} s on {kernel_path()} "
+        f"(up to {workers or os.cpu_count()} worker processes, one thread each).\n"
+        f"Figure: {figure}\n")
     write_text_atomic(out / "results.md", report)
     return report, sum(r["status"] == "failed" for r in results)

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import re
 import time
 from pathlib import Path
 
-import torch
-
-from ..device import resolve_device
+from ..device import kernel_path, resolve_device
 from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..registry import experiments
@@ -138,7 +135,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     write_text_atomic(root / "table.md", table + "\n")
     report = root / "report.md"
     write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root,
-                                           train_seconds, backing))
+                                           train_seconds, backing, device))
     return report
 
 
@@ -200,7 +197,7 @@ NO_RUNS = ("No training runs of its own: the command above recomputes every numb
 
 
 def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds,
-                 backing: str = NO_RUNS) -> str:
+                 backing: str = NO_RUNS, device: str = "cpu") -> str:
     trained = ("" if train_seconds is None else
                f" Training time summed over the runs: {train_seconds:.0f} s.")
     images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
@@ -209,8 +206,8 @@ def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds
             f"```bash\n{reproduce_command(exp, budget)}\n```\n\n"
             f"{images}\n\n{table}\n\n{backing}\n\n"
             f"Wall time of this command {seconds:.0f} s (runs already finished in the output "
-            f"directory are not redone) on {platform.machine()}, {os.cpu_count()} cores, torch "
-            f"{torch.__version__}.{trained}\n")
+            f"directory are not redone) on {kernel_path(device)}, {os.cpu_count()} CPU "
+            f"cores.{trained}\n")
 
 
 def _require_data(configs) -> None:

@@ -1,18 +1,5 @@
-"""Long-memory benchmark tasks: copy, variable-length copy, adding.
-
-Every task is a frozen dataclass of sizes. ``task.sample(batch, generator)`` draws a batch from
-an explicit ``torch.Generator`` (same seed, same batch; no global random state). Tensors are
-time-first: inputs ``(L, B, n_inputs)``, model outputs ``(L, B, n_outputs)``.
-
-Each task also knows its loss, its metric, its chance baseline (the loss of the best predictor
-that does not look at the input, computed exactly) and when it counts as solved.
-
-Example:
-    >>> task = CopyTask(T=100)
-    >>> x, y = task.sample(50, torch.Generator().manual_seed(0))
-    >>> x.shape, y.shape
-    (torch.Size([120, 50, 10]), torch.Size([120, 50]))
-"""
+"""The copy task (Henaff §3.1) and variable-length copy (§3.1.3): S symbols of K to recall
+after a delay; a shared loss, metric and chance baseline."""
 
 from __future__ import annotations
 
@@ -22,25 +9,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .registry import register_task
-
-# Orhan & Pitkow §2.3.1: a run succeeds when its validation loss ends below half the baseline.
-SOLVED_RATIO = 0.5
+from ..registry import register_task
+from .common import SOLVED_RATIO, check_choice, check_int, task_label
 
 COPY_CONVENTIONS = ("henaff", "total", "exprnn")
-ADDING_PLACEMENTS = ("anywhere", "halves")
-ADDING_CHANNELS = ("value-mark", "mark-value")
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def _entropy_of_answer_marginal(q: torch.Tensor, K: int) -> torch.Tensor:
@@ -148,13 +120,13 @@ class CopyTask(_SymbolRecallTask):
     convention: str = "henaff"
 
     def __post_init__(self):
-        _check_int("S", self.S, 1)
-        _check_int("K", self.K, 2)  # one symbol leaves nothing to remember: chance loss 0
-        _check_choice("convention", self.convention, COPY_CONVENTIONS)
+        check_int("S", self.S, 1)
+        check_int("K", self.K, 2)  # one symbol leaves nothing to remember: chance loss 0
+        check_choice("convention", self.convention, COPY_CONVENTIONS)
         if self.convention == "total":
-            _check_int("T (total length, convention 'total')", self.T, 2 * self.S + 1)
+            check_int("T (total length, convention 'total')", self.T, 2 * self.S + 1)
         else:
-            _check_int("T", self.T, 1)
+            check_int("T", self.T, 1)
 
     @property
     def length(self) -> int:
@@ -172,7 +144,7 @@ class CopyTask(_SymbolRecallTask):
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Return one-hot inputs (L, B, K+2) and class targets (L, B)."""
-        _check_int("batch", batch, 1)
+        check_int("batch", batch, 1)
         L, S = self.length, self.S
         symbols = torch.randint(0, self.K, (S, batch), generator=generator)
         tokens = torch.full((L, batch), self.blank, dtype=torch.long)
@@ -201,16 +173,16 @@ class VariableCopyTask(_SymbolRecallTask):
     K: int = 8
 
     def __post_init__(self):
-        _check_int("S", self.S, 1)
-        _check_int("K", self.K, 2)  # one symbol leaves nothing to remember: chance loss 0
-        _check_int("T", self.T, 1)
+        check_int("S", self.S, 1)
+        check_int("K", self.K, 2)  # one symbol leaves nothing to remember: chance loss 0
+        check_int("T", self.T, 1)
 
     @property
     def length(self) -> int:
         return self.T + 2 * self.S
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_int("batch", batch, 1)
+        check_int("batch", batch, 1)
         L, S = self.length, self.S
         symbols = torch.randint(0, self.K, (S, batch), generator=generator)
         marker = torch.randint(S, S + self.T, (batch,), generator=generator)  # 0-based index
@@ -232,92 +204,12 @@ class VariableCopyTask(_SymbolRecallTask):
         return q
 
 
-@dataclass(frozen=True)
-class AddingTask:
-    """Adding problem (Henaff §3.2): output the sum of the two marked values at the last step.
-
-    Inputs (T, B, 2): a value uniform in [0, 1) and a 0/1 mark (``channels`` sets the order;
-    uRNN/nnRNN use value-mark, Orhan & Pitkow mark-value). ``placement``: ``"anywhere"`` puts
-    the two marks at distinct uniform steps (Henaff); ``"halves"`` puts one in each half
-    (Le et al., Arjovsky et al., Orhan & Pitkow).
-    """
-
-    T: int
-    placement: str = "anywhere"
-    channels: str = "value-mark"
-
-    categorical = False
-    n_inputs = 2
-    n_outputs = 1
-    metric_name = "mse"
-
-    def __post_init__(self):
-        _check_int("T", self.T, 2)
-        _check_choice("placement", self.placement, ADDING_PLACEMENTS)
-        _check_choice("channels", self.channels, ADDING_CHANNELS)
-
-    @property
-    def length(self) -> int:
-        return self.T
-
-    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return inputs (T, B, 2) and targets (B,)."""
-        _check_int("batch", batch, 1)
-        T = self.T
-        values = torch.rand((T, batch), generator=generator, dtype=torch.get_default_dtype())
-        if self.placement == "anywhere":
-            first = torch.randint(0, T, (batch,), generator=generator)
-            second = torch.randint(0, T - 1, (batch,), generator=generator)
-            second = second + (second >= first).long()  # distinct from the first
-        else:
-            first = torch.randint(0, T // 2, (batch,), generator=generator)
-            second = torch.randint(T // 2, T, (batch,), generator=generator)
-        cols = torch.arange(batch)
-        marks = torch.zeros_like(values)
-        marks[first, cols] = 1.0
-        marks[second, cols] = 1.0
-        pair = (values, marks) if self.channels == "value-mark" else (marks, values)
-        target = values[first, cols] + values[second, cols]
-        return torch.stack(pair, dim=-1), target
-
-    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of the last step's output."""
-        return F.mse_loss(output[-1, :, 0], target)
-
-    def metric(self, output: torch.Tensor, target: torch.Tensor) -> float:
-        return self.loss(output, target).item()
-
-    def baseline(self) -> float:
-        """MSE of always answering the mean sum 1: Var(x1 + x2) = 2 · Var(U[0,1)) = 1/6."""
-        var_uniform = 1.0 / 12.0  # (b - a)^2 / 12 on [0, 1)
-        return 2.0 * var_uniform
-
-    def solved(self, loss: float, ratio: float = SOLVED_RATIO) -> bool:
-        return loss < ratio * self.baseline()
-
-
-TASKS = {"copy": CopyTask, "varcopy": VariableCopyTask, "adding": AddingTask}
-
-
-def make_task(name: str, **sizes) -> CopyTask | VariableCopyTask | AddingTask:
-    """Build a task by name (``copy``, ``varcopy``, ``adding``) from its sizes."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
-    return TASKS[name](**sizes)
-
-
 # ---------------------------------------------------------------- registration (rnnmem.registry)
 
 def _check_varcopy(T: int = 100, S: int = 10, K: int = 8) -> None:
     if not isinstance(S, bool) and isinstance(S, int) and isinstance(T, int) and S > T:
         raise ValueError(f"variable copy needs S <= T, got S={S}, T={T}")
     VariableCopyTask(T, S=S, K=K)
-
-
-def _label(name: str):
-    def label(options: dict) -> str:
-        return f"{name} T = {options.get('T')}"
-    return label
 
 
 def _order_free_line(options: dict) -> list[tuple[float, str]]:
@@ -327,16 +219,10 @@ def _order_free_line(options: dict) -> list[tuple[float, str]]:
 
 
 _HELP = dict(S="symbols to remember", K="dictionary size (symbols)")
-register_task("copy", CopyTask, defaults=dict(T=100), label=_label("copy"),
+register_task("copy", CopyTask, defaults=dict(T=100), label=task_label("copy"),
               help=dict(_HELP, T="delay (what it counts: convention)",
                         convention="what T counts: henaff (the delay), total (the whole "
                                    "length, Orhan & Pitkow) or exprnn"), _builtin=True)
 register_task("varcopy", VariableCopyTask, defaults=dict(T=100), check=_check_varcopy,
-              label=_label("varcopy"), reference_lines=_order_free_line,
+              label=task_label("varcopy"), reference_lines=_order_free_line,
               help=dict(_HELP, T="range of the delimiter's position"), _builtin=True)
-# Henaff §3.2.1: the LT-RNN's σ on the adding task's real-valued inputs is ReLU
-register_task("adding", AddingTask, defaults=dict(T=100), label=_label("adding"),
-              model_defaults=dict(input_activation="relu"),
-              help=dict(T="sequence length", placement="where the two marks fall: anywhere or "
-                        "halves (one in each half)",
-                        channels="input order: value-mark or mark-value"), _builtin=True)
