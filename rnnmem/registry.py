@@ -76,6 +76,13 @@ class ModelSpec:
     kernels: dict = field(default_factory=dict)  # benchmark row -> the layer options of each
     # alternative kernel (``kernel`` is the default's row); {}: the one kernel
     builtin: bool = False  # registered by rnnmem itself (benchmarked)
+    # what the readout reads: "layer", the bare recurrent layer, or "block", the layer inside
+    # its paper's block (normalization, non-linear mixing, residual): tables name it
+    form: str = "layer"
+    # the fair-comparison protocol's search (docs/protocol.md): option -> candidate values, a
+    # tuple of options -> tuples of their values set together, ``lr`` the run's learning rate;
+    # or search(group options) -> such a dict. {}: the learning rate around the run's
+    search: dict | Callable = field(default_factory=dict)
 
     def valid_inits(self) -> tuple[str, ...]:
         """The recurrent inits this model takes, its default first."""
@@ -194,8 +201,8 @@ def _keyword_parameters(fn: Callable, skip: int) -> dict[str, inspect.Parameter]
 def register_model(name: str, layer: Callable, *, default_init: str | None = None,
                    inits: tuple[str, ...] | None = None, defaults: dict | None = None,
                    choices: dict | None = None, help: dict | None = None,
-                   recipe: dict | None = None, replace: bool = False, _builtin: bool = False,
-                   **spec) -> Callable:
+                   recipe: dict | None = None, search: dict | Callable | None = None,
+                   replace: bool = False, _builtin: bool = False, **spec) -> Callable:
     """Register a recurrent layer under ``name``; returns ``layer`` (usable as a decorator's
     body). ``layer(n_inputs, hidden, **options) -> nn.Module`` maps ``(T, B, n_inputs)`` to
     ``(T, B, hidden)``.
@@ -209,8 +216,11 @@ def register_model(name: str, layer: Callable, *, default_init: str | None = Non
     of an option; ``help``: what an option means. ``recipe``: the training settings of the
     model's own paper, a partial run configuration (``model_options``,
     ``optimizer_options``; default: Henaff's RMSProp decay 0.9; the built-ins also clip at
-    norm 1000, ``HENAFF_RECIPE``). Further keywords are :class:`ModelSpec`
-    fields (``readout_init``, ``state_blocks``, ``language_model``, ...).
+    norm 1000, ``HENAFF_RECIPE``). ``search``: what a fair comparison tunes (its paper's
+    per-task knobs): ``{"lr": (1e-4, 3e-4), ("r_min", "r_max"): ((0.0, 1.0), (0.9, 0.999))}``,
+    or a function of a run's options returning one (default: the learning rate around the
+    run's). Further keywords are :class:`ModelSpec` fields (``readout_init``,
+    ``state_blocks``, ``language_model``, ...).
     """
     if not callable(layer):
         raise ValueError(f"register_model({name!r}): layer must be callable, got {layer!r}")
@@ -231,14 +241,33 @@ def register_model(name: str, layer: Callable, *, default_init: str | None = Non
                          f"{', '.join(RECIPE_KEYS)}")
     if "init" not in options and inits is None:
         inits = ()  # the layer has no init to choose
+    if not callable(search):
+        search = dict(search or {})
+        _check_search(name, search, options)
     # choices and help shared by a family of layers: each keeps those of its own options
     choices = {k: v for k, v in (choices or {}).items() if k in options}
     help = {**HELP, **{k: v for k, v in (help or {}).items() if k in options}}
     entry = ModelSpec(name=name, layer=layer, inits=inits, default_init=default_init,
                       options=options, defaults=defaults, choices=choices, help=help,
-                      recipe=recipe, builtin=_builtin, **spec)
+                      recipe=recipe, search=search, builtin=_builtin, **spec)
     _store(_MODELS, name, entry, lambda old: old.layer is layer, replace, "model")
     return layer
+
+
+def _check_search(name: str, search: dict, options: dict) -> None:
+    """A search names the layer's options (or ``lr``), each with a non-empty tuple of values;
+    a tuple of options has a tuple of values per candidate."""
+    for key, values in search.items():
+        names = key if isinstance(key, tuple) else (key,)
+        unknown = [n for n in names if n != "lr" and n not in options]
+        if unknown:
+            raise ValueError(f"register_model({name!r}): search names {unknown[0]!r}, which is "
+                             "not an option of the layer (nor lr)")
+        if not isinstance(values, (tuple, list)) or not values or (
+                isinstance(key, tuple) and any(
+                    not isinstance(v, (tuple, list)) or len(v) != len(key) for v in values)):
+            raise ValueError(f"register_model({name!r}): search[{key!r}] must be a non-empty "
+                             "tuple of values (of tuples as long as the key, for a tuple key)")
 
 
 def _check_options(name: str, options: dict, what: str) -> None:

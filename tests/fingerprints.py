@@ -128,6 +128,7 @@ def job_hashes() -> dict:
     """experiment/budget -> (jobs, SHA-256 of every job's panel, group, seed, variant and
     resolved config): any change to what an experiment runs changes its hash."""
     from rnnmem.experiments.registry import BUDGETS
+    from rnnmem.experiments.tuning import tuning_jobs
     from rnnmem.registry import experiments
 
     hashes = {}
@@ -135,11 +136,14 @@ def job_hashes() -> dict:
         if exp.jobs is None or exp.plugin is not None:
             continue
         for budget in BUDGETS:
-            jobs = exp.jobs(budget)
-            text = json.dumps([[j.panel, j.group, j.seed, j.variant, legacy_dict(j.config)]
-                               for j in jobs], sort_keys=True)
-            hashes[f"{exp.name}/{budget}"] = [len(jobs),
-                                              hashlib.sha256(text.encode()).hexdigest()[:16]]
+            # a tuned grid's search too (its reported jobs: before the search chose)
+            for key, jobs in ((f"{exp.name}/{budget}", exp.jobs(budget)),
+                              (f"{exp.name}/{budget}/tuning", tuning_jobs(exp.jobs, budget))):
+                if not jobs:
+                    continue
+                text = json.dumps([[j.panel, j.group, j.seed, j.variant, legacy_dict(j.config)]
+                                   for j in jobs], sort_keys=True)
+                hashes[key] = [len(jobs), hashlib.sha256(text.encode()).hexdigest()[:16]]
     return hashes
 
 

@@ -9,36 +9,52 @@ from rnnmem.experiments.horizon import (
     NEEDED,
     TASKS,
     horizon_models,
+    horizon_of,
     horizon_table,
     memory_horizon,
 )
 from rnnmem.registry import model_specs
 
+# CI-sized: three lengths per task, a few steps
+SMALL = dict(hidden=8, steps=60, eval_every=5, val_size=32, lr=3e-3, knobs=False,
+             copy=dict(S=2, K=3, grid=(4, 8, 16)), adding=dict(grid=(10, 20, 40)))
 
-def test_the_quick_horizon_of_two_models_is_a_consistent_bisection(tmp_path):
+
+def test_a_tuned_horizon_of_two_models_is_a_consistent_and_tested_bisection(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setitem(BUDGETS, "quick", SMALL)
     lines = []
-    result = memory_horizon(tmp_path, "quick", 2, models=["lt-rnn", "lstm"],
+    result = memory_horizon(tmp_path, "quick", 2, models=["lt-rnn", "mingru"],
                             progress=lines.append)
-    assert lines[0].startswith("memory horizon, round 1: 4 searches, 12 runs")
-    spec = BUDGETS["quick"]
-    for entry in result["models"].values():
+    assert lines[0].startswith("memory horizon, tuning: 16 runs at copy T=8, adding T=20")
+    assert lines[1].startswith("memory horizon, round 1: 4 searches, 12 runs")
+    for record in result["tuning"]:  # the setting of each search: its lowest tuning score
+        scores = {v: s if s is not None else float("inf") for v, s in record["scores"]}
+        assert record["chosen"] == min(scores, key=scores.get) and len(scores) >= 4
+    for model, entry in result["models"].items():
         for task in TASKS:
-            grid, search = spec[task]["grid"], entry[task]
+            grid, found = SMALL[task]["grid"], entry[task]
             solved = {int(T): sum(p["solved"] for p in seeds.values()) >= NEEDED
-                      for T, seeds in search["probes"].items()}
-            assert all(len(seeds) == 3 for seeds in search["probes"].values())
-            horizon = search["horizon"]
-            if horizon is not None:  # solved there, and unsolved at the next longer probe
-                assert solved[horizon]
-                longer = [T for T in solved if T > horizon]
-                assert all(not solved[T] for T in longer)
-                assert longer or horizon == grid[-1] or grid[grid.index(horizon) + 1] in solved
-            else:  # the shortest length was probed and not solved
-                assert solved.get(grid[0]) is False
-            assert search["memory"] is not None and search["memory"]["MC"] > 0
+                      for T, seeds in found["probes"].items()}
+            assert all(len(seeds) == 3 for seeds in found["probes"].values())
+            horizon = found["horizon"]
+            below = [T for T in solved if horizon is None or T <= horizon]
+            assert all(solved[T] for T in below if horizon is not None)
+            unsolved = sorted(T for T in solved if not solved[T])
+            if horizon is not None:
+                assert solved[horizon] and (not unsolved or unsolved[0] > horizon)
+            else:
+                assert unsolved[0] == grid[0]  # the shortest was probed and not solved
+            if unsolved and grid.index(unsolved[0]) + 1 < len(grid):  # the assumption tested
+                assert grid[grid.index(unsolved[0]) + 1] in solved
+            assert found["beyond"] == [T for T in sorted(solved) if solved[T]
+                                       and (horizon is None or T > horizon)]
+            assert found["tuned"] in dict(next(r["scores"] for r in result["tuning"]
+                                               if (r["panel"], r["group"]) == (task, model)))
+            assert found["memory"] is not None and found["memory"]["MC"] > 0
     table = horizon_table(result)
-    assert table.splitlines()[0].startswith("| rank | model | copy: longest T solved")
-    assert len([r for r in table.splitlines() if r.startswith("| 1 ") or r.startswith("| 2 ")]) == 2
+    assert table.splitlines()[0].startswith("| rank | model | form | copy: longest T solved")
+    assert "settings searched" in table
     assert (tmp_path / "horizon.json").is_file() and (tmp_path / "figure.png").is_file()
     # report --check's part: every probe is its committed run's verdict, a change is caught
     from rnnmem.experiments.check import _check_horizon
@@ -47,18 +63,28 @@ def test_the_quick_horizon_of_two_models_is_a_consistent_bisection(tmp_path):
     (tmp_path / "table.md").write_text(table + "\n")
     assert _check_horizon(tmp_path / "horizon.json") == []
     recorded = read_json(tmp_path / "horizon.json")
-    probe = next(iter(recorded["models"]["lstm"]["copy"]["probes"].values()))["0"]
+    probe = next(iter(recorded["models"]["mingru"]["copy"]["probes"].values()))["0"]
     probe["solved"] = not probe["solved"]
     write_json_atomic(tmp_path / "broken" / "horizon.json", recorded)
-    (tmp_path / "broken" / "runs").symlink_to(tmp_path / "runs")
+    for part in ("runs", "tuning"):
+        (tmp_path / "broken" / part).symlink_to(tmp_path / part)
     (tmp_path / "broken" / "table.md").write_text(table + "\n")
     assert any("says solved" in p for p in _check_horizon(tmp_path / "broken" / "horizon.json"))
+    recorded["tuning"][0]["chosen"] = "lr=1"
+    write_json_atomic(tmp_path / "broken" / "horizon.json", recorded)
+    assert "its tuning differs" in _check_horizon(tmp_path / "broken" / "horizon.json")[0]
     start = time.perf_counter()  # rerun: every run is reused, the same answer
-    again = memory_horizon(tmp_path, "quick", 1, models=["lt-rnn", "lstm"],
+    again = memory_horizon(tmp_path, "quick", 1, models=["lt-rnn", "mingru"],
                            progress=lambda _: None)
     assert time.perf_counter() - start < 20
     assert {m: {t: e[t]["horizon"] for t in TASKS} for m, e in again["models"].items()} == {
         m: {t: e[t]["horizon"] for t in TASKS} for m, e in result["models"].items()}
+
+
+def test_the_horizon_is_the_longest_length_below_every_unsolved_one():
+    assert horizon_of({4: True, 8: True, 16: False, 32: True}) == 8
+    assert horizon_of({4: False, 8: True}) is None
+    assert horizon_of({4: True, 16: True}) == 16  # unprobed lengths are not held against it
 
 
 def test_every_registered_model_is_in_the_horizon_experiment():

@@ -11,6 +11,9 @@ from rnnmem.registry import model_specs
 
 MODELS = [name for name, spec in model_specs().items() if spec.builtin]
 COMPLEX_STATE = ("urnn", "lru")  # a complex state (the LRU's is not its output either)
+# the blocks carry a tuple of their layers' states (depth 2): complex LRU states, or minGRU's
+# at the inner width (1.5 H)
+BLOCK_STATES = {"lru-block": (torch.complex128, 1.0), "mingru-block": (torch.float64, 1.5)}
 N_IN, H = 3, 6
 
 
@@ -23,6 +26,10 @@ def state_like(name, B):
     """A non-zero initial state in hx's layout: (1, B, H); the LSTM's a pair; the uRNN's and
     the LRU's complex."""
     g = torch.Generator().manual_seed(1)
+    if name in BLOCK_STATES:
+        dtype, width = BLOCK_STATES[name]
+        return tuple(0.1 * torch.randn(1, B, int(width * H), generator=g, dtype=dtype)
+                     for _ in range(2))
     if name == "lstm":
         return tuple(0.1 * torch.randn(1, B, H, generator=g, dtype=torch.float64)
                      for _ in range(2))
@@ -44,9 +51,12 @@ def test_output_and_final_state_like_torch_nn_rnn(name):
     output, h_n = layer(x)
     width = 2 * H if name == "urnn" else H  # the uRNN's output is [Re h, Im h]
     assert output.shape == (7, 4, width)
-    final = h_n[0] if name == "lstm" else h_n
-    assert final.shape == (1, 4, H)
-    if name not in ("lstm", *COMPLEX_STATE):
+    if name in BLOCK_STATES:
+        assert [s.shape for s in h_n] == [s.shape for s in state_like(name, 4)]
+    else:
+        final = h_n[0] if name == "lstm" else h_n
+        assert final.shape == (1, 4, H)
+    if name not in ("lstm", *COMPLEX_STATE, *BLOCK_STATES):
         assert torch.equal(final[0], output[-1])  # the state is the last output
     hx = state_like(name, 4)
     out_hx, h_hx = layer(x, hx)
@@ -57,7 +67,8 @@ def test_output_and_final_state_like_torch_nn_rnn(name):
     layer.batch_first = False
     one, h_one = layer(x[:, 1])  # unbatched (L, n_inputs)
     assert close(one, output[:, 1])
-    assert (h_one[0] if name == "lstm" else h_one).shape == (1, H)
+    first = h_one[0] if isinstance(h_one, tuple) else h_one
+    assert first.shape == (1, first.shape[-1]) and first.shape[-1] in (H, int(1.5 * H))
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -71,8 +82,8 @@ def test_packed_sequences_are_exact_against_each_sequence_alone(name):
     for b, seq in enumerate(seqs):
         alone, h_alone = layer(seq[:, None])
         assert close(padded[: len(seq), b], alone[:, 0]), b
-        if name == "lstm":
-            assert close((h_n[0][:, b], h_n[1][:, b]), (h_alone[0][:, 0], h_alone[1][:, 0]))
+        if isinstance(h_n, tuple):  # the LSTM's (h, c), a block's layers
+            assert close(tuple(h[:, b] for h in h_n), tuple(h[:, 0] for h in h_alone)), b
         else:
             assert close(h_n[:, b], h_alone[:, 0]), b
 
@@ -116,7 +127,7 @@ def test_both_linear_scans_equal_the_step_by_step_one_with_gradients(complex_, m
         assert torch.autograd.gradgradcheck(scan, inputs)
 
 
-@pytest.mark.parametrize("name", ["lru", "mingru"])
+@pytest.mark.parametrize("name", ["lru", "mingru", "lru-block", "mingru-block"])
 def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
     g = torch.Generator().manual_seed(4)
     fused = build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0)).double()

@@ -6,6 +6,7 @@ from rnnmem.cli import main
 from rnnmem.experiments import registry
 from rnnmem.experiments.registry import Experiment, Job
 from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
+from rnnmem.experiments.tuning import tuning_jobs
 from rnnmem.registry import experiments
 from rnnmem.sweep import run_all
 from rnnmem.train import TrainConfig
@@ -30,7 +31,7 @@ def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
         if exp.jobs is None:
             assert exp.run is not None
             continue
-        jobs = exp.jobs(budget)
+        jobs = exp.jobs(budget) + tuning_jobs(exp.jobs, budget)  # a tuned grid's search too
         assert jobs and all(isinstance(j.config, TrainConfig) for j in jobs)
         dirs = {job_dir(tmp_path, j) for j in jobs}
         assert len(dirs) == len(jobs), exp.name  # every job has its own run directory
@@ -42,7 +43,7 @@ def test_every_verdict_reads_the_end_of_training(budget):
     # the final figure is the median of the last final_evals evaluations: they must lie in the
     # last quarter of the run (language models once evaluated 8 times: the median read step 0.75 T)
     for exp in experiments().values():
-        for job in exp.jobs(budget) if exp.jobs is not None else []:
+        for job in [*exp.jobs(budget), *tuning_jobs(exp.jobs, budget)] if exp.jobs else []:
             c = job.config
             assert c.final_evals * c.eval_every <= c.steps / 4, (exp.name, job.panel, job.group)
 

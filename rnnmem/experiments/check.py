@@ -14,6 +14,7 @@ memory-horizon experiment (``horizon.json``) is checked probe by probe
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..loop import final_figures
 from ..registry import experiments
 from ..rundir import RunDir, RunDirError
 from .jobs import job_dir
+from .tuning import chosen_options, read_tuning, reported_jobs, tune, tuning_jobs
 
 FIGURES = ("final_val_loss", "final_val_ratio", "final_val_metric")
 CSV_DIGITS = 1e-5  # metrics.csv keeps 6 significant digits; the summary the full floats
@@ -61,15 +63,25 @@ def check_reports(out: str | Path, progress=None) -> CheckResult:
             result.problems.append(f"{results_file}: no training experiment "
                                    f"{recorded.get('experiment')!r}")
             continue
-        jobs = exp.jobs(recorded["budget"])
-        dirs = [job_dir(root, j) for j in jobs]
         before = len(result.problems)
+        search = tuning_jobs(exp.jobs, recorded["budget"])
+        tuning = None
+        if search:  # the fair-comparison search first: its runs, then what it chose
+            broken, tuning = _check_search(search, root)
+            if broken:
+                result.problems += _few(broken, root)
+                continue
+            if json.loads(json.dumps(tuning)) != read_tuning(root):
+                result.problems.append(f"{root / 'tuning.json'} differs from the choice its "
+                                       "tuning runs give")
+                continue
+        jobs = reported_jobs(exp.jobs, recorded["budget"], tuning)
+        dirs = [job_dir(root, j) for j in jobs]
         broken = [p for job, d in zip(jobs, dirs, strict=True) for p in _check_run(job, d)]
         if broken:  # the first few, and how many
-            result.problems += broken[:3] + ([f"{root.name}: {len(broken) - 3} more runs like "
-                                              "these"] if len(broken) > 3 else [])
+            result.problems += _few(broken, root)
             continue
-        table, records = results_table(jobs, dirs, weights=False)
+        table, records = results_table(jobs, dirs, weights=False, tuning=tuning)
         if records != recorded["groups"]:
             result.problems.append(f"{results_file} differs from the table its runs give")
         table_file = root / "table.md"
@@ -90,25 +102,63 @@ def check_reports(out: str | Path, progress=None) -> CheckResult:
     return result
 
 
+def _check_search(search: list, root: Path) -> tuple[list[str], list[dict]]:
+    """(problems, the choice) of a search replayed on its committed runs, the extensions past
+    an edge included (:func:`~rnnmem.experiments.tuning.tune`)."""
+    problems = []
+
+    def check(jobs):
+        dirs = [job_dir(root, j) for j in jobs]
+        problems.extend(p for j, d in zip(jobs, dirs, strict=True) for p in _check_run(j, d))
+        return dirs
+
+    _, _, records = tune(search, check, weights=False)
+    return problems, records
+
+
+def _by_cell(records: list[dict]) -> dict:
+    return {(r["panel"], r["group"]): r for r in records}
+
+
+def _few(problems: list[str], root: Path) -> list[str]:
+    """The first three problems, and how many more."""
+    return problems[:3] + ([f"{root.name}: {len(problems) - 3} more problems like these"]
+                           if len(problems) > 3 else [])
+
+
 def _check_horizon(horizon_file: Path) -> list[str]:
-    """The memory-horizon experiment: each probe's per-seed verdict in horizon.json is its
-    run's committed summary (the run checked as any job's), each horizon the longest length
-    with enough solved seeds among those probed, and table.md the table of horizon.json. (The
-    memory columns read uncommitted weights: they are compared as horizon.json records them.)"""
-    from .horizon import BUDGETS, NEEDED, horizon_table, job_config, run_dir
+    """The memory-horizon experiment: its search is what its tuning runs choose (each run
+    checked as any job's), each probe's per-seed verdict in horizon.json is its run's committed
+    summary, each horizon the longest length solved with every shorter probed one solved, and
+    table.md the table of horizon.json. (The memory columns read uncommitted weights: they are
+    compared as horizon.json records them.)"""
+    from .horizon import (
+        BUDGETS,
+        _solved,
+        horizon_of,
+        horizon_table,
+        job_config,
+        run_dir,
+        tuning_jobs,
+    )
     from .jobs import Job
 
     root = horizon_file.parent
     recorded = read_json(horizon_file)
     spec = BUDGETS[recorded["budget"]]
-    problems = []
+    problems, records = _check_search(tuning_jobs(list(recorded["models"]), spec), root)
+    if problems:
+        return _few(problems, root)
+    # horizon.json's models are stored by name, so its search replays in another order
+    if _by_cell(json.loads(json.dumps(records))) != _by_cell(recorded.get("tuning") or []):
+        return [f"{horizon_file}: its tuning differs from the choice its tuning runs give"]
+    chosen = chosen_options(records)
     for model, entry in recorded["models"].items():
-        for task, search in entry.items():
-            solved_lengths = []
-            for T, seeds in search["probes"].items():
+        for task, found in entry.items():
+            for T, seeds in found["probes"].items():
                 for seed, probe in seeds.items():
-                    job = Job(task, model, int(seed), job_config(model, task, int(T), int(seed),
-                                                                spec))
+                    job = Job(task, model, int(seed), job_config(
+                        model, task, int(T), int(seed), spec, chosen[(task, model)]))
                     path = run_dir(root, model, task, int(T), int(seed))
                     broken = _check_run(job, path)
                     if broken:
@@ -119,17 +169,15 @@ def _check_horizon(horizon_file: Path) -> list[str]:
                         problems.append(f"{horizon_file}: {model} {task} T = {T} seed {seed} "
                                         f"says solved = {probe['solved']}, its run "
                                         f"{summary.get('solved')}")
-                if sum(p["solved"] for p in seeds.values()) >= NEEDED:
-                    solved_lengths.append(int(T))
-            longest = max(solved_lengths, default=None)
-            if longest != search["horizon"]:
-                problems.append(f"{horizon_file}: {model} {task} horizon {search['horizon']} "
-                                f"is not the longest solved probe ({longest})")
+            horizon = horizon_of(_solved(found["probes"]))
+            if horizon != found["horizon"]:
+                problems.append(f"{horizon_file}: {model} {task} horizon {found['horizon']} "
+                                f"is not the longest solved probe below every unsolved one "
+                                f"({horizon})")
     table_file = root / "table.md"
     if not table_file.is_file() or table_file.read_text() != horizon_table(recorded) + "\n":
         problems.append(f"{table_file} differs from the table of {horizon_file.name}")
-    return problems[:3] + ([f"{root.name}: {len(problems) - 3} more problems like these"]
-                           if len(problems) > 3 else [])
+    return _few(problems, root)
 
 
 def _check_run(job, run_dir: Path) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import TrainConfig
 from .jobs import Job
+from .tuning import points, search_space
 
 BUDGETS = ("quick", "paper", "full")
 
@@ -63,8 +64,22 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class Tune:
+    """The fair-comparison protocol of a grid (:mod:`rnnmem.experiments.tuning`): each (panel,
+    group) searched over its model's registered space on ``seeds`` tuning seeds from
+    ``first_seed`` (disjoint from the reported seeds 0, 1, ...); ``knobs``: whether the search
+    covers the model's knobs besides the learning rate (per budget)."""
+
+    seeds: int | ByBudget = 1
+    first_seed: int = 100
+    knobs: bool | ByBudget = ByBudget(False, True, True)
+
+
+@dataclass(frozen=True)
 class Grid:
-    """A training experiment: ``grid(budget)`` is its list of :class:`Job` s."""
+    """A training experiment: ``grid(budget)`` is its list of :class:`Job` s; a tuned grid's
+    (``tune``) are those of ``grid(budget, chosen)`` after the search of ``grid.tuning(budget)``.
+    """
 
     base: dict
     panels: list[Panel] | ByBudget
@@ -75,13 +90,52 @@ class Grid:
     variants: Callable | None = None
     # (panel, group) -> options over everything else (a model's own settings on one task)
     overrides: Callable | None = None
+    tune: Tune | None = None  # the fair-comparison protocol, if the grid is tuned
 
-    def __call__(self, budget: str) -> list[Job]:
-        return expand(self, budget)
+    def __post_init__(self):
+        if self.tune is not None and self.variants is not None:
+            raise ValueError("a tuned grid searches its models' spaces: give tune or variants, "
+                             "not both")
+
+    def __call__(self, budget: str, chosen: dict | None = None) -> list[Job]:
+        """The reported jobs; of a tuned grid, at ``chosen[(panel, group)]``'s options (from
+        :func:`~rnnmem.experiments.tuning.choose`; None: the groups' own, untuned)."""
+        return expand(self, budget, chosen)
+
+    def tuning(self, budget: str) -> list[Job]:
+        """The search's jobs ([] for a grid that is not tuned)."""
+        if self.tune is None:
+            return []
+        first, n = self.tune.first_seed, resolve(self.tune.seeds, budget)
+        if first < resolve(self.seeds, budget):
+            raise ValueError(f"the tuning seeds (from {first}) must not be reported seeds "
+                             f"(0-{resolve(self.seeds, budget) - 1})")
+        knobs = resolve(self.tune.knobs, budget)
+        jobs = []
+        for panel, group, options in _cells(self, budget):
+            for variant, point in points(search_space(options, knobs=knobs)):
+                jobs += [Job(panel.name, group, seed, _config({**options, **point}, seed, self),
+                             variant=variant, tuning=True, point=tuple(point.items()))
+                         for seed in range(first, first + n)]
+        return jobs
 
 
-def expand(grid: Grid, budget: str) -> list[Job]:
-    """Every job of ``grid`` under ``budget``."""
+def _cells(grid: Grid, budget: str):
+    """(panel, group, options) of every block and row of the grid."""
+    for panel in resolve(grid.panels, budget):
+        for group in panel.groups or tuple(grid.groups):
+            yield panel, group, resolve({**grid.base, **panel.options, **grid.groups[group],
+                                         **(grid.overrides(panel, group) if grid.overrides
+                                            else {})}, budget)
+
+
+def _config(options: dict, seed: int, grid: Grid) -> TrainConfig:
+    return TrainConfig(eval_every=max(1, options["steps"] // grid.eval_points), seed=seed,
+                       **options)
+
+
+def expand(grid: Grid, budget: str, chosen: dict | None = None) -> list[Job]:
+    """Every job of ``grid`` under ``budget`` (a tuned grid's at the ``chosen`` points)."""
     jobs = []
     for panel in resolve(grid.panels, budget):
         for group in panel.groups or tuple(grid.groups):
@@ -90,8 +144,9 @@ def expand(grid: Grid, budget: str) -> list[Job]:
                 extra = grid.overrides(panel, group) if grid.overrides else {}
                 options = resolve({**grid.base, **panel.options, **grid.groups[group], **point,
                                    **extra}, budget)
+                if chosen is not None:  # the search's point wins over the group's own
+                    options.update(chosen[(panel.name, group)])
                 for seed in range(resolve(grid.seeds, budget)):
-                    jobs.append(Job(panel.name, group, seed, TrainConfig(
-                        eval_every=max(1, options["steps"] // grid.eval_points), seed=seed,
-                        **options), variant=variant))
+                    jobs.append(Job(panel.name, group, seed, _config(options, seed, grid),
+                                    variant=variant))
     return jobs

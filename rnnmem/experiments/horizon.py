@@ -1,19 +1,25 @@
 """The memory horizon of every registered model (beyond both papers): the longest copy delay T,
 and the longest adding length, that it solves within a fixed step budget.
 
-For each model, at its own recipe (its registered defaults) and one hidden size for all, and
-each task, a bisection over a grid of lengths: a length is *solved* when at least 2 of 3 seeds
-end below half of chance (the tasks' ``solved``: the median of the last 5 evaluations); solved,
-the search goes longer, else shorter, assuming that what a model solves at T it solves below T.
-Every round trains the current probe of every (model, task) together (one sweep, resumable:
-finished runs are reused). Beside each horizon, the memory of the trained network at the
-longest length solved (seed 0; the shortest probed if none), through its interface
+For each model and task, first the fair-comparison search (:mod:`rnnmem.experiments.tuning`):
+at one reference length (the bisection's first probe), every point of the model's registered
+search (its learning rate; at the paper budget also its knobs) trains on a tuning seed that no
+probe uses, and the point with the lowest final val loss / chance is the model's setting for
+that task. Then a bisection over a grid of lengths at that setting: a length is *solved* when at
+least 2 of 3 seeds end below half of chance (the tasks' ``solved``: the median of the last 5
+evaluations); solved, the search goes longer, else shorter. The bisection assumes that what a
+model solves at T it solves below T, so it is then tested: one more length is probed, the one
+after the first unsolved (2× it), and the horizon is the longest length solved with every
+shorter probed length solved too; a longer length solved anyway is reported beside it. Every
+round trains the current probe of every (model, task) together (one sweep, resumable: finished
+runs are reused). Beside each horizon, the memory of the trained network at the longest length
+solved (seed 0; the shortest probed if none), through its interface
 (:mod:`rnnmem.layer_memory`): J_tot of its linearization at rest (× ε/‖v‖², 1 for a normal
 network) and its memory capacity. Plugin models join by their registration alone.
 
-Choices of ours (no paper has this experiment): one learning rate for all models (Adam would be
-the modern default; RMSProp at the recipe's decay is what every model here was tuned for),
-early stopping once solved, the copy task's S and K per budget.
+Choices of ours (no paper has this experiment): one hidden size for all, each model's recipe
+(optimizer, clipping) under the searched settings, early stopping once solved, the copy task's
+S and K per budget, the reference length of the search.
 """
 
 from __future__ import annotations
@@ -21,22 +27,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import write_json_atomic
-from ..registry import model_specs
+from ..registry import model_spec, model_specs
 from ..rundir import finished_summary
 from ..sweep import run_all
 from ..train import TrainConfig
+from .jobs import Job, run_experiment_jobs
+from .tuning import chosen_options, points, search_space, tune, tuning_table
 
 SEEDS = (0, 1, 2)
 NEEDED = 2  # seeds of 3 that must solve a length
+TUNING_SEED = 100  # the search's seed: never a probe's
 
 BUDGETS = dict(
-    quick=dict(hidden=16, steps=500, eval_every=25, val_size=100, lr=3e-3,
+    quick=dict(hidden=16, steps=500, eval_every=25, val_size=100, lr=3e-3, knobs=False,
                copy=dict(S=3, K=4, grid=(4, 8, 16, 32, 64)),
                adding=dict(grid=(10, 20, 40, 80, 160))),
-    paper=dict(hidden=64, steps=3000, eval_every=100, val_size=500, lr=1e-3,
+    paper=dict(hidden=64, steps=3000, eval_every=100, val_size=500, lr=1e-3, knobs=True,
                copy=dict(S=5, K=8, grid=(10, 20, 40, 80, 160, 320, 640)),
                adding=dict(grid=(25, 50, 100, 200, 400, 800))),
-    full=dict(hidden=128, steps=20000, eval_every=500, val_size=1000, lr=1e-3,
+    full=dict(hidden=128, steps=20000, eval_every=500, val_size=1000, lr=1e-3, knobs=True,
               copy=dict(S=10, K=8, grid=(25, 50, 100, 200, 400, 800, 1600)),
               adding=dict(grid=(50, 100, 200, 400, 750, 1500, 3000))),
 )
@@ -55,27 +64,85 @@ def horizon_models() -> list[str]:
     return [*model_specs(), *VARIANTS]
 
 
-def job_config(entry: str, task: str, T: int, seed: int, budget: dict) -> TrainConfig:
-    """The run of model (or variant) ``entry`` at length ``T``."""
+def reference_length(grid) -> int:
+    """Where a (model, task) is tuned: the bisection's first probe, the middle of the grid."""
+    return grid[(len(grid) - 1) // 2]
+
+
+def _options(entry: str, task: str, budget: dict) -> dict:
+    """The run options of model (or variant) ``entry`` on ``task``, before the search."""
     model, model_options = VARIANTS.get(entry, (entry, {}))
     options = {k: v for k, v in budget[task].items() if k != "grid"}
-    return TrainConfig(task=task, model=model, T=T, **options, **model_options,
-                       hidden=budget["hidden"], lr=budget["lr"], steps=budget["steps"],
-                       eval_every=budget["eval_every"], val_size=budget["val_size"],
-                       stop_ratio=0.5, seed=seed)
+    return dict(task=task, model=model, **options, **model_options, hidden=budget["hidden"],
+                lr=budget["lr"], steps=budget["steps"], eval_every=budget["eval_every"],
+                val_size=budget["val_size"], stop_ratio=0.5)
+
+
+def job_config(entry: str, task: str, T: int, seed: int, budget: dict,
+               chosen: dict | None = None) -> TrainConfig:
+    """The run of model (or variant) ``entry`` at length ``T``, at its ``chosen`` setting."""
+    return TrainConfig(**{**_options(entry, task, budget), **(chosen or {}), "T": T,
+                          "seed": seed})
+
+
+def tuning_jobs(models: list[str], budget: dict) -> list[Job]:
+    """The search of every (model, task) at its reference length, on the tuning seed."""
+    jobs = []
+    for entry in models:
+        for task in TASKS:
+            T = reference_length(budget[task]["grid"])
+            space = search_space(_options(entry, task, budget), knobs=budget["knobs"])
+            jobs += [Job(task, entry, TUNING_SEED,
+                         job_config(entry, task, T, TUNING_SEED, budget, point),
+                         variant=variant, tuning=True, point=tuple(point.items()))
+                     for variant, point in points(space)]
+    return jobs
 
 
 def run_dir(root: Path, entry: str, task: str, T: int, seed: int) -> Path:
     return root / "runs" / task / entry.replace(" ", "-") / f"T{T}" / f"seed{seed}"
 
 
+def horizon_of(solved: dict[int, bool]) -> int | None:
+    """The longest length solved with every shorter probed length solved too (None: not even
+    the shortest probed)."""
+    horizon = None
+    for T in sorted(solved):
+        if not solved[T]:
+            break
+        horizon = T
+    return horizon
+
+
 def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None, *,
                    models: list[str] | None = None, progress=print) -> dict:
-    """Bisect every (model, task)'s horizon; returns the searches and the memory measures."""
+    """Tune, then bisect every (model, task)'s horizon; returns the searches, the tuning and
+    the memory measures."""
     spec = BUDGETS[budget]
     models = horizon_models() if models is None else list(models)
+    search = tuning_jobs(models, spec)
+    where = ", ".join(f"{t} T={reference_length(spec[t]['grid'])}" for t in TASKS)
+    progress(f"memory horizon, tuning: {len(search)} runs at {where} on seed {TUNING_SEED}, "
+             "never a probe's (docs/protocol.md)")
+    _, _, records = tune(search, lambda jobs: run_experiment_jobs("memory-horizon", jobs, out,
+                                                                  workers))
+    chosen = chosen_options(records)
     searches = {(m, t): dict(lo=-1, hi=len(spec[t]["grid"]), probes={})
                 for m in models for t in TASKS}
+
+    def probe(todo: dict, what: str) -> None:
+        jobs = [((m, t), spec[t]["grid"][i], seed) for (m, t), i in todo.items()
+                for seed in SEEDS]
+        progress(f"memory horizon, {what}: {len(todo)} searches, {len(jobs)} runs "
+                 f"({', '.join(sorted({f'{t} T={T}' for (_, t), T, _ in jobs}))})")
+        summaries = run_all([(job_config(m, t, T, seed, spec, chosen[(t, m)]),
+                              run_dir(out, m, t, T, seed)) for (m, t), T, seed in jobs],
+                            workers=workers)
+        for ((m, t), T, seed), summary in zip(jobs, summaries, strict=True):
+            searches[(m, t)]["probes"].setdefault(T, {})[seed] = dict(
+                solved=bool(summary.get("solved")), status=summary["status"],
+                final_val_ratio=summary["final_val_ratio"], error=summary.get("error"))
+
     round_ = 0
     while True:
         todo = {key: (s["lo"] + s["hi"]) // 2 for key, s in searches.items()
@@ -83,16 +150,7 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
         if not todo:
             break
         round_ += 1
-        jobs = [((m, t), spec[t]["grid"][i], seed) for (m, t), i in todo.items()
-                for seed in SEEDS]
-        progress(f"memory horizon, round {round_}: {len(todo)} searches, {len(jobs)} runs "
-                 f"({', '.join(sorted({f'{t} T={T}' for (_, t), T, _ in jobs}))})")
-        summaries = run_all([(job_config(m, t, T, seed, spec), run_dir(out, m, t, T, seed))
-                             for (m, t), T, seed in jobs], workers=workers)
-        for ((m, t), T, seed), summary in zip(jobs, summaries, strict=True):
-            searches[(m, t)]["probes"].setdefault(T, {})[seed] = dict(
-                solved=bool(summary.get("solved")), status=summary["status"],
-                final_val_ratio=summary["final_val_ratio"], error=summary.get("error"))
+        probe(todo, f"round {round_}")
         for key, i in todo.items():
             s = searches[key]
             solved = sum(p["solved"] for p in s["probes"][spec[key[1]]["grid"][i]].values())
@@ -100,20 +158,39 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
                 s["lo"] = i
             else:
                 s["hi"] = i
-    result = dict(budget=budget, settings={k: v for k, v in spec.items()}, models={})
+    # the bisection's assumption tested: the length after the first unsolved one
+    beyond = {key: s["hi"] + 1 for key, s in searches.items()
+              if s["hi"] + 1 < len(spec[key[1]]["grid"])
+              and spec[key[1]]["grid"][s["hi"] + 1] not in s["probes"]}
+    if beyond:
+        probe(beyond, "past the first unsolved length")
+    result = dict(budget=budget, settings={k: v for k, v in spec.items()}, tuning=records,
+                  models={})
     for m in models:
         entry = result["models"][m] = {}
         for t in TASKS:
             s, grid = searches[(m, t)], spec[t]["grid"]
-            horizon = grid[s["lo"]] if s["lo"] >= 0 else None
+            solved = _solved(s["probes"])
+            horizon = horizon_of(solved)
             measured_T = horizon if horizon is not None else grid[0]
             entry[t] = dict(horizon=horizon, probes={str(T): p for T, p in s["probes"].items()},
+                            beyond=sorted(T for T, ok in solved.items()
+                                          if ok and (horizon is None or T > horizon)),
+                            tuned=next(r["chosen"] for r in records
+                                       if (r["panel"], r["group"]) == (t, m)),
                             memory=_memory_of(run_dir(out, m, t, measured_T, 0),
-                                              job_config(m, t, measured_T, 0, spec)),
+                                              job_config(m, t, measured_T, 0, spec,
+                                                         chosen[(t, m)])),
                             measured_at=measured_T)
     write_json_atomic(out / "horizon.json", result)
     result["figures"] = [str(plot_horizons(result, out / "figure.png"))]
     return result
+
+
+def _solved(probes: dict) -> dict[int, bool]:
+    """length -> solved by at least NEEDED seeds, of a (model, task)'s probes."""
+    return {int(T): sum(p["solved"] for p in seeds.values()) >= NEEDED
+            for T, seeds in probes.items()}
 
 
 def _memory_of(path: Path, config: TrainConfig) -> dict | None:
@@ -136,36 +213,58 @@ def _rank_key(item) -> tuple:
     return (*(-(entry[t]["horizon"] or 0) for t in TASKS), model)
 
 
+def form(entry: str) -> str:
+    """How the table names a model's form: the bare layer, or its paper's block."""
+    model = VARIANTS.get(entry, (entry, {}))[0]
+    try:
+        return model_spec(model).form
+    except ValueError:  # a plugin's model that is not loaded: its record still reads
+        return "layer"
+
+
 def horizon_table(result: dict) -> str:
     settings = result["settings"]
-    head = ("| rank | model | copy: longest T solved | adding: longest T solved | state size | "
-            "J_tot·ε/‖v‖² (copy net) | MC (copy net) |\n|---|---|---|---|---|---|---|")
+    head = ("| rank | model | form | copy: longest T solved | adding: longest T solved | "
+            "setting (copy; adding) | state size | J_tot·ε/‖v‖² (copy net) | MC (copy net) |\n"
+            "|---|---|---|---|---|---|---|---|---|")
     rows = []
     for rank, (model, entry) in enumerate(sorted(result["models"].items(), key=_rank_key), 1):
         mem = entry["copy"]["memory"] or {}
         j, mc = mem.get("J_tot_normalized"), mem.get("MC")
-        rows.append(f"| {rank} | {model} | {_fmt_horizon(entry['copy'], settings['copy'])} | "
+        rows.append(f"| {rank} | {model} | {form(model)} | "
+                    f"{_fmt_horizon(entry['copy'], settings['copy'])} | "
                     f"{_fmt_horizon(entry['adding'], settings['adding'])} | "
+                    f"{entry['copy']['tuned']}; {entry['adding']['tuned']} | "
                     f"{mem.get('state_size', 'n/a')} | "
                     f"{'n/a' if j is None else f'{j:.2f}'} | "
                     f"{'n/a' if mc is None else f'{mc:.1f}'} |")
     copy = settings["copy"]
     note = (f"\n\nHidden {settings['hidden']}, {settings['steps']} steps (early stop once "
-            f"solved), lr {settings['lr']:g}, each model's recipe; copy S = {copy['S']}, "
+            f"solved), each model's recipe at the setting its search chose (below; "
+            f"{'learning rate and knobs' if settings['knobs'] else 'learning rate only'}, at "
+            f"copy T = {reference_length(copy['grid'])} and adding T = "
+            f"{reference_length(settings['adding']['grid'])}); copy S = {copy['S']}, "
             f"K = {copy['K']}. A length is solved when {NEEDED} of {len(SEEDS)} seeds end "
-            "below half of chance; bisection over "
-            f"copy T ∈ {list(copy['grid'])}, adding T ∈ {list(settings['adding']['grid'])} "
-            "('< x': not even the shortest). Memory of seed 0's trained copy network at its "
-            "longest solved T: J_tot of its linearization at rest over the task's length, and "
-            "its memory capacity (100 lags, state noise 0.1).")
-    return head + "\n" + "\n".join(rows) + note
+            "below half of chance (on copy that can be a recall accuracy little above one "
+            "half, not a perfect copy); bisection over "
+            f"copy T ∈ {list(copy['grid'])}, adding T ∈ {list(settings['adding']['grid'])}, "
+            "then one probe past the first unsolved length. The longest T solved is the longest "
+            "probed length solved with every shorter probed length solved too ('< x': not even "
+            "the shortest; 'also y': a longer length solved after an unsolved one). form: "
+            "'layer', the bare recurrent layer under a linear readout; 'block', its paper's "
+            "block (normalization, non-linear mixing, residual). Memory of seed 0's trained "
+            "copy network at its longest solved T: J_tot of its linearization at rest over the "
+            "task's length, and its memory capacity (100 lags, state noise 0.1).")
+    return head + "\n" + "\n".join(rows) + note + "\n\n" + tuning_table(result["tuning"])
 
 
 def _fmt_horizon(entry: dict, task: dict) -> str:
-    if entry["horizon"] is None:
-        return f"< {task['grid'][0]}"
-    longer = [T for T in task["grid"] if T > entry["horizon"]]
-    return f"{entry['horizon']}" + ("" if longer else " (the longest probed)")
+    text = f"< {task['grid'][0]}" if entry["horizon"] is None else f"{entry['horizon']}"
+    if entry["horizon"] is not None and not [T for T in task["grid"] if T > entry["horizon"]]:
+        text += " (the longest probed)"
+    if entry["beyond"]:
+        text += f" (also {', '.join(map(str, entry['beyond']))})"
+    return text
 
 
 def plot_horizons(result: dict, path: Path) -> Path:

@@ -22,6 +22,8 @@ class Job:
     seed: int
     config: TrainConfig
     variant: str = ""  # a hyper-parameter point within the group, e.g. "lr=0.0003 alpha=1.02"
+    tuning: bool = False  # a run of the fair-comparison search (never reported): tuning.py
+    point: tuple = ()  # a tuning run's (option, value) pairs: what ``variant`` names
 
 
 def _slug(text: str) -> str:
@@ -29,7 +31,7 @@ def _slug(text: str) -> str:
 
 
 def job_dir(root: Path, job: Job) -> Path:
-    group = root / "runs" / _slug(job.panel) / _slug(job.group)
+    group = root / ("tuning" if job.tuning else "runs") / _slug(job.panel) / _slug(job.group)
     return (group / _slug(job.variant) if job.variant else group) / f"seed{job.seed}"
 
 

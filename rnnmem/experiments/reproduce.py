@@ -23,11 +23,15 @@ from ..stats import format_mean_se
 from .estimate import Progress, describe_estimate
 from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
 from .registry import BUDGETS
+from .tuning import read_tuning, reported_jobs, tune, tuning_jobs, tuning_table
 
 
-def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True
-                  ) -> tuple[str, list[dict]]:
+def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
+                  tuning: list[dict] | None = None) -> tuple[str, list[dict]]:
     """Markdown table: one row per (panel, group), mean ± s.e. over seeds.
+
+    A tuned experiment's rows (``tuning``: :func:`~rnnmem.experiments.tuning.choose`'s records)
+    name their chosen setting, and the search follows the table.
 
     A group that runs a hyper-parameter grid shows its best grid point's seeds (see
     :func:`best_variant`) and counts solved runs over the whole grid, as Orhan & Pitkow's
@@ -35,6 +39,7 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True
     not averaged. ``weights=False``: from the runs' committed record (no model.pt).
     """
     rows, records = [], []
+    chosen = {(r["panel"], r["group"]): r["chosen"] for r in tuning or []}
     keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
     for panel, group in keys:
         pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel,
@@ -58,13 +63,19 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True
         records.append(record)
         solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
         name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
+        if tuning is not None:
+            record["tuned"] = chosen[(panel, group)]
+            name = f"{group} (tuned: {chosen[(panel, group)]})"
         rows.append(f"| {panel} | {name} | {len(mine)} | {format_mean_se(record['val_ratio'])} | "
                     f"{format_mean_se(record['val_metric'])} ({record['metric_name']}) | "
                     f"{format_mean_se(record['test_metric'])} | {solved_text} | "
                     f"{record['diverged']} | {failed} |")
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
               "| solved | diverged | failed |", "|---|---|---|---|---|---|---|---|---|"]
-    return "\n".join(header + rows), records
+    table = "\n".join(header + rows)
+    if tuning is not None:
+        table += "\n\n" + tuning_table(tuning)
+    return table, records
 
 
 def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce",
@@ -86,15 +97,37 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     root = Path(out) / f"{name}-{budget}{suffix}"
     start = time.perf_counter()
     if exp.jobs is not None:
-        jobs = [j if device == "cpu" else dataclasses.replace(
-            j, config=dataclasses.replace(j.config, device=device)) for j in exp.jobs(budget)]
-        finished = {i for i, j in enumerate(jobs)
+        search = _on_device(tuning_jobs(exp.jobs, budget), device)
+        plan = search + _on_device(exp.jobs(budget), device)  # the reported, before tuning
+        finished = {i for i, j in enumerate(plan)
                     if finished_summary(j.config, job_dir(root, j)) is not None}
-        todo = [j.config for i, j in enumerate(jobs) if i not in finished]
+        todo = [j.config for i, j in enumerate(plan) if i not in finished]
         _require_data(todo)  # missing data: one DataError here, not a table of failed runs
         estimate = describe_estimate(todo, workers) if todo and backend == "local" else None
-        progress(f"{name} ({budget}): {len(jobs)} runs, {len(finished)} already "
+        tuned = f" ({len(search)} of them tuning runs)" if search else ""
+        progress(f"{name} ({budget}): {len(plan)} runs{tuned}, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
+        counter = Progress(len(plan), len(todo))
+        records, searched = None, []
+        if search:
+            progress(f"  tuning: {len(search)} runs on seeds never reported (docs/protocol.md)")
+
+            def train(jobs):
+                if jobs is not search:  # rates past an edge of the range (tuning.tune)
+                    counter.total += len(jobs)
+                    counter.to_train += len(jobs)
+                return run_experiment_jobs(name, jobs, root, workers, backend, on_done=_reporter(
+                    jobs, finished if jobs is search else set(), counter, progress,
+                    "tuning / "))
+
+            searched, _, records = tune(search, train)
+            write_json_atomic(root / "tuning.json", dict(experiment=name, budget=budget,
+                                                         groups=records))
+            progress("  chosen: " + "; ".join(f"{r['panel']} / {r['group']}: {r['chosen']}"
+                                              for r in records))
+        jobs = _on_device(reported_jobs(exp.jobs, budget, records), device)
+        finished = {i for i, j in enumerate(jobs)
+                    if finished_summary(j.config, job_dir(root, j)) is not None}
         stale = [job_dir(root, j) for j in jobs if RunDir(job_dir(root, j)).holds_other_config(
             j.config)]
         damaged = [(d, RunDir(d).damage()) for d in map(lambda j: job_dir(root, j), jobs)]
@@ -105,25 +138,18 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         if stale:  # never overwritten silently: they fail, and the table counts them failed
             progress(f"  {len(stale)} run directories hold an older config of their job (the "
                      f"experiment changed since): remove them to retrain, e.g. {stale[0]}")
-        counter = Progress(len(jobs), len(todo))
-
-        def done(i, summary):
-            j = jobs[i]
-            what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
-            if summary.get("reused"):
-                what += " (reused)"
-            progress(f"  {counter(i not in finished)} {j.panel} / {j.group} / seed {j.seed}: "
-                     f"{summary['status']}, {what}")
-
+        done = _reporter(jobs, finished, counter, progress)
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
-        figures = draw_figure(exp, budget, jobs, dirs, root)
-        table, records = results_table(jobs, dirs)
+        figures = draw_figure(exp, budget, jobs, dirs, root, tuning=records)
+        table, groups = results_table(jobs, dirs, tuning=records)
         train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs) if s)
         write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
-                                                       groups=records))
-        backing = (f"Backed by the files of its {len(jobs)} runs under `runs/` (config.json, "
-                   "metrics.csv and summary.json of each; the weights are not kept): `rnnmem "
-                   "report --check` recomputes this table from them.")
+                                                       groups=groups))
+        searched = (f" and of its {len(searched)} tuning runs under `tuning/` (tuning.json: "
+                    "the search and what it chose)" if search else "")
+        backing = (f"Backed by the files of its {len(jobs)} runs under `runs/`{searched} "
+                   "(config.json, metrics.csv and summary.json of each; the weights are not "
+                   "kept): `rnnmem report --check` recomputes this table from them.")
     else:
         root.mkdir(parents=True, exist_ok=True)
         result = exp.run(root, budget, workers)
@@ -139,17 +165,38 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     return report
 
 
+def _on_device(jobs: list[Job], device: str) -> list[Job]:
+    return [j if device == "cpu" else dataclasses.replace(
+        j, config=dataclasses.replace(j.config, device=device)) for j in jobs]
+
+
+def _reporter(jobs: list[Job], finished: set, counter, progress, prefix: str = ""):
+    """The on_done of a sweep of ``jobs``: one line per run as it ends."""
+    def done(i, summary):
+        j = jobs[i]
+        what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
+        if summary.get("reused"):
+            what += " (reused)"
+        where = f"{j.panel} / {j.group} / " + (f"{j.variant} / " if j.variant else "")
+        progress(f"  {counter(i not in finished)} {prefix}{where}seed {j.seed}: "
+                 f"{summary['status']}, {what}")
+    return done
+
+
 def draw_figure(exp, budget: str, jobs: list[Job], dirs: list[Path], root: Path, *,
-                weights: bool = True) -> list[str]:
+                weights: bool = True, tuning: list[dict] | None = None) -> list[str]:
     """``root/figure.png``: each panel's groups at their best grid point (mean ± s.e. over
     seeds); [] where every run failed (the table says so). ``weights=False``: from the runs'
     committed files alone."""
     panels: dict[str, dict[str, list]] = {}
+    chosen = {(r["panel"], r["group"]): r["chosen"] for r in tuning or []}
     for panel, group in dict.fromkeys((j.panel, j.group) for j in jobs):
         pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True)
                  if (j.panel, j.group) == (panel, group)]
         variant, _ = best_variant(*map(list, zip(*pairs, strict=True)), weights=weights)
         label = f"{group} ({variant})" if variant else group
+        if (panel, group) in chosen:
+            label = f"{group} ({chosen[(panel, group)]})"
         runs = [load_run(d) for j, d in pairs if j.variant == variant
                 and finished_summary(j.config, d, weights=weights) is not None]
         if runs:  # failed runs are in the table, not the plot
@@ -173,7 +220,8 @@ def redraw_figures(out: str | Path, progress=None) -> list[Path]:
         exp = experiments().get(recorded.get("experiment"))
         if not (root / "runs").is_dir() or exp is None or exp.jobs is None:
             continue  # not backed: its figure needs runs that are not committed
-        jobs = exp.jobs(recorded["budget"])
+        tuning = read_tuning(root)
+        jobs = reported_jobs(exp.jobs, recorded["budget"], tuning)
         dirs = [job_dir(root, j) for j in jobs]
         unfinished = sum(not (d / "summary.json").is_file() for d in dirs)
         if unfinished:  # a grid still training (or cut short): its figure would be partial
@@ -184,7 +232,7 @@ def redraw_figures(out: str | Path, progress=None) -> list[Path]:
         if progress:
             progress(f"redrawing {root.name}")
         written += map(Path, draw_figure(exp, recorded["budget"], jobs, dirs, root,
-                                         weights=False))
+                                         weights=False, tuning=tuning))
     for horizon in sorted(Path(out).glob("*/horizon.json")):
         if progress:
             progress(f"redrawing {horizon.parent.name}")

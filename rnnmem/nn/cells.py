@@ -267,7 +267,19 @@ def _check_scan(*, init="orthogonal", feedback=None, clip=None, penalty_lr=0.0,
         raise ValueError(f"input_gain must be > 0, got {input_gain!r}")
 
 
-_SCAN = dict(check=_check_scan,
+# The fair comparison's search (docs/protocol.md): Henaff §4.1's rates around 1e-4 (their largest
+# that did not diverge); a chain's α, which Orhan & Pitkow tune per task over [0.99, 1.05].
+LT_RATES = (3e-5, 1e-4, 3e-4, 1e-3)
+GATED_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # around Henaff's LSTM rate, 1e-3
+CHAIN_INITS = ("chain", "feedback-chain")
+
+
+def _scan_search(options: dict) -> dict:
+    chain = options.get("init") in CHAIN_INITS
+    return dict(lr=LT_RATES, **({"gain": (1.0, 1.05)} if chain else {}))
+
+
+_SCAN = dict(check=_check_scan, search=_scan_search,
              choices=dict(input_activation=INPUT_ACTIVATIONS, activation=SRNN_ACTIVATIONS,
                           input_init=lambda: rinit.init_names("input")),
              help=_HELP, recipe=HENAFF_RECIPE, _builtin=True)
@@ -285,4 +297,4 @@ register_model("lstm", LSTM, inits=LSTM_INITS, default_init=LSTM_INITS[0],
                          bias="learned gate biases (default: none under the gaussian init, "
                               "Henaff eqs. 3-5; PyTorch's otherwise)"),
                recipe=HENAFF_RECIPE, state_blocks=4, gemm_blocks=4, language_model=True,
-               kernel="torch.nn.LSTM", _builtin=True)
+               kernel="torch.nn.LSTM", search=dict(lr=GATED_RATES), _builtin=True)

@@ -57,7 +57,105 @@ class MinGRU(RNNInterface):
         return f"{self.n_inputs}, {self.hidden}"
 
 
+# the fair comparison's search: Feng et al. train minGRU with Adam around 1e-3 (no other knob)
+MINGRU_SEARCH = dict(lr=(1e-4, 3e-4, 1e-3, 3e-3))
 register_model("mingru", MinGRU, help=dict(scan=SCAN_HELP), choices=dict(scan=SCANS),
+               search=MINGRU_SEARCH,
                gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
                kernels=dict((KERNELS[k], dict(scan=k)) for k in SCANS),
                reference="per-step autograd", _builtin=True)
+
+
+def _g(x: torch.Tensor) -> torch.Tensor:
+    """The positive candidate of minGRU's log-space form (Feng et al. appendix B.3): x + 1/2 for
+    x ≥ 0, σ(x) below, continuous at 0."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+class MinGRUBlock(RNNInterface):
+    """minGRU as its paper's reference model uses it (lucidrains/minGRU-pytorch, ``minLM``).
+
+    A linear encoder to ``hidden`` features (theirs: a token embedding), then ``depth`` layers
+    of ``h ← h + P·minGRU(RMSNorm(h))`` and ``h ← h + FF(RMSNorm(h))``, and a final RMSNorm
+    before the harness's readout (their logits). Their minGRU: no biases, the positive
+    candidate g(W_h x) of the log-space form, an inner width ``expansion`` × hidden (1.5) and
+    the projection P back to ``hidden`` (none when the expansion is 1); FF = Linear(4·hidden),
+    GELU, Linear. Here the recurrence runs in linear space on the same linear scan as
+    ``mingru`` (the values are equal; the log-space scan is their parallel form). Departures:
+    the encoder, ``depth`` 2 (theirs 6, at width 512, for enwik8), and no causal convolution
+    (an option of theirs, off by default).
+    PyTorch's default Linear init, drawn from the run's generator. The carried state is the
+    tuple of the layers' states (B, expansion × hidden).
+    """
+
+    def __init__(self, n_inputs: int, hidden: int, *, depth: int = 2, expansion: float = 1.5,
+                 ff_mult: int = 4, scan: str = DEFAULT_SCAN, fused: bool = True,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        check_scan(scan)
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, got {depth!r}")
+        inner = int(hidden * expansion)
+        if not expansion > 0 or inner < 1:
+            raise ValueError(f"expansion must make at least one inner unit, got {expansion!r}")
+        if isinstance(ff_mult, bool) or not isinstance(ff_mult, int) or ff_mult < 1:
+            raise ValueError(f"ff_mult must be a positive integer, got {ff_mult!r}")
+        self.n_inputs, self.hidden, self.depth, self.fused, self.scan = (
+            n_inputs, hidden, depth, fused, scan)
+        self.expansion, self.ff_mult, self.inner = expansion, ff_mult, inner
+
+        def linear(n_in, n_out, bias=True):
+            layer = nn.Linear(n_in, n_out, bias=bias)
+            bound = 1 / math.sqrt(n_in)  # PyTorch's default, from the run's generator
+            with torch.no_grad():
+                for p in layer.parameters():
+                    p.uniform_(-bound, bound, generator=generator)
+            return layer
+
+        self.encoder = linear(n_inputs, hidden)
+        self.norms = nn.ModuleList(nn.RMSNorm(hidden) for _ in range(2 * depth))
+        self.gates = nn.ModuleList(linear(hidden, 2 * inner, bias=False) for _ in range(depth))
+        self.out = nn.ModuleList(linear(inner, hidden, bias=False) if expansion != 1
+                                 else nn.Identity() for _ in range(depth))
+        self.ff = nn.ModuleList(nn.Sequential(linear(hidden, ff_mult * hidden), nn.GELU(),
+                                              linear(ff_mult * hidden, hidden))
+                                for _ in range(depth))
+        self.final_norm = nn.RMSNorm(hidden)
+
+    def _recur(self, i: int, u: torch.Tensor, state):
+        candidate, gate = self.gates[i](u).chunk(2, dim=-1)
+        z = torch.sigmoid(gate)
+        a, b = 1 - z, z * _g(candidate)
+        states = (linear_scan(a, b, state, method=self.scan) if self.fused
+                  else linear_scan_reference(a, b, state))
+        return states
+
+    def _run(self, x: torch.Tensor, state, last: torch.Tensor | None):
+        h, finals = self.encoder(x), []
+        for i in range(self.depth):
+            states = self._recur(i, self.norms[2 * i](h), None if state is None else state[i])
+            h = h + self.out[i](states)
+            h = h + self.ff[i](self.norms[2 * i + 1](h))
+            finals.append(states[-1] if last is None else
+                          states[last, torch.arange(states.shape[1], device=states.device)])
+        return self.final_norm(h), tuple(finals)
+
+    def forward_state(self, x: torch.Tensor, state: tuple | None = None):
+        return self._run(x, state, None)
+
+    def packed_run(self, x, state, last):  # each layer's state at each sequence's own end
+        return self._run(x, state, last)
+
+    def extra_repr(self) -> str:
+        return (f"{self.n_inputs}, {self.hidden}, depth={self.depth}, "
+                f"expansion={self.expansion}, ff_mult={self.ff_mult}")
+
+
+# minGRU-pytorch's train.py: Adam (at 1e-4 on enwik8; the search spans it), no clipping
+register_model("mingru-block", MinGRUBlock, search=MINGRU_SEARCH, recipe=dict(optimizer="adam"),
+               help=dict(depth="residual minGRU + feed-forward layers (minLM's depth)",
+                         expansion="minGRU's inner width over hidden (minLM's expansion)",
+                         ff_mult="the feed-forward layer's width over hidden (minLM's ff_mult)",
+                         scan=SCAN_HELP),
+               choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
+               reference="per-step autograd", form="block", _builtin=True)

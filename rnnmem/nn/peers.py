@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 from ..registry import HENAFF_RECIPE, register_model
+from .cells import GATED_RATES
 from .interface import RNNInterface
 from .scan import scan, scan_reference
 
@@ -283,7 +284,8 @@ def _nnrnn_readout_(W: nn.Linear, classifier: bool, generator):
 
 
 register_model("gru", GRU, inits=GRU_INITS, default_init=GRU_INITS[0], recipe=HENAFF_RECIPE,
-               state_blocks=3, gemm_blocks=3, kernel="torch.nn.GRU", _builtin=True)
+               state_blocks=3, gemm_blocks=3, kernel="torch.nn.GRU",
+               search=dict(lr=GATED_RATES), _builtin=True)
 def _check_modrelu(*, lr_orth=None, t_decay=0.0, gamma_penalty=0.0, **_) -> None:
     """What expRNN and nnRNN refuse, checked before one is built."""
     if lr_orth is not None and not lr_orth > 0:
@@ -303,10 +305,15 @@ _MODRELU = dict(inits=EXPRNN_INITS, default_init=EXPRNN_INITS[0],
                           gamma_penalty="δ of the penalty δ·Σ(γ−1)²"),
                 check=_check_modrelu,
                 kernel="fused scan, modReLU", _builtin=True)
-register_model("exprnn", ExpRNN, **_MODRELU, readout_init=_exprnn_readout_)
+# the fair comparison's search: expRNN's and nnRNN's rates with the orthogonal parameter's at the
+# ratio of their copy scripts (expRNN 1/10; nnRNN's lr_orth fixed at 1e-6)
+register_model("exprnn", ExpRNN, **_MODRELU, readout_init=_exprnn_readout_,
+               search={("lr", "lr_orth"): ((1e-4, 1e-5), (2e-4, 2e-5), (5e-4, 5e-5),
+                                           (1e-3, 1e-4))})
 # nnRNN copytask.py --alpha 0.99, no clipping
-register_model("nnrnn", NNRNN, **_MODRELU, even_hidden=True, readout_init=_nnrnn_readout_)
+register_model("nnrnn", NNRNN, **_MODRELU, even_hidden=True, readout_init=_nnrnn_readout_,
+               search=dict(lr=(2e-4, 5e-4, 1e-3, 2e-3)))
 # complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
 register_model("urnn", URNN, recipe=HENAFF_RECIPE, state_blocks=2, output_blocks=2,
                gemm_blocks=4, kernel="fused scan, complex modReLU",
-               reference="per-step autograd", _builtin=True)
+               reference="per-step autograd", search=dict(lr=GATED_RATES), _builtin=True)
