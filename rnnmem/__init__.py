@@ -10,7 +10,7 @@ from .registry import (  # noqa: E402
 )
 
 # (``rnnmem.train`` is the module of ``train(config, run_dir)``: from rnnmem.train import train)
-__all__ = ["Job", "TrainConfig", "load_plugin", "register_experiment", "register_init",
+__all__ = ["Job", "TrainConfig", "load_plugin", "load_runs", "register_experiment", "register_init",
            "register_model", "register_task"]
 
 
@@ -24,6 +24,10 @@ def __getattr__(name: str):
         from .experiments.jobs import Job
 
         return Job
+    if name == "load_runs":
+        from .export import load_runs
+
+        return load_runs
     if name == "load_plugin":
         from .plugins import load_plugin
 

@@ -24,7 +24,7 @@ from . import footprint
 from .config import layer_options, make_task
 from .data.ptb import PTBCorpus
 from .device import require_device
-from .loop import train_loop
+from .loop import LOG_EVERY, train_loop
 from .nn.model import build_layer
 from .nn.protocol import forward_state
 
@@ -150,7 +150,8 @@ def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float
 
 
 def train_lm(config, run_dir: str | Path, *, progress: bool = False,
-             resume: bool = False, overwrite: bool = False, loggers=()) -> dict:
+             resume: bool = False, overwrite: bool = False, loggers=(),
+             log_every: int = LOG_EVERY) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = make_task(config)
     footprint.require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
@@ -158,4 +159,5 @@ def train_lm(config, run_dir: str | Path, *, progress: bool = False,
     model = LanguageModel(len(corpus.vocab), config,
                           torch.Generator().manual_seed(config.seed)).to(device)
     return train_loop(config, run_dir, LMWorkload(corpus, config, device), model,
-                      progress=progress, resume=resume, overwrite=overwrite, loggers=loggers)
+                      progress=progress, resume=resume, overwrite=overwrite, loggers=loggers,
+                      log_every=log_every)

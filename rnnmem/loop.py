@@ -27,6 +27,7 @@ from .checkpoint import (
 from .config import TrainConfig
 from .device import kernel_path, model_device
 from .io import read_json
+from .provenance import code_change, code_record
 from .rundir import RunDir, RunExists
 
 
@@ -58,24 +59,37 @@ class Workload(Protocol):
         """Take back what :meth:`extra` gave."""
 
 
+LOG_EVERY = 10  # steps per point of losses.csv: a training curve between the evaluations
+
+
 def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
                model: torch.nn.Module, *, progress: bool = False, resume: bool = False,
                overwrite: bool = False, regularizer=None, after_update=None,
-               loggers=()) -> dict:
+               loggers=(), log_every: int = LOG_EVERY) -> dict:
     """Train ``model`` on ``workload`` as ``config`` says; write the run directory; return the
     summary (see :func:`rnnmem.train.train`). ``regularizer`` and ``after_update``: see
     :func:`run_steps`. Each of ``loggers`` is called with every row metrics.csv gets, as it
-    gets it (and closed at the end if it has ``close``). The run directory's lock is held
-    throughout (one writer per run)."""
+    gets it (and closed at the end if it has ``close``); one with ``train_points`` is also
+    given the new ``(step, training loss)`` points of losses.csv (the mean loss over each
+    ``log_every`` steps), written at each evaluation from the losses the checkpoint keeps
+    anyway: no step waits on it. The run directory's lock is held throughout (one writer per
+    run)."""
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
+        raise ValueError(f"log_every must be a positive integer, got {log_every!r}")
     run_dir = RunDir(run_dir)
     with run_dir.lock():
         if not (resume or overwrite) and run_dir.is_finished():
             raise RunExists(f"{run_dir.path} already holds a finished run; pass overwrite=True "
                             "(--overwrite) or another run directory")
+        if not (resume or overwrite) and run_dir.config_file.is_file():  # as the CLI refuses
+            raise RunExists(f"{run_dir.path} holds an unfinished run; continue it with "
+                            "resume=True (--resume), or pass overwrite=True (--overwrite) or "
+                            "another run directory")
         try:
             return _train_locked(config, run_dir, workload, model, progress=progress,
                                  resume=resume, regularizer=regularizer,
-                                 after_update=after_update, loggers=loggers)
+                                 after_update=after_update, loggers=loggers,
+                                 log_every=log_every)
         finally:
             for log in loggers:
                 if hasattr(log, "close"):
@@ -83,7 +97,7 @@ def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
 
 
 def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume, regularizer,
-                  after_update, loggers) -> dict:
+                  after_update, loggers, log_every) -> dict:
     saved = open_run(config, run_dir.path, resume)
     baseline = workload.baseline()
     optimizer = make_optimizer(config, model)
@@ -99,6 +113,14 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
         status, first_step = stopped, config.steps + 1
     start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
     bar = progress_bar(config.steps, progress, initial=first_step - 1)
+    logged = [0]  # training-loss points given to the loggers so far
+
+    def log_losses() -> None:
+        points = run_dir.write_losses(train_losses, log_every)
+        for log in loggers:
+            if hasattr(log, "train_points"):
+                log.train_points(points[logged[0]:])
+        logged[0] = len(points)
 
     def record(step: int) -> list[dict]:
         val_loss, val_metric = workload.evaluate(model)
@@ -109,6 +131,7 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
         run_dir.write_metrics(rows)
         for log in loggers:
             log(rows[-1])
+        log_losses()
         save_checkpoint(run_dir.checkpoint_file, config=config.to_dict(), model=model,
                         optimizer=optimizer, generators=workload.generators, step=step,
                         rows=rows, train_losses=train_losses,
@@ -127,9 +150,11 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
             after_update=after_update)
     if bar is not None:
         bar.close()
+    log_losses()  # a diverged run's losses after its last evaluation
     test = workload.test(model) if status != "diverged" else {}
     return finish(run_dir, model, workload, rows, train_losses, status, diverged_at,
-                  time.perf_counter() - start, test, config.final_evals)
+                  time.perf_counter() - start, test, config.final_evals,
+                  code=code_record(config))
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module):
@@ -248,8 +273,9 @@ def final_figures(rows: list[dict], k: int) -> dict:
 
 
 def finish(run_dir: RunDir, model, task, rows, train_losses, status, diverged_at, seconds,
-           test: dict, final_evals: int) -> dict:
-    """Write model.pt, then summary.json (last: its presence marks a finished run)."""
+           test: dict, final_evals: int, code: dict | None = None) -> dict:
+    """Write model.pt, then summary.json (last: its presence marks a finished run), which
+    records ``code`` (:func:`rnnmem.provenance.code_record`)."""
     final = final_figures(rows, final_evals)
     tail = train_losses[-max(1, len(train_losses) // 10):]
     summary = dict(
@@ -262,9 +288,28 @@ def finish(run_dir: RunDir, model, task, rows, train_losses, status, diverged_at
         kernel_path=kernel_path(model_device(model)),
         **test,
     )
+    if code is not None:
+        summary["code"] = code
+    if status == "completed" and (warning := unread_final(rows, final_evals,
+                                                          len(train_losses))) is not None:
+        summary["warning"] = warning
     run_dir.write_metrics(rows)  # again: a resumed run re-finishes a damaged metrics.csv too
     run_dir.finish(model.state_dict(), summary)
     return summary
+
+
+def unread_final(rows: list[dict], k: int, steps: int) -> str | None:
+    """Why a run's final figure (and so "solved") is not read from the end of its training:
+    its last ``k`` evaluations reach back beyond the last quarter of ``steps``; else None."""
+    trained = [r for r in rows if r["step"] > 0]
+    if steps < 1 or not trained:
+        return None
+    first = trained[-k:][0]["step"]
+    if first >= 0.75 * steps:
+        return None
+    return (f"the final figure is the median of the evaluations from step {first:g} of "
+            f"{steps} on, more than the last quarter of training: 'solved' does not describe "
+            "the end of training (evaluate more often: --eval-every)")
 
 
 def _solved(task, val_loss: float, status: str) -> bool | None:
@@ -277,9 +322,11 @@ def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
     """Prepare ``run_dir`` for ``config``; return the checkpoint to resume from, or None.
 
     A checkpoint is resumed only if both config.json and the checkpoint's own record say it is
-    ``config``'s; otherwise the run starts afresh (:meth:`RunDir.start`).
+    ``config``'s, and code.json says it ran today's code (:mod:`rnnmem.provenance`);
+    otherwise the run starts afresh (:meth:`RunDir.start`).
     """
     run = RunDir(run_dir)
+    code = code_record(config)
     run.path.mkdir(parents=True, exist_ok=True)
     state = None
     if resume and run.checkpoint_file.exists():
@@ -291,7 +338,10 @@ def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
             raise CheckpointError(f"{run.checkpoint_file} belongs to a different config; "
                                   "resume it with its own config.json or use another run "
                                   "directory")
-    run.start(config.to_dict(), fresh=state is None)
+        if (change := code_change(run.code(), code)) is not None:
+            raise CheckpointError(f"{run.checkpoint_file} cannot be resumed: {change}; "
+                                  "start it afresh in another run directory")
+    run.start(config.to_dict(), fresh=state is None, code=code)
     return state
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import saved_options
+from .io import write_bytes_atomic
 from .registry import task_label, task_specs
 from .rundir import RunDir, RunDirError  # noqa: F401 - RunDirError: plot's errors
 from .stats import mean_se
@@ -23,9 +24,20 @@ COINCIDE = 0.01  # curves within 1 % of each other at every shared step are said
 OFF_SCALE = 1e5  # loss / chance drawn up to this; a higher spike is clipped, and said so
 
 
+def save_png(fig, path: str | Path, dpi: int = 110) -> None:
+    """A figure as a PNG, written atomically (a temporary renamed over ``path``): never
+    through a symlink at ``path``, never half a file."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
 def style(i: int) -> dict:
-    """Series i's line style and marker (cycling)."""
-    return STYLES[i % len(STYLES)]
+    """Series i's colour, line style and marker: distinct for the first 50 series (the 10
+    colours cycle; each pass over them shifts the styles)."""
+    return dict(STYLES[(i + i // 10) % len(STYLES)], color=f"C{i % 10}")
 
 
 def marks(n: int, i: int) -> tuple[int, int]:
@@ -90,10 +102,11 @@ def _settings(config: dict) -> dict:
     return {**saved_options(config, "task"), **saved_options(config, "model"), **run}
 
 
-def differing_labels(configs: list[dict]) -> tuple[list[str], str]:
-    """(one label per run naming the settings in which the runs differ, the settings they
-    share as a title): two runs of different learning rates are told apart by ``lr``."""
-    settings = [_settings(c) for c in configs]
+def differing_labels(configs: list[dict], ignore: tuple = ()) -> tuple[list[str], str]:
+    """(one label per run naming the settings in which the runs differ, those in ``ignore``
+    aside, the settings they share as a title): two runs of different learning rates are told
+    apart by ``lr``."""
+    settings = [{k: v for k, v in _settings(c).items() if k not in ignore} for c in configs]
     # settings all runs have (another model's own options say nothing once "model" differs)
     keys = [k for k in dict.fromkeys(k for s in settings for k in s)
             if all(k in s for s in settings) or k in ("task", "model")]
@@ -113,17 +126,55 @@ def differing_labels(configs: list[dict]) -> tuple[list[str], str]:
     return labels, title or "runs of different tasks"
 
 
-def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str | None = None):
-    """Draw ``curve`` against step for every run on one PNG; returns the path written. Each
-    curve is labelled by the settings in which the runs differ; the title says what they
-    share."""
+GROUP_BY_RUN = ("run",)  # --group-by run: every run its own curve
+
+
+def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str | None = None,
+              group_by: tuple[str, ...] | None = None):
+    """Draw ``curve`` against step on one PNG; returns the path written. Runs with the same
+    settings but their seed (``group_by``: the same values of these settings) are one group:
+    one curve, mean ± s.e. over its runs, as the reproduce figures draw them. Each curve is
+    labelled by the settings in which the groups differ; the title says what they share.
+    ``group_by=GROUP_BY_RUN``: every run alone."""
     runs = [load_run(d) for d in run_dirs]
     _require_curve(runs, curve)
+    if group_by != GROUP_BY_RUN:
+        return _plot_grouped(runs, out, curve=curve, title=title, group_by=group_by)
     labels, shared = differing_labels([r["config"] for r in runs])
     if len(set(labels)) < len(labels):  # same settings in different directories
         labels = [f"{label} [{r['path'].name}]" for label, r in zip(labels, runs, strict=True)]
     return plot_curves({label: [r] for label, r in zip(labels, runs, strict=True)}, out,
                        curve=curve, title=title or shared)
+
+
+def _plot_grouped(runs: list[dict], out, *, curve: str, title: str | None,
+                  group_by: tuple[str, ...] | None):
+    groups, shared = group_runs(runs, group_by)
+    return plot_curves(groups, out, curve=curve, title=title or shared)
+
+
+def group_runs(runs: list[dict], group_by: tuple[str, ...] | None = None
+               ) -> tuple[dict[str, list[dict]], str]:
+    """({label: runs} with one group per value of the ``group_by`` settings (default: of every
+    setting but the seed), the title of what they share). Labels name only the settings in
+    which the groups differ."""
+    settings = [_settings(r["config"]) for r in runs]
+    if group_by:
+        unknown = [k for k in group_by if not any(k in s for s in settings)]
+        if unknown:
+            raise RunDirError(f"--group-by {unknown[0]}: no run has that setting; settings: "
+                              f"{', '.join(sorted(set().union(*settings)))}")
+    keys = list(group_by or dict.fromkeys(k for s in settings for k in s if k != "seed"))
+    groups: dict[tuple, list[dict]] = {}
+    for run, s in zip(runs, settings, strict=True):
+        groups.setdefault(tuple(repr(s.get(k)) for k in keys), []).append(run)
+    firsts = [members[0]["config"] for members in groups.values()]
+    labels, shared = differing_labels(firsts, ignore=("seed",))
+    if group_by:
+        labels = [", ".join(f"{k}={_settings(c).get(k)}" for k in keys) for c in firsts]
+    elif len(groups) == 1:
+        labels = [run_label(firsts[0]).split(" (seed")[0]]
+    return dict(zip(labels, groups.values(), strict=True)), shared
 
 
 def plot_groups(groups: dict[str, list], out: str | Path, **kwargs):
@@ -223,7 +274,7 @@ def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    save_png(fig, out, dpi=110)
     plt.close(fig)
     return out
 

@@ -1,6 +1,7 @@
 """The run directory: one owner for its files, how they are written and how they are read.
 
-``config.json`` (the resolved config, written first), ``metrics.csv`` (one row per evaluation),
+``config.json`` (the resolved config, written first), ``code.json`` (the code that runs it:
+:mod:`rnnmem.provenance`), ``metrics.csv`` (one row per evaluation),
 ``checkpoint.pt`` (to resume from), ``model.pt`` (final weights), ``summary.json`` (final
 numbers, written last: its presence, with weights and a matching config, marks a finished run).
 Every write is atomic (:mod:`rnnmem.io`); every reader goes through :class:`RunDir`, whose
@@ -23,7 +24,9 @@ import torch
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
 
 CONFIG = "config.json"
+CODE = "code.json"
 METRICS = "metrics.csv"
+LOSSES = "losses.csv"  # the training loss between evaluations: mean per log_every steps
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.pt"
 SUMMARY = "summary.json"
@@ -47,13 +50,19 @@ class RunExists(RunDirError):
     """A finished run directory that a new run would overwrite."""
 
 
+class RunChanged(RunDirError):
+    """A run directory holding a run of another config or other code than the one asked for."""
+
+
 class RunDir:
     """One run's directory. ``RunDir(path).summary()`` etc.; the paths are attributes."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.config_file = self.path / CONFIG
+        self.code_file = self.path / CODE
         self.metrics_file = self.path / METRICS
+        self.losses_file = self.path / LOSSES
         self.checkpoint_file = self.path / CHECKPOINT
         self.weights_file = self.path / WEIGHTS
         self.summary_file = self.path / SUMMARY
@@ -122,6 +131,34 @@ class RunDir:
         except RunDirError:
             return True
 
+    def code(self) -> dict | None:
+        """The code record of the run (:mod:`rnnmem.provenance`): the summary's once finished,
+        else code.json's; None for a run made before rnnmem kept one."""
+        try:
+            summary = self._json(self.summary_file, required=False)
+        except RunDirError:  # a damaged summary: it is re-finished, its code is code.json's
+            summary = None
+        if isinstance(summary, dict) and "code" in summary:
+            return summary["code"]
+        try:
+            return self._json(self.code_file, required=False)
+        except RunDirError:
+            return {}  # a damaged record: a change (code_change), never trusted
+
+    def change(self, config) -> str | None:
+        """Why this directory does not hold a run (finished or not) of ``config`` (a
+        TrainConfig) and of today's code, in one clause; None if it does or holds nothing."""
+        from .provenance import code_change, code_record
+
+        if not self.config_file.is_file():
+            return None
+        if self.holds_other_config(config):
+            return "it holds another config of its job"
+        try:
+            return code_change(self.code(), code_record(config))
+        except RunDirError as err:
+            return str(err)
+
     def summary(self) -> dict | None:
         """summary.json, or None while the run is unfinished."""
         return self._json(self.summary_file, required=False)
@@ -153,10 +190,12 @@ class RunDir:
 
     def finished_summary(self, config, *, weights: bool = True) -> dict | None:
         """The summary if this directory holds a finished run of ``config`` (a TrainConfig):
-        same config, files intact (:meth:`verify`; a damaged run reruns); else None."""
+        same config, the same code (:meth:`change`), files intact (:meth:`verify`; a damaged
+        run reruns); else None."""
         try:
             if config.matches(read_json(self.config_file)):
-                return self.verify(weights=weights)
+                summary = self.verify(weights=weights)
+                return summary if self.change(config) is None else None
         except (OSError, ValueError):
             pass
         return None
@@ -179,7 +218,11 @@ class RunDir:
         holder's pid) if another process holds it. The lock is an ``flock`` on ``.lock``: the
         OS releases it when its process dies, kill -9 included."""
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a symlink: a copied run's .lock must not write the link's target
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as err:
+            raise RunDirError(f"{self.lock_file} cannot be the run's lock ({err.strerror}: a "
+                              "symlink is refused); remove it") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -196,7 +239,7 @@ class RunDir:
     def holder(self) -> str | None:
         """The pid of the live process writing this run, or None (nothing is written)."""
         try:
-            fd = os.open(self.lock_file, os.O_RDONLY)
+            fd = os.open(self.lock_file, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
         try:
@@ -209,11 +252,12 @@ class RunDir:
 
     # --- writing (each file atomically) --------------------------------------------------
 
-    def start(self, config: dict, *, fresh: bool) -> None:
+    def start(self, config: dict, *, fresh: bool, code: dict | None = None) -> None:
         """Ready the directory for a run of ``config``: stale temporary files of a killed write
         go; a ``fresh`` start first removes the summary, then the weights and checkpoint of a
         previous run, so the directory never claims to be finished with a summary that is not
-        its config's; config.json is (re)written."""
+        its config's; config.json (and ``code``, the code record, as code.json) is
+        (re)written."""
         self.path.mkdir(parents=True, exist_ok=True)
         for stale in self.path.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
@@ -221,11 +265,43 @@ class RunDir:
             for path in (self.summary_file, self.weights_file, self.checkpoint_file):
                 path.unlink(missing_ok=True)
         write_json_atomic(self.config_file, config)
+        if code is not None:
+            write_json_atomic(self.code_file, code)
+
+    def set_aside(self) -> Path:
+        """Move the whole directory to ``<name>.changed-<k>`` beside it (the first free k),
+        in one rename: a changed run is kept, never deleted nor half overwritten. Refused
+        (:class:`RunLocked`) while a process writes it."""
+        with self.lock():
+            k = 1
+            while (aside := self.path.with_name(f"{self.path.name}.changed-{k}")).exists():
+                k += 1
+            os.rename(self.path, aside)  # the lock's open file moves with it, harmlessly
+        return aside
 
     def write_metrics(self, rows: list[dict]) -> None:
         lines = [",".join(METRIC_COLUMNS)]
         lines += [",".join(f"{row[c]:.6g}" for c in METRIC_COLUMNS) for row in rows]
         write_text_atomic(self.metrics_file, "\n".join(lines) + "\n")
+
+    def write_losses(self, losses: list[float], every: int) -> list[tuple[int, float]]:
+        """losses.csv: the mean training loss over each complete window of ``every`` steps
+        (its last step, the mean); returns the points."""
+        points = [(k + every, sum(losses[k:k + every]) / every)
+                  for k in range(0, len(losses) - every + 1, every)]
+        write_text_atomic(self.losses_file, "step,train_loss\n" + "".join(
+            f"{step},{loss:.6g}\n" for step, loss in points))
+        return points
+
+    def losses(self) -> list[dict]:
+        """losses.csv's rows (step, train_loss); [] for a run without one."""
+        if not self.losses_file.is_file():
+            return []
+        try:
+            with open(self.losses_file) as f:
+                return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            raise RunDirError(f"{self.losses_file} is malformed ({err})") from None
 
     def finish(self, state_dict: dict, summary: dict) -> None:
         """The weights, then the summary: written last, it marks the run finished, with the

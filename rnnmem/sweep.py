@@ -14,10 +14,12 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
 
+from .rundir import RunChanged, RunDir
 from .train import TrainConfig, train_or_resume
 
 
@@ -79,6 +81,20 @@ def _guarded(config: TrainConfig, run_dir) -> dict:
         return failed_summary(err)
 
 
+def clear_changed(runs: list[tuple[TrainConfig, str | Path]], rerun: bool
+                  ) -> list[tuple[Path, Path, str]]:
+    """Before a sweep: the run directories holding a run of another config or other code than
+    their job's (:meth:`RunDir.change`: a plugin edited since) are refused with one
+    :class:`RunChanged` naming the first, or with ``rerun`` moved aside to be trained afresh
+    (:meth:`RunDir.set_aside`). Returns (directory, where it went, why) for each moved."""
+    changed = [(Path(d), why) for c, d in runs if (why := RunDir(d).change(c)) is not None]
+    if changed and not rerun:
+        raise RunChanged(f"{len(changed)} run(s) changed since they were trained, e.g. "
+                         f"{changed[0][0]}: {changed[0][1]}; rerun with --rerun-changed (they "
+                         "are moved aside, not deleted)")
+    return [(d, RunDir(d).set_aside(), why) for d, why in changed]
+
+
 def failed_summary(err: BaseException) -> dict:
     reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return dict(status="failed", error=f"{type(err).__name__}: {reason}",
@@ -86,6 +102,13 @@ def failed_summary(err: BaseException) -> dict:
 
 
 BACKENDS = ("local", "ray")
+NO_GUARD = ("a sweep's worker process died while starting: a script that runs workers > 1 "
+            "must start them under if __name__ == \"__main__\": (each worker imports the "
+            "script anew), or pass workers=1")
+
+
+class SweepError(RuntimeError):
+    """A sweep's worker pool that broke (one line: what to do)."""
 
 
 def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
@@ -113,6 +136,10 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
             if on_done:
                 on_done(i, summaries[i])
         return summaries
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a spawned worker importing a script that starts a sweep at its top level: end it
+        # quietly; the parent says what to do (below)
+        raise SystemExit(1)
     # spawn, not fork: a forked copy of a process whose OpenMP pool already ran can hang.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
@@ -124,6 +151,9 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
             summaries[i] = future.result()
             if on_done:
                 on_done(i, summaries[i])
+    except BrokenProcessPool:
+        _stop(pool)
+        raise SweepError(NO_GUARD) from None
     except BaseException:  # SIGINT, SIGTERM (see _terminate_on_sigterm), an error: stop now
         _stop(pool)
         raise

@@ -2,8 +2,9 @@
 
 ``pip install 'rnnmem[tensorboard]'``, then ``rnnmem train ... --tensorboard`` (or
 ``train(config, run_dir, loggers=[TensorBoardLogger(run_dir / "tensorboard")])``) and
-``tensorboard --logdir runs``. Fed from the same rows as metrics.csv, at the same evaluations;
-it writes nothing else and changes nothing of the run.
+``tensorboard --logdir runs``. Fed from the same rows as metrics.csv, at the same evaluations,
+and from losses.csv's training-loss curve (``train_loss_curve``, one point per ``log_every``
+steps); it writes nothing else and changes nothing of the run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ class TensorBoardLogger:
         for key in SCALARS:
             self.writer.add_scalar(key, row[key], int(row["step"]))
         self.writer.flush()  # a long run is watched while it trains
+
+    def train_points(self, points) -> None:
+        """losses.csv's new (step, mean training loss) points, as ``train_loss_curve``."""
+        if self.writer is None:
+            self.writer = self._open()
+        for step, loss in points:
+            self.writer.add_scalar("train_loss_curve", loss, int(step))
 
     def close(self) -> None:
         if self.writer is not None:

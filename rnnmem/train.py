@@ -33,9 +33,20 @@ from .config import (  # noqa: F401 - also importable from here, next to train()
     make_task,
 )
 from .device import require_device
-from .loop import make_optimizer, open_run, train_loop  # noqa: F401 - open_run: tests use it here
+from .loop import (  # noqa: F401 - open_run: tests use it here
+    LOG_EVERY,
+    make_optimizer,
+    open_run,
+    train_loop,
+)
 from .nn.cells import orthogonality_penalty  # noqa: F401 - Henaff §4.2, importable from here
-from .rundir import RunExists, RunLocked, finished_summary  # noqa: F401 - train()'s errors
+from .rundir import (  # noqa: F401 - train()'s errors
+    RunChanged,
+    RunDir,
+    RunExists,
+    RunLocked,
+    finished_summary,
+)
 
 VALIDATION_SEED = 2**31 - 1  # one fixed held-out set, the same for every training seed
 LR_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # Henaff §4.1
@@ -120,7 +131,8 @@ def run_threads(threads: int):
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
-          resume: bool = False, overwrite: bool = False, loggers=()) -> dict:
+          resume: bool = False, overwrite: bool = False, loggers=(),
+          log_every: int = LOG_EVERY) -> dict:
     """Train one model as ``config`` says; write the run directory; return the summary.
 
     The summary's ``status`` is ``completed``, ``early-stopped`` (validation loss fell below
@@ -131,19 +143,21 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     as ``rnnmem train`` refuses it; the run trains on ``config.threads`` threads, as there.
     ``loggers``: callables given each metrics row as it is written
     (:class:`rnnmem.tensorboard.TensorBoardLogger`, or your own); they change nothing else.
+    ``log_every``: steps per point of the training-loss curve, losses.csv (not part of the
+    run's identity: it changes no number).
     """
     with run_threads(config.threads):
         if config.task_kind == "language-model":
             from .lm import train_lm
 
             return train_lm(config, run_dir, progress=progress, resume=resume,
-                            overwrite=overwrite, loggers=loggers)
+                            overwrite=overwrite, loggers=loggers, log_every=log_every)
         return _train_task(config, run_dir, progress=progress, resume=resume,
-                           overwrite=overwrite, loggers=loggers)
+                           overwrite=overwrite, loggers=loggers, log_every=log_every)
 
 
 def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
-                overwrite: bool, loggers=()) -> dict:
+                overwrite: bool, loggers=(), log_every: int = LOG_EVERY) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
     device = require_device(config.device)
@@ -151,7 +165,7 @@ def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
     model = make_model(config, task, torch.Generator().manual_seed(config.seed)).to(device)
     after_update = getattr(model.rnn, "after_update", None)  # Henaff §4.2's penalty step
     return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
-                      overwrite=overwrite, loggers=loggers,
+                      overwrite=overwrite, loggers=loggers, log_every=log_every,
                       regularizer=getattr(model.rnn, "regularization", None),
                       after_update=None if after_update is None else (
                           lambda: after_update(workload.generators["ortho"])))
@@ -171,10 +185,13 @@ def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:
 
 def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
     """Skip a finished run (its summary, marked ``reused``), resume an interrupted one, else
-    start it."""
+    start it. A directory holding a run of another config or other code is never trained
+    over: :class:`RunChanged` (:meth:`RunDir.set_aside` moves it away)."""
     finished = finished_summary(config, run_dir)
     if finished is not None:
         return {**finished, "reused": True}
+    if (change := RunDir(run_dir).change(config)) is not None:
+        raise RunChanged(f"{run_dir}: {change}; rerun with --rerun-changed")
     return train(config, run_dir, resume=True)
 
 

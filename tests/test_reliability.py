@@ -112,7 +112,7 @@ def test_resume_after_the_stopping_evaluation(tmp_path):
 
 
 def test_killed_sweep_loses_nothing_and_finishes(tmp_path):
-    demo = ["demo", "--steps", "300", "--seeds", "2", "--workers", "2"]
+    demo = ["demo", "--steps", "120", "--seeds", "2", "--workers", "2"]
     reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
     assert main([*demo, "--out", str(reference)]) == 0
     proc = subprocess.Popen(command(*demo, "--out", str(interrupted)),

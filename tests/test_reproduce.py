@@ -8,6 +8,7 @@ from rnnmem.experiments.registry import Experiment, Job
 from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
 from rnnmem.experiments.tuning import tuning_jobs
 from rnnmem.registry import experiments
+from rnnmem.rundir import RunChanged
 from rnnmem.sweep import run_all
 from rnnmem.train import TrainConfig
 
@@ -120,11 +121,42 @@ def test_a_stale_run_is_never_reported_as_a_result(tiny, tmp_path, monkeypatch):
         job_dir(root, j) for j in jobs])  # nothing retrained: every directory is stale
     import rnnmem.experiments.reproduce as reproduce_module
     monkeypatch.setattr(reproduce_module, "run_experiment_jobs", registry.run_experiment_jobs)
+    with pytest.raises(RunChanged, match=r"8 run\(s\) changed since they were trained, e\.g\. "
+                       r".*: it holds another config of its job; rerun with --rerun-changed"):
+        reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
     said = []
-    report = reproduce("tiny", out=tmp_path, workers=1, progress=said.append).read_text()
-    assert "8 run directories hold an older config" in said[1]
+    report = reproduce("tiny", out=tmp_path, workers=1, progress=said.append,
+                       rerun_changed=True).read_text()
+    assert "8 changed run(s) moved aside to retrain" in said[1]
+    assert len(list(tmp_path.glob("tiny-quick/runs/*/*/seed*.changed-1"))) == 8  # kept
     assert "| copy T = 5 | orthogonal | 2 | n/a | n/a (" in report  # counted failed, not shown
     assert report.count("| 2 |\n") == 4  # the failed column: every run of every group
+
+
+def test_a_failed_rerun_leaves_the_table_and_its_runs(tiny, tmp_path, monkeypatch):
+    from rnnmem import sweep
+    from rnnmem.experiments.reproduce import RunsFailed
+
+    reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
+    root = tmp_path / "tiny-quick"
+    kept = {name: (root / name).read_bytes() for name in ("table.md", "report.md",
+                                                          "results.json", "figure.png")}
+    changed = lambda budget: [  # noqa: E731 - every job's config changed: all rerun
+        Job(j.panel, j.group, j.seed, TrainConfig(**{**j.config.to_dict(), "eval_every": 3}))
+        for j in tiny_experiment(budget)]
+    monkeypatch.setitem(experiments(), "tiny", Experiment("tiny", "Test paper", "Fig. 0",
+                                                        "nothing", jobs=changed))
+
+    def broken(config, run_dir):
+        raise RuntimeError("a bug in the new code")
+
+    monkeypatch.setattr(sweep, "train_or_resume", broken)
+    with pytest.raises(RunsFailed, match=r"8 run\(s\) failed, e\.g\. .*RuntimeError: a bug in "
+                       r"the new code; .*table\.md and its report are left as they were"):
+        reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None,
+                  rerun_changed=True)
+    assert {name: (root / name).read_bytes() for name in kept} == kept
+    assert len(list(root.glob("runs/*/*/seed*.changed-1/summary.json"))) == 8
 
 
 def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_path,
@@ -226,7 +258,8 @@ def test_estimate_is_measured_and_scales_with_steps(monkeypatch, tmp_path):
     lm = TrainConfig(task="ptb-char", model="lstm", init="plain", data_dir=str(tmp_path))
     a, skipped = estimate.estimate_seconds([short, lm])
     assert skipped == 1 and 0 < a < 60
-    assert "1 language-model runs not estimated" in estimate.describe_estimate([short, lm], 2)
+    said = estimate.describe_estimate([short, lm], 2)
+    assert "1 runs not estimated (a corpus not installed" in said
     # with it: measured steps plus evaluations of the whole validation slice and the test split
     monkeypatch.setattr(estimate, "lm_seconds", lambda config: (0.1, 1e-4, dict(
         train=10**6, valid=5000, test=3000)))

@@ -21,3 +21,22 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
     results = run_all([(bad, tmp_path / "bad"), (good, tmp_path / "good")], workers=1)
     assert results[0]["status"] == "failed" and "does not exist" in results[0]["error"]
     assert results[1]["status"] == "completed"
+
+
+def test_a_script_without_a_main_guard_gets_one_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from rnnmem.config import TrainConfig\nfrom rnnmem.sweep import run_all\n"
+        "c = [TrainConfig(task='copy', T=5, S=2, K=3, hidden=8, steps=5, eval_every=5, "
+        "val_size=8, seed=s) for s in range(2)]\n"
+        f"run_all([(x, r'{tmp_path}' + f'/r{{i}}') for i, x in enumerate(c)], workers=2)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("rnnmem.sweep.SweepError: a sweep's worker process died") and \
+        'if __name__ == "__main__":' in last
+    assert done.stderr.count("Traceback") == 1  # the workers say nothing

@@ -12,7 +12,7 @@ import threading
 
 from .. import __version__
 from .common import Parser, UsageError, check_writable
-from .experiments import add_report_parser, add_reproduce_parser
+from .experiments import add_export_parser, add_report_parser, add_reproduce_parser
 from .tools import add_bench_parser, add_construct_parser, add_data_parser, add_memory_parser
 from .train import add_demo_parser, add_plot_parser, add_train_parser, explain_unrecognized
 
@@ -31,7 +31,7 @@ def build_parser(model: str | None = None, task: str | None = None,
     add_train_parser(sub, model=model, task=task, optimizer=optimizer)
     for add in (add_plot_parser, add_demo_parser, add_construct_parser,
                 add_memory_parser, add_bench_parser, add_reproduce_parser, add_report_parser,
-                add_data_parser):
+                add_export_parser, add_data_parser):
         add(sub)
     for command in sub.choices.values():
         add_plugin_argument(command)

@@ -31,7 +31,37 @@ def add_reproduce_parser(sub) -> None:
                    help="where the training runs compute: auto, cpu, cuda, cuda:N or mps; "
                         "runs not on the CPU go to <experiment>-<budget>-<device> (default: "
                         "cpu, on which every committed result was made)")
+    p.add_argument("--rerun-changed", action="store_true",
+                   help="move aside (never delete) the runs whose config or code changed since "
+                        "they were trained (an edited plugin: docs/extending.md), and train "
+                        "them afresh; without it such runs are refused")
+    p.add_argument("--models", type=_names, default=(), metavar="A,B",
+                   help="only these models (registry names or the table's group names); the "
+                        "runs are the grid's own, the report goes to parts/")
+    p.add_argument("--seeds", type=_seeds, default=(), metavar="0,1,2",
+                   help="report these seeds instead of the grid's; report to parts/")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="change a run setting or option of every run (after tuning's choice), "
+                        "e.g. --set steps=500; the runs go to <experiment>-<budget>-set-...")
     p.set_defaults(func=_cmd_reproduce)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ValueError("give model names separated by commas")
+    return names
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    from ..config import check_seed
+
+    seeds = tuple(int(n) for n in text.split(",") if n.strip())
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError("give distinct seeds separated by commas")
+    for seed in seeds:
+        check_seed(seed)
+    return seeds
 
 
 def _cmd_reproduce(args) -> int:
@@ -58,6 +88,8 @@ def _cmd_reproduce(args) -> int:
             raise UsageError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
     from ..data import DataError
     from ..device import require_device
+    from ..experiments.reproduce import RunsFailed
+    from ..experiments.selection import Selection, parse_override
     from ..rundir import RunDirError
 
     try:
@@ -65,10 +97,19 @@ def _cmd_reproduce(args) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     try:
-        report = reproduce(args.experiment, budget=args.budget, out=args.out,
-                           workers=args.workers, backend=args.backend, device=args.device)
-    except (DataError, RunDirError) as err:
+        selection = Selection(models=args.models, seeds=args.seeds,
+                              overrides=tuple(map(parse_override, args.overrides)))
+    except ValueError as err:
         raise UsageError(str(err)) from None
+    try:
+        report = reproduce(args.experiment, budget=args.budget, out=args.out,
+                           workers=args.workers, backend=args.backend, device=args.device,
+                           rerun_changed=args.rerun_changed, selection=selection)
+    except (DataError, RunDirError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    except RunsFailed as err:
+        print(f"rnnmem: {err}", file=sys.stderr)
+        return 1
     print(report.read_text())
     print(f"wrote {report}")
     results = report.parent / "results.json"
@@ -124,3 +165,33 @@ def _cmd_report(args) -> int:
     return 0
 
 
+
+
+def add_export_parser(sub) -> None:
+    from ..export import FORMATS
+
+    p = sub.add_parser(
+        "export", help="runs out as data: one row per run, one per evaluation",
+        description="Write OUT/runs.<format> (one row per run: every setting, the summary) and "
+                    "OUT/evaluations.<format> (one row per evaluation) of the run directories "
+                    "at or under each DIR; the runs of a reproduce directory also carry their "
+                    "experiment, panel, group and grid point. From Python: "
+                    "rnnmem.load_runs(DIR) (a pandas DataFrame).")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+    p.add_argument("--out", type=out_path, required=True, help="output directory")
+    p.add_argument("--format", choices=FORMATS, default="csv",
+                   help="csv, json, or parquet (needs pandas and pyarrow)")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args) -> int:
+    from ..export import write_export
+    from ..rundir import RunDirError
+
+    try:
+        written = write_export(args.dirs, args.out, args.format)
+    except (RunDirError, ImportError) as err:
+        raise UsageError(str(err)) from None
+    for path in written:
+        print(f"wrote {path}")
+    return 0

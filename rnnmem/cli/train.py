@@ -161,6 +161,9 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
     p.add_argument("--tensorboard", action="store_true",
                    help="also write the metrics as TensorBoard scalars to RUN_DIR/tensorboard "
                         "(pip install 'rnnmem[tensorboard]'); nothing else changes")
+    p.add_argument("--log-every", type=int, default=10, metavar="N",
+                   help="steps per point of the training-loss curve, RUN_DIR/losses.csv (the "
+                        "mean loss over each N steps; not part of the run's identity)")
     config_fields = p.add_argument_group("run configuration")
     for f in dataclasses.fields(_train_config()):
         text = f.metadata["help"]
@@ -303,8 +306,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _cmd_train(args) -> int:
-    if args.probe_steps < 1:
-        raise UsageError("--probe-steps must be a positive integer")
+    if args.probe_steps < 1 or args.log_every < 1:
+        raise UsageError("--probe-steps and --log-every must be positive integers")
     if args.resume is not None:
         return _resume(args)
     from ..train import find_learning_rate
@@ -367,7 +370,7 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     try:
         loggers = [TensorBoardLogger(Path(run_dir) / "tensorboard")] if args.tensorboard else []
         summary = train(config, run_dir, progress=not args.quiet, resume=resume,
-                        overwrite=args.overwrite, loggers=loggers)
+                        overwrite=args.overwrite, loggers=loggers, log_every=args.log_every)
     except (CheckpointError, DataError, DeviceUnavailable, TooLarge, RunDirError,
             TensorBoardMissing) as err:
         raise UsageError(str(err)) from None
@@ -376,6 +379,8 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
           f"{summary['final_evals']} evaluations) {summary['final_val_loss']:.4g} = "
           f"{summary['final_val_ratio']:.3f} × chance; {summary['metric_name']} "
           f"{summary['final_val_metric']:.4g}; solved: {summary['solved']}")
+    if "warning" in summary:
+        print(f"rnnmem: warning: {summary['warning']}", file=sys.stderr)
     if "test_metric" in summary:
         print(f"test loss {summary['test_loss']:.4g}; test {summary['metric_name']} "
               f"{summary['test_metric']:.4g}")
@@ -395,6 +400,10 @@ def add_plot_parser(sub) -> None:
                    help="PNG to write, or a directory to write curves.png into")
     p.add_argument("--curve", choices=tuple(CURVES), default="val_ratio",
                    help="which column to draw (default: val_ratio)")
+    p.add_argument("--group-by", metavar="KEY[,KEY]", default=None,
+                   help="one curve (mean ± s.e. band) per value of these settings, e.g. model "
+                        "or model,lr; default: every setting but the seed (the seeds of one "
+                        "setting are one curve); 'run': every run its own curve")
     p.set_defaults(func=_cmd_plot)
 
 
@@ -405,7 +414,9 @@ def _cmd_plot(args) -> int:
     if out.suffix.lower() != ".png":
         raise UsageError(f"-o {args.out}: give a .png file or an existing directory")
     try:
-        out = plot_runs(args.run_dirs, out, curve=args.curve)
+        group_by = None if args.group_by is None else tuple(
+            k.strip() for k in args.group_by.split(",") if k.strip())
+        out = plot_runs(args.run_dirs, out, curve=args.curve, group_by=group_by or None)
     except RunDirError as err:
         raise UsageError(str(err)) from None
     print(f"wrote {out}")

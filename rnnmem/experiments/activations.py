@@ -19,6 +19,7 @@ import torch
 from ..analysis import load_run_model
 from ..io import write_json_atomic
 from ..nn import l2_pool
+from ..plot import save_png
 
 
 def rotation_planes(V: torch.Tensor) -> tuple[torch.Tensor, list[list[int]]]:
@@ -93,7 +94,7 @@ def plot_pool_activations(run_dirs: list[str | Path], out: str | Path, *, seed: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "activations.png"
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     # runs named relative to the report's folder, so a committed report names no machine's path
     name = {d: os.path.relpath(d, out) for d in run_dirs}

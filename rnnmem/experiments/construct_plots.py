@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plot import save_png
+
 
 def plot_copy_report(results: dict, out: str | Path) -> list[Path]:
     import matplotlib
@@ -32,7 +34,7 @@ def plot_copy_report(results: dict, out: str | Path) -> list[Path]:
     fig.colorbar(image, ax=ax, label="success %")
     fig.tight_layout()
     heat = out / "copy-fig1.png"
-    fig.savefig(heat, dpi=120)
+    save_png(fig, heat, dpi=120)
     plt.close(fig)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.8))
@@ -58,6 +60,6 @@ def plot_copy_report(results: dict, out: str | Path) -> list[Path]:
     right.legend(fontsize=8)
     fig.tight_layout()
     curves = out / "copy-vs-d.png"
-    fig.savefig(curves, dpi=120)
+    save_png(fig, curves, dpi=120)
     plt.close(fig)
     return [heat, curves]

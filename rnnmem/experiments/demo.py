@@ -75,9 +75,9 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
         print(f"  {done_text} {INITS[init]} seed {s}: {summary['status']}, {what}", flush=True)
 
     for job in jobs:  # never overwritten, never counted failed without a word
-        if RunDir(run_dirs[job]).holds_other_config(configs[job]):
-            raise ValueError(f"{run_dirs[job]} holds a demo run of other settings (another "
-                             f"--steps?); pass another --out, or remove {out / 'runs'}")
+        if (why := RunDir(run_dirs[job]).change(configs[job])) is not None:
+            raise ValueError(f"{run_dirs[job]}: {why} (another --steps?); pass another "
+                             f"--out, or remove {out / 'runs'}")
     print(f"training LT-ORNN and LT-IRNN on copy T=100: {seeds} seed(s) each, {steps} steps",
           flush=True)
     start = time.perf_counter()

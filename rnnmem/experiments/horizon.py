@@ -27,11 +27,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import write_json_atomic
+from ..plot import save_png
 from ..registry import model_spec, model_specs
 from ..rundir import finished_summary
-from ..sweep import run_all
+from ..sweep import clear_changed, run_all
 from ..train import TrainConfig
-from .jobs import Job, run_experiment_jobs
+from .jobs import Job, job_dir
 from .tuning import chosen_options, points, search_space, tune, tuning_table
 
 SEEDS = (0, 1, 2)
@@ -115,17 +116,32 @@ def horizon_of(solved: dict[int, bool]) -> int | None:
 
 
 def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None, *,
-                   models: list[str] | None = None, progress=print) -> dict:
+                   models: list[str] | None = None, progress=print,
+                   rerun_changed: bool = False, report_dir: Path | None = None) -> dict:
     """Tune, then bisect every (model, task)'s horizon; returns the searches, the tuning and
-    the memory measures."""
+    the memory measures. The runs go under ``out``, horizon.json and the figure to
+    ``report_dir`` (default ``out``). A run directory of another config or code is refused,
+    or with ``rerun_changed`` moved aside (:func:`~rnnmem.sweep.clear_changed`)."""
     spec = BUDGETS[budget]
     models = horizon_models() if models is None else list(models)
+    report_dir = out if report_dir is None else Path(report_dir)
+
+    def sweep(runs: list, **kw) -> list[dict]:
+        moved = clear_changed(runs, rerun_changed)
+        if moved:
+            progress(f"  {len(moved)} changed run(s) moved aside to retrain, e.g. "
+                     f"{moved[0][1]} ({moved[0][2]})")
+        return run_all(runs, workers=workers, **kw)
+
     search = tuning_jobs(models, spec)
     where = ", ".join(f"{t} T={reference_length(spec[t]['grid'])}" for t in TASKS)
     progress(f"memory horizon, tuning: {len(search)} runs at {where} on seed {TUNING_SEED}, "
              "never a probe's (docs/protocol.md)")
-    _, _, records = tune(search, lambda jobs: run_experiment_jobs("memory-horizon", jobs, out,
-                                                                  workers))
+    def tune_runs(jobs: list[Job]) -> list[Path]:
+        sweep([(j.config, job_dir(out, j)) for j in jobs])
+        return [job_dir(out, j) for j in jobs]
+
+    _, _, records = tune(search, tune_runs)
     chosen = chosen_options(records)
     searches = {(m, t): dict(lo=-1, hi=len(spec[t]["grid"]), probes={})
                 for m in models for t in TASKS}
@@ -135,9 +151,8 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
                 for seed in SEEDS]
         progress(f"memory horizon, {what}: {len(todo)} searches, {len(jobs)} runs "
                  f"({', '.join(sorted({f'{t} T={T}' for (_, t), T, _ in jobs}))})")
-        summaries = run_all([(job_config(m, t, T, seed, spec, chosen[(t, m)]),
-                              run_dir(out, m, t, T, seed)) for (m, t), T, seed in jobs],
-                            workers=workers)
+        summaries = sweep([(job_config(m, t, T, seed, spec, chosen[(t, m)]),
+                            run_dir(out, m, t, T, seed)) for (m, t), T, seed in jobs])
         for ((m, t), T, seed), summary in zip(jobs, summaries, strict=True):
             searches[(m, t)]["probes"].setdefault(T, {})[seed] = dict(
                 solved=bool(summary.get("solved")), status=summary["status"],
@@ -182,8 +197,8 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
                                               job_config(m, t, measured_T, 0, spec,
                                                          chosen[(t, m)])),
                             measured_at=measured_T)
-    write_json_atomic(out / "horizon.json", result)
-    result["figures"] = [str(plot_horizons(result, out / "figure.png"))]
+    write_json_atomic(report_dir / "horizon.json", result)
+    result["figures"] = [str(plot_horizons(result, report_dir / "figure.png"))]
     return result
 
 
@@ -292,14 +307,29 @@ def plot_horizons(result: dict, path: Path) -> Path:
                  f"{result['settings']['hidden']}, {result['settings']['steps']} steps)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
 
 
-def run(out: Path, budget: str, workers: int | None) -> dict:
-    """The experiment registry's entry point."""
-    result = memory_horizon(Path(out), budget, workers)
+def run(out: Path, budget: str, workers: int | None, *, selection=None,
+        rerun_changed: bool = False, report_dir: Path | None = None) -> dict:
+    """The experiment registry's entry point; ``selection``: ``--models`` alone (every model
+    has its own searches; the seeds and settings are the protocol's)."""
+    models = None
+    if selection is not None:
+        if selection.seeds or selection.overrides:
+            raise ValueError("memory-horizon takes --models only: its seeds (3, of which 2 "
+                             "must solve a length) and settings are its protocol's")
+        if selection.models:
+            known = {m.lower(): m for m in horizon_models()}
+            missing = [m for m in selection.models if m.lower() not in known]
+            if missing:
+                raise ValueError(f"--models {','.join(missing)}: not in memory-horizon's "
+                                 f"models; they are: {', '.join(known.values())}")
+            models = [known[m.lower()] for m in selection.models]
+    result = memory_horizon(Path(out), budget, workers, models=models,
+                            rerun_changed=rerun_changed, report_dir=report_dir)
     runs = sum(len(seeds) for entry in result["models"].values() for task in TASKS
                for seeds in entry[task]["probes"].values())
     return dict(figures=result.pop("figures"), result=result, backing=(

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..analysis import near_span
 from ..config import saved_options
-from ..plot import STYLES, coinciding, legend_below, marks
+from ..plot import STYLES, coinciding, legend_below, marks, save_png
 from ..registry import task_label
 
 
@@ -74,7 +74,7 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
                  fontsize=10)
     fig.tight_layout()
     path = out / "memory-curves.png"
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -100,7 +100,7 @@ def plot_decoding_toy(results: dict, out: Path) -> Path:
                  f"(Orhan & Pitkow Fig. 2)", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the shared legend below
     path = out / "decoding-toy.png"
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -128,8 +128,9 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     axes[1].set_xlabel("distance above the diagonal")
     axes[1].set_title("Schur form: Σ|T_{i,i+o}|²", fontsize=9)
     order = entry["trained"][block]["order"]
-    image = axes[2].imshow(responses[:, order].T, aspect="auto", cmap="magma")
-    fig.colorbar(image, ax=axes[2], label="|h| after the pulse")
+    shown = np.abs(np.asarray(responses)[:, order].T)
+    image = axes[2].imshow(shown, aspect="auto", cmap="magma", norm=_log_norm(shown))
+    fig.colorbar(image, ax=axes[2], label="|h| after the pulse (log scale)")
     axes[2].set_xlabel("step after the pulse")
     axes[2].set_ylabel("unit (ordered by peak time)")
     axes[2].set_title("trained: |pulse response|", fontsize=9)
@@ -164,6 +165,19 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     fig.suptitle(f"{name}: {c['model']} {init or ''} on {task_label(c)}", fontsize=10)
     fig.tight_layout()
     path = out / f"analysis-{name}.png"
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _log_norm(values: np.ndarray):
+    """A log colour scale over the finite, positive values, 8 decades at most below the top:
+    a response that grows by 10^30 and one that decays both stay visible (a linear scale leaves
+    all but the largest black)."""
+    from matplotlib.colors import LogNorm
+
+    finite = values[np.isfinite(values) & (values > 0)]
+    if not finite.size:
+        return None
+    top = float(finite.max())
+    return LogNorm(vmin=max(float(finite.min()), top * 1e-8), vmax=top, clip=True)

@@ -398,10 +398,12 @@ def _pool_activations(out, budget, workers):
         "those missing)."))
 
 
-def _memory_horizon(out, budget, workers):
+def _memory_horizon(out, budget, workers, *, selection=None, rerun_changed=False,
+                    report_dir=None):
     from .horizon import run
 
-    return run(out, budget, workers)
+    return run(out, budget, workers, selection=selection, rerun_changed=rerun_changed,
+               report_dir=report_dir)
 
 
 def _horizon_table(result):

@@ -9,6 +9,8 @@ Layout of an output directory::
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import os
 import re
 import time
@@ -20,9 +22,11 @@ from ..plot import load_run, plot_panels
 from ..registry import experiments
 from ..rundir import RunDir, finished_summary
 from ..stats import format_mean_se
+from ..sweep import clear_changed
 from .estimate import Progress, describe_estimate
 from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
 from .registry import BUDGETS
+from .selection import WHOLE, Selection
 from .tuning import read_tuning, reported_jobs, tune, tuning_jobs, tuning_table
 
 
@@ -72,20 +76,40 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
                     f"{record['diverged']} | {failed} |")
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
               "| solved | diverged | failed |", "|---|---|---|---|---|---|---|---|---|"]
-    table = "\n".join(header + rows)
+    table = "\n".join(header + rows) + "\n\n" + SE_NOTE
     if tuning is not None:
         table += "\n\n" + tuning_table(tuning)
     return table, records
 
 
+class RunsFailed(RuntimeError):
+    """Runs of a reproduce that failed (an error, not a divergence) where a report already
+    stood: the report is left as it was."""
+
+
+SE_NOTE = ("x ± y: the mean over a row's seeds ± one standard error of that mean; n = its "
+           "runs (a row that names its best grid point: that point's seeds).")
+
+
 def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce",
               workers: int | None = None, backend: str = "local", device: str = "cpu",
+              rerun_changed: bool = False, selection: Selection = WHOLE,
               progress=print) -> Path:
     """Run one experiment; write figure, table and report under ``out``; return the report.
 
     ``device``: where its training runs compute (the experiments without training runs compute
     on the CPU). Runs on another device than the CPU, whose numbers differ in their last bits
     and then more, go to their own directory, ``<name>-<budget>-<device>``.
+
+    A run directory holding a run of another config or other code (a plugin edited since:
+    :mod:`rnnmem.provenance`) is refused (:class:`~rnnmem.rundir.RunChanged`, before any
+    training) unless ``rerun_changed``: then it is moved aside (``seed0.changed-1``) and
+    trained afresh. Where a report already stands and a run fails, the report, table and
+    figure are left as they were (:class:`RunsFailed`).
+
+    ``selection``: part of the grid (``--models``, ``--seeds``: its report goes to
+    ``parts/<selection>/``) or changed runs (``--set``: their own directory); see
+    :mod:`~rnnmem.experiments.selection`.
     """
     if name not in experiments():
         raise ValueError(f"unknown experiment {name!r}; see rnnmem reproduce --list")
@@ -94,11 +118,15 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     exp = experiments()[name]
     device = resolve_device(device)
     suffix = "" if device == "cpu" or exp.jobs is None else "-" + device.replace(":", "")
-    root = Path(out) / f"{name}-{budget}{suffix}"
+    root = Path(out) / f"{name}-{budget}{suffix}{selection.suffix()}"
+    home = root / "parts" / selection.part() if selection.partial else root  # the report's
     start = time.perf_counter()
     if exp.jobs is not None:
-        search = _on_device(tuning_jobs(exp.jobs, budget), device)
-        plan = search + _on_device(exp.jobs(budget), device)  # the reported, before tuning
+        def select(jobs: list[Job], reported: bool = True) -> list[Job]:
+            return selection.jobs(_on_device(jobs, device), reported=reported, experiment=name)
+
+        search = select(tuning_jobs(exp.jobs, budget), reported=False)
+        plan = search + select(exp.jobs(budget))  # the reported, before tuning
         finished = {i for i, j in enumerate(plan)
                     if finished_summary(j.config, job_dir(root, j)) is not None}
         todo = [j.config for i, j in enumerate(plan) if i not in finished]
@@ -108,7 +136,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         progress(f"{name} ({budget}): {len(plan)} runs{tuned}, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
         counter = Progress(len(plan), len(todo))
-        records, searched = None, []
+        records, searched, failures = None, [], []
         if search:
             progress(f"  tuning: {len(search)} runs on seeds never reported (docs/protocol.md)")
 
@@ -116,34 +144,34 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                 if jobs is not search:  # rates past an edge of the range (tuning.tune)
                     counter.total += len(jobs)
                     counter.to_train += len(jobs)
+                _clear_changed(jobs, root, rerun_changed, progress)
                 return run_experiment_jobs(name, jobs, root, workers, backend, on_done=_reporter(
                     jobs, finished if jobs is search else set(), counter, progress,
-                    "tuning / "))
+                    "tuning / ", failures))
 
             searched, _, records = tune(search, train)
-            write_json_atomic(root / "tuning.json", dict(experiment=name, budget=budget,
+            write_json_atomic(home / "tuning.json", dict(experiment=name, budget=budget,
                                                          groups=records))
             progress("  chosen: " + "; ".join(f"{r['panel']} / {r['group']}: {r['chosen']}"
                                               for r in records))
-        jobs = _on_device(reported_jobs(exp.jobs, budget, records), device)
+        jobs = select(reported_jobs(exp.jobs, budget, records))
         finished = {i for i, j in enumerate(jobs)
                     if finished_summary(j.config, job_dir(root, j)) is not None}
-        stale = [job_dir(root, j) for j in jobs if RunDir(job_dir(root, j)).holds_other_config(
-            j.config)]
+        _clear_changed(jobs, root, rerun_changed, progress)
         damaged = [(d, RunDir(d).damage()) for d in map(lambda j: job_dir(root, j), jobs)]
         damaged = [(d, why) for d, why in damaged if why]
         if damaged:  # resumed from their checksummed checkpoints, never shown as results
             progress(f"  {len(damaged)} finished runs are damaged and are re-finished from "
                      f"their checkpoints, e.g. {damaged[0][1]}")
-        if stale:  # never overwritten silently: they fail, and the table counts them failed
-            progress(f"  {len(stale)} run directories hold an older config of their job (the "
-                     f"experiment changed since): remove them to retrain, e.g. {stale[0]}")
-        done = _reporter(jobs, finished, counter, progress)
+        done = _reporter(jobs, finished, counter, progress, failures=failures)
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
-        figures = draw_figure(exp, budget, jobs, dirs, root, tuning=records)
+        if failures and (home / "table.md").is_file():
+            raise RunsFailed(f"{len(failures)} run(s) failed, e.g. {failures[0]}; "
+                             f"{home / 'table.md'} and its report are left as they were")
+        figures = draw_figure(exp, budget, jobs, dirs, home, tuning=records)
         table, groups = results_table(jobs, dirs, tuning=records)
         train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs) if s)
-        write_json_atomic(root / "results.json", dict(experiment=name, budget=budget,
+        write_json_atomic(home / "results.json", dict(experiment=name, budget=budget,
                                                        groups=groups))
         searched = (f" and of its {len(searched)} tuning runs under `tuning/` (tuning.json: "
                     "the search and what it chose)" if search else "")
@@ -151,18 +179,32 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                    "(config.json, metrics.csv and summary.json of each; the weights are not "
                    "kept): `rnnmem report --check` recomputes this table from them.")
     else:
-        root.mkdir(parents=True, exist_ok=True)
-        result = exp.run(root, budget, workers)
+        home.mkdir(parents=True, exist_ok=True)
+        result = _run(exp, root, budget, workers, selection, rerun_changed, home)
         figures = result["figures"]
         table = exp.table(result["result"]) if exp.table is not None else result["table"]
         train_seconds = None
         backing = result.get("backing", NO_RUNS)
     seconds = time.perf_counter() - start
-    write_text_atomic(root / "table.md", table + "\n")
-    report = root / "report.md"
-    write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, root,
-                                           train_seconds, backing, device))
+    write_text_atomic(home / "table.md", table + "\n")
+    report = home / "report.md"
+    write_text_atomic(report, _report_text(exp, budget, figures, table, seconds, home,
+                                           train_seconds, backing, device, selection))
     return report
+
+
+def _run(exp, root: Path, budget: str, workers, selection: Selection, rerun_changed: bool,
+         home: Path) -> dict:
+    """An experiment of its own ``run`` (no job grid): a selection and ``rerun_changed`` go to
+    a ``run`` that takes them (memory-horizon's), and are refused by one that does not."""
+    takes = inspect.signature(exp.run).parameters
+    if selection != WHOLE and "selection" not in takes:
+        raise ValueError(f"{exp.name} has no grid of runs to select from (--models, --seeds, "
+                         "--set)")
+    extra = dict(selection=selection, report_dir=home) if "selection" in takes else {}
+    if "rerun_changed" in takes:
+        extra["rerun_changed"] = rerun_changed
+    return exp.run(root, budget, workers, **extra)
 
 
 def _on_device(jobs: list[Job], device: str) -> list[Job]:
@@ -170,10 +212,21 @@ def _on_device(jobs: list[Job], device: str) -> list[Job]:
         j, config=dataclasses.replace(j.config, device=device)) for j in jobs]
 
 
-def _reporter(jobs: list[Job], finished: set, counter, progress, prefix: str = ""):
-    """The on_done of a sweep of ``jobs``: one line per run as it ends."""
+def _clear_changed(jobs: list[Job], root: Path, rerun_changed: bool, progress) -> None:
+    moved = clear_changed([(j.config, job_dir(root, j)) for j in jobs], rerun_changed)
+    if moved:
+        progress(f"  {len(moved)} changed run(s) moved aside to retrain, e.g. {moved[0][1]} "
+                 f"({moved[0][2]})")
+
+
+def _reporter(jobs: list[Job], finished: set, counter, progress, prefix: str = "",
+              failures: list | None = None):
+    """The on_done of a sweep of ``jobs``: one line per run as it ends (a failure's also
+    appended to ``failures``)."""
     def done(i, summary):
         j = jobs[i]
+        if summary.get("error") and failures is not None:
+            failures.append(f"{job_dir(Path('.'), j)}: {summary['error']}")
         what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
         if summary.get("reused"):
             what += " (reused)"
@@ -245,13 +298,14 @@ NO_RUNS = ("No training runs of its own: the command above recomputes every numb
 
 
 def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds,
-                 backing: str = NO_RUNS, device: str = "cpu") -> str:
+                 backing: str = NO_RUNS, device: str = "cpu",
+                 selection: Selection = WHOLE) -> str:
     trained = ("" if train_seconds is None else
                f" Training time summed over the runs: {train_seconds:.0f} s.")
     images = "\n".join(f"![{exp.target}]({Path(f).relative_to(root)})" for f in figures)
     return (f"## {exp.name}: {exp.paper}, {exp.target} ({budget} budget)\n\n"
             f"Claim: {exp.claim}.\n\n"
-            f"```bash\n{reproduce_command(exp, budget)}\n```\n\n"
+            f"```bash\n{reproduce_command(exp, budget, selection)}\n```\n\n"
             f"{images}\n\n{table}\n\n{backing}\n\n"
             f"Wall time of this command {seconds:.0f} s (runs already finished in the output "
             f"directory are not redone) on {kernel_path(device)}, {os.cpu_count()} CPU "
@@ -271,10 +325,15 @@ def _require_data(configs) -> None:
             make_task(c)
 
 
-def reproduce_command(exp, budget: str) -> str:
-    """The command that regenerates an experiment's report (a plugin's names its file)."""
+def reproduce_command(exp, budget: str, selection: Selection = WHOLE) -> str:
+    """The command that regenerates an experiment's report (a plugin's names its file, a
+    selection its flags)."""
     plugin = f" --plugin {exp.plugin}" if exp.plugin else ""
-    return f"rnnmem reproduce{plugin} {exp.name} --budget {budget}"
+    chosen = (f" --models {','.join(selection.models)}" if selection.models else "") + (
+        f" --seeds {','.join(map(str, selection.seeds))}" if selection.seeds else "") + "".join(
+        f" --set {k}={'none' if v is None else json.dumps(v) if not isinstance(v, str) else v}"
+        for k, v in selection.overrides)
+    return f"rnnmem reproduce{plugin} {exp.name} --budget {budget}{chosen}"
 
 
 def write_report(out: str | Path) -> Path:

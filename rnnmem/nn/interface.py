@@ -19,15 +19,34 @@ each sequence's final state at its length: exactly the states of a run of that s
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 
 class RNNInterface(nn.Module):
-    """Mixin: ``forward(input, hx=None) -> (output, h_n)`` over the layer's ``forward_state``."""
+    """Mixin: ``forward(input, hx=None) -> (output, h_n)`` over the layer's ``forward_state``.
+
+    Every subclass's constructor also takes ``batch_first`` (keyword), as nn.RNN's does; it is
+    a calling convention, not an option of the model (its runs, its signature's options)."""
 
     batch_first: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)  # inspect.signature still reads the layer's own options
+        def __init__(self, *args, batch_first: bool | None = None, **options):
+            init(self, *args, **options)
+            if batch_first is not None:
+                self.batch_first = bool(batch_first)
+
+        cls.__init__ = __init__
 
     def forward(self, input, hx=None):
         if isinstance(input, PackedSequence):

@@ -38,7 +38,11 @@ from .linear_scan import (
 
 
 class LRU(RNNInterface):
-    """``x (T, B, n_inputs) -> y (T, B, hidden)`` with a complex diagonal state (B, hidden)."""
+    """``x (T, B, n_inputs) -> y (T, B, hidden)`` with a complex diagonal state (B, hidden).
+
+    Unlike nn.RNN's, ``h_n`` (and ``hx``) is the recurrence's complex state ``x_T``, not the
+    last output ``y_T = Re(C x_T) + D u_T``: the state is what continues a sequence (``output[-1]``
+    is the last output)."""
 
     def __init__(self, n_inputs: int, hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
                  max_phase: float = 2 * math.pi, ssm_lr_factor: float = 0.5,

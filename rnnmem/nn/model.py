@@ -29,12 +29,14 @@ class RecurrentNet(nn.Module):
 
 
 def build_layer(name: str, n_inputs: int, hidden: int, *, fused: bool = True,
-                generator: torch.Generator | None = None, **options) -> nn.Module:
+                generator: torch.Generator | None = None, batch_first: bool = False,
+                **options) -> nn.Module:
     """The recurrent layer of a registered model: ``x (T, B, n_inputs) -> h (T, B, H)``.
 
     ``options`` are the layer's own keywords (a run's ``model_options``, without the readout's):
     the model's defaults (its registration's, e.g. the IRNN's ReLU φ and its default init) fill
     those not given. ``fused=False`` runs a scan model's per-step reference (benchmarks).
+    ``batch_first``: as nn.RNN's (:class:`~rnnmem.nn.interface.RNNInterface`).
     """
     spec = model_spec(name)
     values = {**spec.defaults, **options}
@@ -48,8 +50,12 @@ def build_layer(name: str, n_inputs: int, hidden: int, *, fused: bool = True,
         raise ValueError(f"model {name} has no option {unknown[0]!r}; valid: "
                          f"{', '.join(spec.options) or 'none'}")
     harness = dict(fused=fused, generator=generator)
-    return spec.layer(n_inputs, hidden, **values,
-                      **{k: harness[k] for k in spec.harness_args})
+    layer = spec.layer(n_inputs, hidden, **values, **{k: harness[k] for k in spec.harness_args})
+    if batch_first:
+        if not hasattr(layer, "batch_first"):
+            raise ValueError(f"model {name}'s layer is time-first only (no batch_first)")
+        layer.batch_first = True
+    return layer
 
 
 def build_readout(name: str, hidden: int, n_outputs: int, *, pool: int = 2, bias: bool = True,
