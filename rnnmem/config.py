@@ -173,6 +173,12 @@ class TrainConfig:
         run = {k: v for k, v in self.to_dict().items() if not k.endswith("_options")}
         return {**self.task_options, **self.optimizer_options, **self.model_options, **run}
 
+    def code_record(self) -> dict:
+        """The code a run of this config uses now (:func:`rnnmem.provenance.code_record`)."""
+        from .provenance import code_record
+
+        return code_record(self)
+
     def matches(self, saved) -> bool:
         """Whether a saved config.json (a dict, of this or an earlier version: see
         :func:`from_legacy`) describes this config."""

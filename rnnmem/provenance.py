@@ -2,11 +2,11 @@
 
 A run directory records it (``code.json`` from the start, ``summary.json``'s ``code`` at the
 end). A run is its config *and* its code: a finished run is reused, and an interrupted one
-resumed, only if the plugin files defining its model, inits and task hash the same and rnnmem's
-version is the same (:func:`code_change`). rnnmem's commit is recorded, not compared: the
-built-ins' numbers are guarded by ``tests/fingerprints.py`` (a change to them fails CI until
-their results are rerun), and every committed result would otherwise be "changed" by each
-commit, docs included.
+resumed, only if the plugin files defining its model, inits and task hash the same and
+rnnmem's version is the same (:func:`rnnmem.rundir.code_change`). rnnmem's commit is recorded,
+not compared: the built-ins' numbers are guarded by ``tests/fingerprints.py`` (a change to them
+fails CI until their results are rerun), and every committed result would otherwise be
+"changed" by each commit, docs included.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import __version__
 from .registry import find_init, model_spec, task_spec
+from .rundir import code_change  # noqa: F401 - the comparison, beside the record it compares
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -91,27 +92,3 @@ def code_record(config) -> dict:
             name, k = f"{path.name} ({k})", k + 1
         plugins[name] = _digest(path)
     return dict(rnnmem=library(), plugins=plugins)
-
-
-def code_change(recorded: dict | None, current: dict) -> str | None:
-    """Why a run whose code record is ``recorded`` is not a run of ``current``'s code (one
-    clause), or None. A run recorded before rnnmem kept the record (None) is one of the
-    built-ins' code, as their fingerprints check; with a plugin, it cannot be trusted."""
-    if not isinstance(recorded, dict):
-        if current["plugins"]:
-            return (f"it does not record its code (older than rnnmem's code records), and it "
-                    f"uses plugin {', '.join(current['plugins'])}")
-        return None
-    before, now = recorded.get("plugins") or {}, current["plugins"]
-    for name, digest in now.items():
-        if name not in before:
-            return f"plugin {name} is used now, not by this run"
-        if before[name] != digest:
-            return f"plugin {name} changed since this run"
-    for name in before:
-        if name not in now:
-            return f"plugin {name} made this run and is not used now"
-    version = (recorded.get("rnnmem") or {}).get("version")
-    if version != current["rnnmem"]["version"]:
-        return f"rnnmem {version} made this run, this is rnnmem {current['rnnmem']['version']}"
-    return None

@@ -148,14 +148,12 @@ class RunDir:
     def change(self, config) -> str | None:
         """Why this directory does not hold a run (finished or not) of ``config`` (a
         TrainConfig) and of today's code, in one clause; None if it does or holds nothing."""
-        from .provenance import code_change, code_record
-
         if not self.config_file.is_file():
             return None
         if self.holds_other_config(config):
             return "it holds another config of its job"
         try:
-            return code_change(self.code(), code_record(config))
+            return code_change(self.code(), config.code_record())
         except RunDirError as err:
             return str(err)
 
@@ -319,6 +317,30 @@ class RunDir:
 def finished_summary(config, run_dir: str | Path, *, weights: bool = True) -> dict | None:
     """:meth:`RunDir.finished_summary` of ``run_dir``."""
     return RunDir(run_dir).finished_summary(config, weights=weights)
+
+
+def code_change(recorded: dict | None, current: dict) -> str | None:
+    """Why a run whose code record is ``recorded`` is not a run of ``current``'s code (one
+    clause), or None. A run recorded before rnnmem kept the record (None) is one of the
+    built-ins' code, as their fingerprints check; with a plugin, it cannot be trusted."""
+    if not isinstance(recorded, dict):
+        if current["plugins"]:
+            return (f"it does not record its code (older than rnnmem's code records), and it "
+                    f"uses plugin {', '.join(current['plugins'])}")
+        return None
+    before, now = recorded.get("plugins") or {}, current["plugins"]
+    for name, digest in now.items():
+        if name not in before:
+            return f"plugin {name} is used now, not by this run"
+        if before[name] != digest:
+            return f"plugin {name} changed since this run"
+    for name in before:
+        if name not in now:
+            return f"plugin {name} made this run and is not used now"
+    version = (recorded.get("rnnmem") or {}).get("version")
+    if version != current["rnnmem"]["version"]:
+        return f"rnnmem {version} made this run, this is rnnmem {current['rnnmem']['version']}"
+    return None
 
 
 # what summary.json's integrity record covers: its key -> the file
