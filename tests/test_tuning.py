@@ -110,3 +110,13 @@ def test_tuning_seeds_may_not_be_reported_seeds():
                 tune=Tune(first_seed=2))
     with pytest.raises(ValueError, match="tuning seeds"):
         grid.tuning("quick")
+
+
+def test_a_tuned_selection_reports_only_the_groups_it_tuned():
+    from rnnmem.experiments.selection import Selection
+
+    search = Selection(models=("minGRU",)).jobs(TINY.tuning("quick"), reported=False,
+                                                experiment="tiny")
+    assert {j.group for j in search} == {"minGRU"}
+    jobs = TINY("quick", {("copy T = 5", "minGRU"): {"lr": 3e-3}})  # the part's choices
+    assert {j.group for j in jobs} == {"minGRU"} and all(j.config.lr == 3e-3 for j in jobs)

@@ -135,10 +135,13 @@ def _config(options: dict, seed: int, grid: Grid) -> TrainConfig:
 
 
 def expand(grid: Grid, budget: str, chosen: dict | None = None) -> list[Job]:
-    """Every job of ``grid`` under ``budget`` (a tuned grid's at the ``chosen`` points)."""
+    """Every job of ``grid`` under ``budget`` (a tuned grid's at the ``chosen`` points: only
+    the groups that have one, as after a ``--models`` search of some of them)."""
     jobs = []
     for panel in resolve(grid.panels, budget):
         for group in panel.groups or tuple(grid.groups):
+            if chosen is not None and (panel.name, group) not in chosen:
+                continue
             points = grid.variants(budget, panel, group) if grid.variants else [("", {})]
             for variant, point in points:
                 extra = grid.overrides(panel, group) if grid.overrides else {}
