@@ -31,7 +31,7 @@ import torch
 from . import registry
 from .device import check_device, resolve_device
 from .init import default_gain
-from .registry import model_names, model_spec, task_spec
+from .registry import DEFAULT_MODEL, model_names, model_spec, task_spec
 
 # Each optimizer's options, with its own defaults (torch's); a model's recipe sets its paper's.
 OPTIMIZERS = {"rmsprop": dict(decay=0.99, eps=1e-8), "adam": {},
@@ -70,11 +70,11 @@ class TrainConfig:
     """
 
     task: str = _opt(lambda: f"one of {', '.join(registry.task_names())}",
-                     default_factory=lambda: registry.task_names()[0])
+                     default_factory=lambda: registry.DEFAULT_TASK)
     task_options: dict = _opt("the task's options (its flags: rnnmem train --task TASK --help)",
                               default_factory=dict)
     model: str = _opt(lambda: f"one of {', '.join(model_names())}",
-                      default_factory=lambda: model_names()[0])
+                      default_factory=lambda: DEFAULT_MODEL)
     model_options: dict = _opt("the model's options (its flags: rnnmem train --model M --help)",
                                default_factory=dict)
     hidden: int = _opt("hidden units", default=80)
@@ -95,7 +95,8 @@ class TrainConfig:
                                    "diverges; the papers clip activations and train on)",
                                    default=None)
     final_evals: int = _opt("the final figure of a run is the median of its last k "
-                            "evaluations (robust to one loss spike)", default=5)
+                            "evaluations, or of all in a run with fewer (robust to one loss spike)",
+                            default=5)
     seed: int = _opt("seed of the initialization and the training batches", default=0)
     threads: int = _opt("intra-op threads of the run (the sum order of a product depends on "
                         "it, so it is part of what makes a run's numbers)", default=1)
@@ -108,7 +109,7 @@ class TrainConfig:
         fields = {f.name: f for f in dataclasses.fields(self)}
         flat = {k: values.pop(k) for k in list(values) if k not in fields}
         if "optimizer" not in values:  # not given: the model's recipe's
-            values["optimizer"] = default_optimizer(values.get("model", model_names()[0]))
+            values["optimizer"] = default_optimizer(values.get("model", DEFAULT_MODEL))
         for name, f in fields.items():
             value = values[name] if name in values else (
                 f.default_factory() if f.default is dataclasses.MISSING else f.default)
@@ -369,10 +370,10 @@ def from_legacy(values: dict) -> TrainConfig:
     ignored; None, the old "default", is dropped where the option cannot be None."""
     run = {k: v for k, v in values.items() if k not in LEGACY_FIELDS}
     flat = {LEGACY_RENAMES.get(k, k): v for k, v in values.items() if k in LEGACY_FIELDS}
-    spec = model_spec(str(run.get("model", model_names()[0])))
+    spec = model_spec(str(run.get("model", DEFAULT_MODEL)))
     if "activation" in flat and "activation" not in spec.options:
         flat["input_activation"] = flat.pop("activation")  # the LT-RNN's σ
-    tspec = task_spec(str(run.get("task", registry.task_names()[0])))
+    tspec = task_spec(str(run.get("task", registry.DEFAULT_TASK)))
     taken = {**tspec.all_options(), **spec.all_options(tspec.kind),
              **{k: _parameter(k, v) for k, v in OPTIMIZERS.get(run.get("optimizer"), {}).items()}}
     for key in list(flat):
@@ -380,7 +381,7 @@ def from_legacy(values: dict) -> TrainConfig:
         if key not in taken or flat[key] is None and hint is not None and not _admits_none(hint):
             del flat[key]
     task_options, model_options, optimizer_options = route_options(
-        run.pop("task", registry.task_names()[0]), run.pop("model", model_names()[0]),
+        run.pop("task", registry.DEFAULT_TASK), run.pop("model", DEFAULT_MODEL),
         run.get("optimizer", "rmsprop"), flat, run.pop("task_options", {}) or {},
         run.pop("model_options", {}) or {}, {}, lenient=True)
     return TrainConfig(task=tspec.name, model=spec.name, task_options=task_options,

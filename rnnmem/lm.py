@@ -149,7 +149,7 @@ def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float
     return total / count
 
 
-def train_lm(config, run_dir: str | Path, *, progress: bool = False,
+def train_lm(config, run_dir: str | Path, *, progress=False,
              resume: bool = False, overwrite: bool = False, loggers=(),
              log_every: int = LOG_EVERY) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""

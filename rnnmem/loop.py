@@ -63,17 +63,17 @@ LOG_EVERY = 10  # steps per point of losses.csv: a training curve between the ev
 
 
 def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
-               model: torch.nn.Module, *, progress: bool = False, resume: bool = False,
+               model: torch.nn.Module, *, progress=False, resume: bool = False,
                overwrite: bool = False, regularizer=None, after_update=None,
                loggers=(), log_every: int = LOG_EVERY) -> dict:
     """Train ``model`` on ``workload`` as ``config`` says; write the run directory; return the
-    summary (see :func:`rnnmem.train.train`). ``regularizer`` and ``after_update``: see
-    :func:`run_steps`. Each of ``loggers`` is called with every row metrics.csv gets, as it
-    gets it (and closed at the end if it has ``close``); one with ``train_points`` is also
-    given the new ``(step, training loss)`` points of losses.csv (the mean loss over each
-    ``log_every`` steps), written at each evaluation from the losses the checkpoint keeps
-    anyway: no step waits on it. The run directory's lock is held throughout (one writer per
-    run)."""
+    summary (see :func:`rnnmem.train.train`; ``progress``: :func:`progress_bar`).
+    ``regularizer`` and ``after_update``: see :func:`run_steps`. Each of ``loggers`` is called
+    with every row metrics.csv gets, as it gets it (and closed at the end if it has ``close``);
+    one with ``train_points`` is also given the new ``(step, training loss)`` points of
+    losses.csv (the mean loss over each ``log_every`` steps), written at each evaluation from
+    the losses the checkpoint keeps anyway: no step waits on it. The run directory's lock is
+    held throughout (one writer per run)."""
     if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
         raise ValueError(f"log_every must be a positive integer, got {log_every!r}")
     run_dir = RunDir(run_dir)
@@ -345,9 +345,12 @@ def open_run(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
     return state
 
 
-def progress_bar(total: int, enabled: bool, initial: int = 0):
+def progress_bar(total: int, enabled, initial: int = 0):
     """A tqdm bar on a terminal; elsewhere (a log file, a pipe) plain lines, one per
-    evaluation, instead of a bar's carriage returns."""
+    evaluation, instead of a bar's carriage returns. ``enabled`` may also be a callable, given
+    ``(step, total)`` after every step (a sweep's worker reports its run's progress so)."""
+    if callable(enabled):
+        return StepReporter(total, initial, enabled)
     if not enabled:
         return None
     import sys
@@ -357,6 +360,24 @@ def progress_bar(total: int, enabled: bool, initial: int = 0):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
+
+
+class StepReporter:
+    """A progress bar's interface that calls ``report(step, total)`` instead of drawing."""
+
+    def __init__(self, total: int, initial: int, report):
+        self.total, self.n, self.report = total, initial, report
+        report(initial, total)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.report(self.n, self.total)
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class PlainProgress:

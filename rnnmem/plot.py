@@ -150,6 +150,9 @@ def plot_runs(run_dirs, out: str | Path, *, curve: str = "val_ratio", title: str
 def _plot_grouped(runs: list[dict], out, *, curve: str, title: str | None,
                   group_by: tuple[str, ...] | None):
     groups, shared = group_runs(runs, group_by)
+    # a group of one run is named by its directory first: the name its user gave it
+    groups = {f"{members[0]['path'].name} ({label})" if len(members) == 1 else label: members
+              for label, members in groups.items()}
     return plot_curves(groups, out, curve=curve, title=title or shared)
 
 
@@ -240,10 +243,23 @@ def _draw_groups(ax, groups: dict[str, list[dict]], curve: str) -> None:
             ax.set_ylim(top=OFF_SCALE)
             ax.text(0.99, 0.98, f"off scale above {OFF_SCALE:.0e} (up to {top:.0e})",
                     transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        readable_log_ticks(ax)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # 16000-step labels apart
     ax.set_xlabel("training step")
     ax.set_ylabel(CURVES[curve])
     legend_below(ax, ncol=legend_columns(groups))
+
+
+def readable_log_ticks(ax, decades: float = 1.5) -> None:
+    """On a log y-axis spanning fewer than ``decades`` decades, labels at 1, 2 and 5 × 10^k in
+    plain numbers: matplotlib's default there may label one power of ten alone."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    low, high = ax.get_ylim()
+    if low > 0 and np.log10(high / low) < decades:
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_panels(panels: dict[str, dict[str, list[dict]]], out: str | Path, *,

@@ -149,6 +149,9 @@ _TASKS: dict[str, TaskSpec] = {}
 _BUILTIN_MODULES = ("rnnmem.init", "rnnmem.nn", "rnnmem.tasks", "rnnmem.data.mnist",
                     "rnnmem.data.ptb")
 _loading = False
+# a run's task and model when it names none (Henaff §4.1's): named, not the first registered,
+# which depends on which module a process happened to import first
+DEFAULT_TASK, DEFAULT_MODEL = "copy", "lt-rnn"
 
 
 def _builtins() -> None:

@@ -27,10 +27,12 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-_WORKER = dict(index=0)  # this worker process's number in its pool: its GPU (worker_gpu)
+_WORKER = dict(index=0, steps=None)  # this worker's number in its pool (its GPU: worker_gpu,
+# its slot in ``steps``) and the pool's shared (job + 1, step, steps) triples: the heartbeat
+HEARTBEAT_S = 8.0  # a sweep says something at least this often (its on_beat)
 
 
-def _worker_init(parent: int | None = None, counter=None) -> None:
+def _worker_init(parent: int | None = None, counter=None, steps=None) -> None:
     """A fresh worker: one thread, its number in the pool (from the shared ``counter``), the
     plugins its parent loaded ($RNNMEM_PLUGINS), and a watchdog that ends it when ``parent``
     dies (kill -9 included): a worker never goes on with queued jobs, nor races a rerun on
@@ -38,6 +40,7 @@ def _worker_init(parent: int | None = None, counter=None) -> None:
     from .plugins import load_plugins
 
     _single_thread()
+    _WORKER["steps"] = steps
     if counter is not None:
         with counter.get_lock():
             _WORKER["index"], counter.value = counter.value, counter.value + 1
@@ -52,11 +55,22 @@ def _exit_with(parent: int, every: float = 0.5) -> None:
     os._exit(1)  # the parent is gone: re-parented to init or a subreaper
 
 
-def _train_job(config_dict: dict, run_dir: str) -> dict:
+def _train_job(config_dict: dict, run_dir: str, job: int = -1) -> dict:
     config = TrainConfig.from_dict(config_dict)
     if config.device == "cuda" and torch.cuda.is_available():  # "cuda": the current device
         torch.cuda.set_device(worker_gpu(_WORKER["index"], torch.cuda.device_count()))
-    return _guarded(config, run_dir)
+    return _guarded(config, run_dir, _step_writer(_WORKER["steps"], _WORKER["index"], job))
+
+
+def _step_writer(steps, slot: int, job: int):
+    """The ``progress`` of a run in a sweep: its (job + 1, step, steps) into ``steps``'s
+    ``slot``, which the sweep's parent reads for its heartbeat (False: no heartbeat)."""
+    if steps is None:
+        return False
+
+    def write(step: int, total: int) -> None:
+        steps[3 * slot:3 * slot + 3] = [job + 1, step, total]
+    return write
 
 
 def worker_gpu(worker: int, gpus: int) -> int:
@@ -71,10 +85,10 @@ def ray_resources(config: TrainConfig) -> dict:
     return dict(num_cpus=1, num_gpus=1 if config.device.startswith("cuda") else 0)
 
 
-def _guarded(config: TrainConfig, run_dir) -> dict:
+def _guarded(config: TrainConfig, run_dir, progress=False) -> dict:
     """train_or_resume, but an unexpected error fails this run only: the sweep carries on."""
     try:
-        return train_or_resume(config, run_dir)
+        return train_or_resume(config, run_dir, progress=progress)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as err:  # noqa: BLE001 - recorded, reported, and the run is not trusted
@@ -112,12 +126,16 @@ class SweepError(RuntimeError):
 
 
 def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
-            on_done=None, backend: str = "local") -> list[dict]:
+            on_done=None, backend: str = "local", on_beat=None,
+            beat: float = HEARTBEAT_S) -> list[dict]:
     """Train every ``(config, run_dir)``; return the summaries in job order.
 
     ``workers`` defaults to the number of cores; ``on_done(index, summary)`` is called as each
-    run finishes. ``backend="ray"`` runs each job as a Ray task (one CPU each, and one GPU for a
-    job on ``cuda``: :func:`ray_resources`) on the cluster that ``ray.init()`` finds
+    run finishes, and ``on_beat(in_flight)`` (local backend) whenever ``beat`` seconds passed
+    without either call, with the ``(index, step, steps)`` of each run training: a sweep of
+    long runs is never silent (both are called from one thread at a time, ``on_beat`` from
+    a watcher thread). ``backend="ray"`` runs each job as a Ray task (one CPU each, and one
+    GPU for a job on ``cuda``: :func:`ray_resources`) on the cluster that ``ray.init()`` finds
     (``RAY_ADDRESS``), or on a local Ray instance it starts. Local workers running jobs on
     ``cuda`` take this machine's GPUs in turn (:func:`worker_gpu`).
     """
@@ -129,28 +147,33 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
         return _run_ray(jobs, workers, on_done)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     summaries: list[dict | None] = [None] * len(jobs)
-    if workers == 1:
-        _single_thread()
-        for i, (config, run_dir) in enumerate(jobs):
-            summaries[i] = _guarded(config, run_dir)
-            if on_done:
-                on_done(i, summaries[i])
-        return summaries
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
+    if workers > 1 and getattr(multiprocessing.current_process(), "_inheriting", False):
         # a spawned worker importing a script that starts a sweep at its top level: end it
         # quietly; the parent says what to do (below)
         raise SystemExit(1)
     # spawn, not fork: a forked copy of a process whose OpenMP pool already ran can hang.
     context = multiprocessing.get_context("spawn")
+    steps = context.RawArray("q", 3 * workers) if on_beat else [0, 0, 0]
+    heart = _Heartbeat(steps, on_done, on_beat, beat)
+    if workers == 1:
+        _single_thread()
+        with heart:
+            for i, (config, run_dir) in enumerate(jobs):
+                summaries[i] = _guarded(config, run_dir, _step_writer(
+                    steps if on_beat else None, 0, i))
+                heart.done(i, summaries[i])
+        return summaries
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                               initargs=(os.getpid(), context.Value("i", 0)))
+                               initargs=(os.getpid(), context.Value("i", 0),
+                                         steps if on_beat else None))
     try:
-        futures = {pool.submit(_train_job, c.to_dict(), str(d)): i for i, (c, d) in enumerate(jobs)}
-        for future in as_completed(futures):
-            i = futures[future]
-            summaries[i] = future.result()
-            if on_done:
-                on_done(i, summaries[i])
+        futures = {pool.submit(_train_job, c.to_dict(), str(d), i): i
+                   for i, (c, d) in enumerate(jobs)}
+        with heart:
+            for future in as_completed(futures):
+                i = futures[future]
+                summaries[i] = future.result()
+                heart.done(i, summaries[i])
     except BrokenProcessPool:
         _stop(pool)
         raise SweepError(NO_GUARD) from None
@@ -159,6 +182,50 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
         raise
     pool.shutdown()
     return summaries
+
+
+class _Heartbeat:
+    """Calls a sweep's ``on_done`` and, from a watcher thread, its ``on_beat`` with the runs in
+    flight (read from the workers' ``steps`` triples) whenever ``every`` seconds passed
+    without a call: one thread at a time, so their lines never interleave."""
+
+    def __init__(self, steps, on_done, on_beat, every: float):
+        self.steps, self.on_done, self.on_beat, self.every = steps, on_done, on_beat, every
+        self.lock, self.stopped, self.finished = threading.Lock(), threading.Event(), set()
+        self.last = time.monotonic()
+
+    def done(self, i: int, summary: dict) -> None:
+        with self.lock:
+            self.finished.add(i)
+            if self.on_done:
+                self.on_done(i, summary)
+            self.last = time.monotonic()
+
+    def in_flight(self) -> list[tuple[int, int, int]]:
+        triples = list(self.steps)
+        flight = (tuple(triples[k:k + 3]) for k in range(0, len(triples), 3))
+        return [(job - 1, step, total) for job, step, total in flight
+                if job > 0 and job - 1 not in self.finished]
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(0.2):
+            with self.lock:
+                if time.monotonic() - self.last < self.every:
+                    continue
+                if flight := self.in_flight():
+                    self.on_beat(flight)
+                    self.last = time.monotonic()
+
+    def __enter__(self):
+        if self.on_beat:
+            self.thread = threading.Thread(target=self._watch, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        if self.on_beat:
+            self.thread.join()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -130,7 +130,7 @@ def run_threads(threads: int):
         torch.set_num_threads(saved)
 
 
-def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
+def train(config: TrainConfig, run_dir: str | Path, *, progress=False,
           resume: bool = False, overwrite: bool = False, loggers=(),
           log_every: int = LOG_EVERY) -> dict:
     """Train one model as ``config`` says; write the run directory; return the summary.
@@ -144,7 +144,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
     ``loggers``: callables given each metrics row as it is written
     (:class:`rnnmem.tensorboard.TensorBoardLogger`, or your own); they change nothing else.
     ``log_every``: steps per point of the training-loss curve, losses.csv (not part of the
-    run's identity: it changes no number).
+    run's identity: it changes no number). ``progress``: a bar (True), or a callable given
+    ``(step, steps)`` after each step.
     """
     with run_threads(config.threads):
         if config.task_kind == "language-model":
@@ -156,7 +157,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool = False,
                            overwrite=overwrite, loggers=loggers, log_every=log_every)
 
 
-def _train_task(config: TrainConfig, run_dir, *, progress: bool, resume: bool,
+def _train_task(config: TrainConfig, run_dir, *, progress, resume: bool,
                 overwrite: bool, loggers=(), log_every: int = LOG_EVERY) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
     footprint.require_training(config, task)  # and a size this machine cannot hold
@@ -183,16 +184,17 @@ def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:
     return not math.isfinite(final) or final > blowup * first
 
 
-def train_or_resume(config: TrainConfig, run_dir: str | Path) -> dict:
+def train_or_resume(config: TrainConfig, run_dir: str | Path, *, progress=False) -> dict:
     """Skip a finished run (its summary, marked ``reused``), resume an interrupted one, else
-    start it. A directory holding a run of another config or other code is never trained
-    over: :class:`RunChanged` (:meth:`RunDir.set_aside` moves it away)."""
+    start it (``progress``: as :func:`train`'s). A directory holding a run of another config
+    or other code is never trained over: :class:`RunChanged` (:meth:`RunDir.set_aside` moves
+    it away)."""
     finished = finished_summary(config, run_dir)
     if finished is not None:
         return {**finished, "reused": True}
     if (change := RunDir(run_dir).change(config)) is not None:
         raise RunChanged(f"{run_dir}: {change}; rerun with --rerun-changed")
-    return train(config, run_dir, resume=True)
+    return train(config, run_dir, resume=True, progress=progress)
 
 
 def find_learning_rate(

@@ -171,7 +171,7 @@ def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys, tmp_p
 def test_demo_and_reproduce_report_failed_runs_and_exit_1(tmp_path, capsys, monkeypatch):
     import rnnmem.sweep
 
-    def broken(config, run_dir):
+    def broken(config, run_dir, **_):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(rnnmem.sweep, "train_or_resume", broken)
@@ -236,7 +236,8 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
                                                       "nnrnn, not of exprnn"),
     (["--model", "gru", "--penalty-lr", "0.01"], "penalty_lr is an option of model lt-rnn"),
     (["--model", "urnn", "--input-init", "source"], "input_init is an option of model lt-rnn"),
-    (["--task", "adding", "--S", "3"], "S is an option of task copy, varcopy, not of adding"),
+    (["--task", "adding", "--S", "3"],
+     "S is an option of task copy, varcopy, selective-copy, not of adding"),
 ])
 def test_an_option_that_does_not_apply_to_the_model_is_an_error(args, message, tmp_path,
                                                                  capsys):
@@ -334,3 +335,22 @@ def test_coinciding_curves_are_drawn_apart_and_named_in_the_legend(tmp_path):
     legend = ax.get_legend()
     assert legend.get_bbox_to_anchor().y0 < ax.get_window_extent().y0  # below the axes
     plt.close(fig)
+
+
+def test_a_log_axis_under_a_decade_gets_plain_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnnmem.plot import readable_log_ticks
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0.4, 1.8])
+    ax.set_yscale("log")
+    readable_log_ticks(ax)
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text()
+             and ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
+    plt.close(fig)
+    assert {"0.5", "1", "2"} <= set(shown) or {"0.5", "1"} <= set(shown), shown

@@ -131,7 +131,8 @@ def test_construct_cli(tmp_path, capsys):
     assert main(["construct", "copy", "--T", "50", "--d", "32", "--K", "2,8", "--S", "1,5",
                  "--trials", "20", "--out", str(tmp_path), "--figure"]) == 0
     out = capsys.readouterr().out
-    assert "| K \\ S | 1 | 5 |" in out and "every step right: paper 0%" in out
+    assert "| K \\ S | 1 | 5 |" in out and "paper 0%" in out
+    assert "(all T+2S steps, blanks too" in out  # not the table's measure: named
     results = json.loads((tmp_path / "copy.json").read_text())
     assert set(results["answers_success"]) == {"2,1", "2,5", "8,1", "8,5"}
     assert (tmp_path / "copy-fig1.png").is_file() and (tmp_path / "copy-vs-d.png").is_file()

@@ -13,7 +13,10 @@ MODELS = [name for name, spec in model_specs().items() if spec.builtin]
 COMPLEX_STATE = ("urnn", "lru")  # a complex state (the LRU's is not its output either)
 # the blocks carry a tuple of their layers' states (depth 2): complex LRU states, or minGRU's
 # at the inner width (1.5 H)
-BLOCK_STATES = {"lru-block": (torch.complex128, 1.0), "mingru-block": (torch.float64, 1.5)}
+BLOCK_STATES = {"lru-block": (torch.complex128, 1.0), "mingru-block": (torch.float64, 1.5),
+                # Mamba's: SSM states (2H inner × 16) and the conv's last 3 inputs (2H each)
+                "mamba-block": (torch.float64, 38.0)}
+STATE_WIDTH = {"s6": 16}  # S6's state: d_state (16) states per channel
 N_IN, H = 3, 6
 
 
@@ -35,7 +38,8 @@ def state_like(name, B):
                      for _ in range(2))
     if name in COMPLEX_STATE:
         return 0.1 * torch.randn(1, B, H, generator=g, dtype=torch.complex128)
-    return 0.1 * torch.randn(1, B, H, generator=g, dtype=torch.float64)
+    return 0.1 * torch.randn(1, B, STATE_WIDTH.get(name, 1) * H, generator=g,
+                             dtype=torch.float64)
 
 
 def close(a, b):
@@ -55,8 +59,8 @@ def test_output_and_final_state_like_torch_nn_rnn(name):
         assert [s.shape for s in h_n] == [s.shape for s in state_like(name, 4)]
     else:
         final = h_n[0] if name == "lstm" else h_n
-        assert final.shape == (1, 4, H)
-    if name not in ("lstm", *COMPLEX_STATE, *BLOCK_STATES):
+        assert final.shape == (1, 4, STATE_WIDTH.get(name, 1) * H)
+    if name not in ("lstm", *COMPLEX_STATE, *BLOCK_STATES, *STATE_WIDTH):
         assert torch.equal(final[0], output[-1])  # the state is the last output
     hx = state_like(name, 4)
     out_hx, h_hx = layer(x, hx)
@@ -68,7 +72,8 @@ def test_output_and_final_state_like_torch_nn_rnn(name):
     one, h_one = layer(x[:, 1])  # unbatched (L, n_inputs)
     assert close(one, output[:, 1])
     first = h_one[0] if isinstance(h_one, tuple) else h_one
-    assert first.shape == (1, first.shape[-1]) and first.shape[-1] in (H, int(1.5 * H))
+    assert first.shape == (1, first.shape[-1])
+    assert first.shape[-1] in (H, int(1.5 * H), 38 * H, STATE_WIDTH.get(name, 1) * H)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -127,7 +132,8 @@ def test_both_linear_scans_equal_the_step_by_step_one_with_gradients(complex_, m
         assert torch.autograd.gradgradcheck(scan, inputs)
 
 
-@pytest.mark.parametrize("name", ["lru", "mingru", "lru-block", "mingru-block"])
+@pytest.mark.parametrize("name", ["lru", "mingru", "lru-block", "mingru-block", "s6",
+                                  "mamba-block"])
 def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
     g = torch.Generator().manual_seed(4)
     fused = build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0)).double()
@@ -166,7 +172,8 @@ def test_every_builtin_layer_takes_batch_first_in_its_constructor():
     from rnnmem.registry import model_names, model_spec
 
     x = torch.randn(5, 3, 2)  # (T, B, n) with T != B
-    builtins = [name for name in model_names() if model_spec(name).builtin]  # not other tests' plugins
+    # not the plugins that other tests register
+    builtins = [name for name in model_names() if model_spec(name).builtin]
     assert len(builtins) >= 10
     for name in builtins:
         time_first = build_layer(name, 2, 4, generator=torch.Generator().manual_seed(0))

@@ -147,7 +147,7 @@ def test_a_failed_rerun_leaves_the_table_and_its_runs(tiny, tmp_path, monkeypatc
     monkeypatch.setitem(experiments(), "tiny", Experiment("tiny", "Test paper", "Fig. 0",
                                                         "nothing", jobs=changed))
 
-    def broken(config, run_dir):
+    def broken(config, run_dir, **_):
         raise RuntimeError("a bug in the new code")
 
     monkeypatch.setattr(sweep, "train_or_resume", broken)
@@ -274,16 +274,20 @@ def test_estimate_is_measured_and_scales_with_steps(monkeypatch, tmp_path):
         0.01 * (100 + 11 * 2 / 3 + 1000 + 101 * 2 / 3))
 
 
-def test_progress_counts_runs_and_extrapolates_only_trained_ones(monkeypatch):
+def test_progress_estimates_from_the_step_rate_of_the_runs_in_flight(monkeypatch):
     from rnnmem.experiments import estimate
 
-    clock = iter([0.0, 600.0, 1200.0])  # start, then the time at each trained run
-    monkeypatch.setattr(estimate.time, "perf_counter", lambda: next(clock))
-    progress = estimate.Progress(total=5, to_train=3)
-    assert progress(False) == "[1/5]"  # already finished: no estimate yet
-    assert progress(True) == "[2/5] (about 20 min left)"  # 600 s per run, 2 to go
-    assert progress(True) == "[3/5] (about 10 min left)"
-    assert progress(True) == "[4/5]"  # nothing left to train
+    clock = iter([0.0, 10.0, 20.0])  # the time at each heartbeat
+    monkeypatch.setattr(estimate.time, "monotonic", lambda: next(clock))
+    progress = estimate.Progress(total=3, steps=3000)  # 3 runs of 1000 steps to train
+    assert progress(False) == "[1/3]"  # reused: no estimate before a heartbeat
+    line = progress.beat([("a", "run a", 0, 1000), ("b", "run b", 0, 1000)])
+    assert "training run a step 0/1000, run b step 0/1000" in line and "left" not in line
+    line = progress.beat([("a", "run a", 100, 1000), ("b", "run b", 100, 1000)])
+    assert line.endswith("(about 2 min left at the current step rate)")  # 2800 steps at 20/s
+    # a run ends early (early stopping): its steps not trained leave the estimate
+    assert progress(True, "a", 1000) == "[2/3] (about 95 s left at the current step rate)"
+    assert progress.steps == 900 + 1000  # b's rest and the run not started
 
 
 def test_the_list_shows_each_experiments_verdict_from_the_docs():

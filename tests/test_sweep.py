@@ -4,10 +4,28 @@ from rnnmem.train import TrainConfig
 TINY = dict(task="copy", T=6, S=2, K=3, hidden=8, batch=4, steps=15, eval_every=5, val_size=8)
 
 
-def test_worker_processes_give_the_same_results_as_one_process(tmp_path):
-    configs = [TrainConfig(**TINY, seed=s) for s in range(3)]
-    parallel = run_all([(c, tmp_path / f"p{i}") for i, c in enumerate(configs)], workers=2)
-    serial = run_all([(c, tmp_path / f"s{i}") for i, c in enumerate(configs)], workers=1)
+def test_worker_processes_give_the_same_results_as_one_process_and_a_heartbeat(tmp_path):
+    import time
+
+    configs = [TrainConfig(**{**TINY, "steps": 200, "eval_every": 100}, seed=s) for s in range(3)]
+    lines, beats = [], []
+
+    def beat(in_flight):
+        lines.append(time.monotonic())
+        beats.append(in_flight)
+
+    def done(i, summary):
+        lines.append(time.monotonic())
+
+    parallel = run_all([(c, tmp_path / f"p{i}") for i, c in enumerate(configs)], workers=2,
+                       on_done=done, on_beat=beat, beat=0.3)
+    assert beats and all(0 <= i < 3 and 0 <= step <= steps == 200 and len(flight) <= 2
+                         for flight in beats for i, step, steps in flight)
+    gaps = [b - a for a, b in zip(lines, lines[1:], strict=False)]
+    assert max(gaps) < 0.3 + 1.5  # never silent for long
+    assert max(step for flight in beats for _, step, _ in flight) > 0
+    serial = run_all([(c, tmp_path / f"s{i}") for i, c in enumerate(configs)], workers=1,
+                     on_beat=beats.append, beat=0.3)
     for p, s in zip(parallel, serial, strict=True):
         assert p["final_val_loss"] == s["final_val_loss"]
         assert p["final_train_loss"] == s["final_train_loss"]

@@ -84,7 +84,9 @@ def _cmd_construct(args) -> int:
           f"d = {results['d']}):")
     print(format_grid(results))
     for key, check in results["module_check"].items():
-        print(f"K,S = {key}: every step right: paper {check['paper']['every_step']:.0%}, "
+        print(f"K,S = {key}: sequences with every output right (all T+2S steps, blanks too, "
+              f"not only the S answers the table above counts): paper "
+              f"{check['paper']['every_step']:.0%}, "
               f"corrected {check['corrected']['every_step']:.0%}; the paper's construction "
               f"errs at steps {check['paper']['wrong_steps']} (delimiter step "
               f"{check['delimiter_step']})")
@@ -189,6 +191,7 @@ def _cmd_memory(args) -> int:
                                  progress=_say)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             raise UsageError(str(err).splitlines()[0]) from None
+        print("each 'a -> b' below: a at initialization (the run's seed), b after training")
         for name, entry in r.items():
             print(_memory_line(name, entry["memory"]))
             if "weights_error" in entry:

@@ -137,13 +137,13 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
     """``model``, ``task``, ``optimizer``: the ones chosen (flags or --config), whose own
     options get flags (else the defaults')."""
     from ..config import OPTIMIZER_HELP, OPTIMIZERS, _parameter
-    from ..registry import model_names, model_specs, task_names, task_specs
+    from ..registry import DEFAULT_MODEL, DEFAULT_TASK, model_specs, task_specs
 
     p = sub.add_parser(
         "train", help="train one model on a long-memory task",
         description="Train one model; writes config.json, metrics.csv, summary.json and "
                     "model.pt to the run directory. Defaults follow Henaff et al. §4.1 (task "
-                    f"{task_names()[0]}, model {model_names()[0]} with its recipe, 80 units, "
+                    f"{DEFAULT_TASK}, model {DEFAULT_MODEL} with its recipe, 80 units, "
                     "RMSProp lr 1e-4, batch 50). The flags of a model's, task's or optimizer's "
                     "own options are those of the one chosen: rnnmem train --model M --task "
                     "TASK --help lists them, with the defaults a run gets.")
@@ -175,8 +175,8 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
             f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(f),
             default=argparse.SUPPRESS, metavar=f.name.upper(), help=text.replace("%", "%%"))
     models, tasks = model_specs(), task_specs()
-    mspec = models.get(model) or models[model_names()[0]]
-    tspec = tasks.get(task) or tasks[task_names()[0]]
+    mspec = models.get(model) or models[DEFAULT_MODEL]
+    tspec = tasks.get(task) or tasks[DEFAULT_TASK]
     optimizer = optimizer if optimizer in OPTIMIZERS else mspec.recipe.get("optimizer",
                                                                          "rmsprop")
     effective = _effective_defaults(tspec.name, mspec.name, optimizer)
@@ -192,14 +192,14 @@ def add_train_parser(sub, model: str | None = None, task: str | None = None,
 def explain_unrecognized(message: str, chosen: dict) -> str:
     """argparse's "unrecognized arguments" for a flag of another model's or task's option,
     said as what it is: which ones take it, and that the chosen one does not."""
-    from ..registry import model_names, model_specs, task_names, task_specs
+    from ..registry import DEFAULT_MODEL, DEFAULT_TASK, model_specs, task_specs
 
     if not message.startswith("unrecognized arguments: "):
         return message
     flag = message.removeprefix("unrecognized arguments: ").split()[0]
     option = flag.removeprefix("--").split("=")[0].replace("-", "_")
-    for owner, specs, default in (("model", model_specs(), model_names()[0]),
-                                  ("task", task_specs(), task_names()[0])):
+    for owner, specs, default in (("model", model_specs(), DEFAULT_MODEL),
+                                  ("task", task_specs(), DEFAULT_TASK)):
         takers = [name for name, spec in specs.items() if option in spec.all_options()]
         if takers:
             return (f"{option} is an option of {owner} {', '.join(takers)}, not of "
@@ -235,7 +235,7 @@ def _resolve_config(args):
         option_parameters,
         route_options,
     )
-    from ..registry import model_names, task_names
+    from ..registry import DEFAULT_MODEL, DEFAULT_TASK
 
     TrainConfig = _train_config()
     names = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -253,7 +253,7 @@ def _resolve_config(args):
                      if k.startswith(f"{owner}_option:")} for owner in OWNERS}
     try:
         # the file's own option keywords first (routed by name), then the flags over them
-        task, model = values.get("task", task_names()[0]), values.get("model", model_names()[0])
+        task, model = values.get("task", DEFAULT_TASK), values.get("model", DEFAULT_MODEL)
         optimizer = values.get("optimizer", default_optimizer(model))
         flat = {k: values.pop(k) for k in list(values) if k not in names}
         routed = route_options(str(task), str(model), str(optimizer), flat,

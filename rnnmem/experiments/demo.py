@@ -62,8 +62,8 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
     run_dirs = {job: out / "runs" / f"{job[0]}-seed{job[1]}" for job in jobs}
 
     configs = {job: demo_config(job[0], steps, job[1]) for job in jobs}
-    counter = Progress(len(jobs), sum(RunDir(run_dirs[j]).finished_summary(configs[j]) is None
-                                      for j in jobs))
+    counter = Progress(len(jobs), sum(configs[j].steps for j in jobs
+                                      if RunDir(run_dirs[j]).finished_summary(configs[j]) is None))
 
     def done(i, summary):
         init, s = jobs[i]
@@ -71,7 +71,7 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
                 else f"{summary.get('seconds', 0.0):.1f} s")
         what = summary.get("error") or (
             f"final val loss / chance {summary['final_val_ratio']:.3f} ({took})")
-        done_text = counter(not summary.get("reused"))
+        done_text = counter(not summary.get("reused"), jobs[i], configs[jobs[i]].steps)
         print(f"  {done_text} {INITS[init]} seed {s}: {summary['status']}, {what}", flush=True)
 
     for job in jobs:  # never overwritten, never counted failed without a word
@@ -82,7 +82,9 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
           flush=True)
     start = time.perf_counter()
     results = run_all([(configs[job], run_dirs[job]) for job in jobs],
-                      workers=workers, on_done=done)
+                      workers=workers, on_done=done, on_beat=lambda in_flight: print(
+                          counter.beat([(jobs[i], f"{INITS[jobs[i][0]]} seed {jobs[i][1]}", step,
+                                         total) for i, step, total in in_flight]), flush=True))
     elapsed = time.perf_counter() - start
     summaries = {init: [r for (i, _), r in zip(jobs, results, strict=True) if i == init]
                  for init in INITS}

@@ -141,23 +141,41 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    """"[done/total]" and the time left, for the line a sweep prints as each run finishes.
+    """What a sweep says: "[done/total]" as each run finishes, and a heartbeat line with the
+    runs in flight while they train (:func:`rnnmem.sweep.run_all`'s ``on_beat``).
 
-    The time left extrapolates the wall time per run trained so far (runs overlap across
-    workers, so this is the sweep's throughput) over the runs still to train; runs that were
-    already finished return at once and count as done, not as trained.
+    The time left is the training steps still to run over the measured step rate of the runs
+    in flight (steps per second, summed over the workers): neither a run's start-up nor the
+    runs already finished, which return at once, distort it. Before a first heartbeat it is
+    not known, and not shown.
     """
 
-    def __init__(self, total: int, to_train: int):
-        self.total, self.to_train, self.done, self.trained = total, to_train, 0, 0
-        self.start = time.perf_counter()
+    def __init__(self, total: int, steps: int):
+        self.total, self.done, self.steps = total, 0, steps  # steps: still to train in all
+        self.seen: dict = {}  # run -> (first time, first step, last time, last step)
+        self.rate = 0.0
 
-    def __call__(self, trained: bool) -> str:
+    def __call__(self, trained: bool, run=None, steps: int = 0) -> str:
+        """A run finished (``trained``: not reused); ``run`` and its ``steps``: as in beat()."""
         self.done += 1
-        self.trained += bool(trained)
-        text = f"[{self.done}/{self.total}]"
-        left = self.to_train - self.trained
-        if self.trained and left > 0:
-            per_run = (time.perf_counter() - self.start) / self.trained
-            text += f" (about {_duration(per_run * left)} left)"
-        return text
+        if trained and run is not None:
+            self.steps -= steps - self.seen.pop(run, (0, 0, 0, 0))[3]
+        return f"[{self.done}/{self.total}]" + self.left()
+
+    def beat(self, in_flight: list[tuple[object, str, int, int]]) -> str:
+        """``in_flight``: (run, label, step, steps) of each run training now."""
+        now, rate = time.monotonic(), 0.0
+        for run, _, step, _ in in_flight:
+            first_t, first_step, _, last_step = self.seen.get(run, (now, step, now, 0))
+            self.steps -= step - last_step
+            self.seen[run] = (first_t, first_step, now, step)
+            if now > first_t + 1.0:
+                rate += (step - first_step) / (now - first_t)
+        self.rate = rate or self.rate
+        runs = ", ".join(f"{label} step {step}/{steps}" for _, label, step, steps in in_flight)
+        return f"  ... [{self.done}/{self.total}] done; training {runs}" + self.left()
+
+    def left(self) -> str:
+        if self.rate <= 0 or self.steps <= 0:
+            return ""
+        return f" (about {_duration(self.steps / self.rate)} left at the current step rate)"

@@ -32,6 +32,7 @@ from ..registry import model_spec, model_specs
 from ..rundir import finished_summary
 from ..sweep import clear_changed, run_all
 from ..train import TrainConfig
+from .estimate import Progress
 from .jobs import Job, job_dir
 from .tuning import chosen_options, points, search_space, tune, tuning_table
 
@@ -131,7 +132,16 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
         if moved:
             progress(f"  {len(moved)} changed run(s) moved aside to retrain, e.g. "
                      f"{moved[0][1]} ({moved[0][2]})")
-        return run_all(runs, workers=workers, **kw)
+        counter = Progress(len(runs), sum(c.steps for c, d in runs
+                                          if finished_summary(c, d) is None))
+
+        def done(i, summary):
+            counter(not summary.get("reused"), i, runs[i][0].steps)
+
+        def beat(in_flight):
+            progress(counter.beat([(i, str(Path(runs[i][1]).relative_to(out)), step, steps)
+                                   for i, step, steps in in_flight]))
+        return run_all(runs, workers=workers, on_done=done, on_beat=beat, **kw)
 
     search = tuning_jobs(models, spec)
     where = ", ".join(f"{t} T={reference_length(spec[t]['grid'])}" for t in TASKS)

@@ -36,11 +36,12 @@ def job_dir(root: Path, job: Job) -> Path:
 
 
 def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | None,
-                        backend: str = "local", on_done=None) -> list[Path]:
-    """Train (or skip, or resume) every job under ``root``; return their run directories."""
+                        backend: str = "local", on_done=None, on_beat=None) -> list[Path]:
+    """Train (or skip, or resume) every job under ``root``; return their run directories.
+    ``on_done``, ``on_beat``: :func:`rnnmem.sweep.run_all`'s."""
     dirs = [job_dir(root, j) for j in jobs]
     run_all([(j.config, d) for j, d in zip(jobs, dirs, strict=True)], workers=workers,
-            backend=backend, on_done=on_done)
+            backend=backend, on_done=on_done, on_beat=on_beat)
     return dirs
 
 

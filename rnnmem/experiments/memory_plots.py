@@ -25,18 +25,17 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
     plt = _pyplot()
     fig = plt.figure(figsize=(13, 7.6))
     grid = fig.add_gridspec(2, 4)
+    letters = iter("abcdefgh")
     for i, (name, (W, _)) in enumerate(networks.items()):
         ax = fig.add_subplot(grid[0, i])
         corner = W.numpy()[:16, :16]  # a corner: a full 100×100 map hides the diagonals
         limit = float(np.abs(corner).max()) or 1.0
         image = ax.imshow(corner, cmap="RdBu_r", vmin=-limit, vmax=limit)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
-        ax.set_title(f"(a) {name}\nW[:16, :16]", fontsize=8)
+        ax.set_title(f"({next(letters)}) {name}\n$W$[:16, :16]", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    ax_j = fig.add_subplot(grid[1, 0:2])
-    ax_p = fig.add_subplot(grid[1, 2])
-    ax_a = fig.add_subplot(grid[1, 3])
+    ax_j, ax_p, ax_a, ax_b = (fig.add_subplot(grid[1, i]) for i in range(4))
     networks_r = results["networks"]
     same = coinciding({name: (range(len(r["J"])), r["J"]) for name, r in networks_r.items()})
     for i, ((name, r), style) in enumerate(zip(networks_r.items(), STYLES, strict=False)):
@@ -47,29 +46,28 @@ def plot_memory_curves(results: dict, networks: dict, out: Path) -> Path:
         ax_p.plot(k, r["pulse"], label=name, markevery=marks(len(k), i), **style)
     ax_j.set_yscale("log")
     ax_j.set_ylim(1e-4, 1.5)
-    ax_j.set_xlabel("k (steps back)")
-    ax_j.set_ylabel("Fisher memory J(k)")
-    ax_j.set_title(f"(b) memory curves, N = {results['N']}", fontsize=9)
+    ax_j.set_xlabel("$k$ (steps back)")
+    ax_j.set_ylabel("Fisher memory $J(k)$")
+    ax_j.set_title(f"({next(letters)}) memory curves, N = {results['N']}", fontsize=9)
     legend_below(ax_j, ncol=1)
     ax_p.set_yscale("log")
     ax_p.set_ylim(1e-3, None)
-    ax_p.set_xlabel("t")
-    ax_p.set_ylabel("‖W^t v‖")
-    ax_p.set_title("(c) pulse response", fontsize=9)
-    alphas = [float(a) for a in results["J_tot_vs_alpha"]]
-    betas = [float(b) for b in results["J_tot_vs_beta"]]
-    ax_a.plot(alphas, list(results["J_tot_vs_alpha"].values()), label="chain, against α")
-    ax_b = ax_a.twiny()
-    ax_b.plot(betas, list(results["J_tot_vs_beta"].values()), color="C3",
-              label=f"feedback chain (α = {results['forward']}), against β")
-    ax_a.axhline(1.0, color="k", ls=":", lw=1)
-    ax_a.set_xlabel("α (chain)")
-    ax_b.set_xlabel("β (feedback chain)", color="C3")
-    ax_a.set_ylabel("J_tot")
-    ax_a.set_yscale("log")
-    lines = ax_a.get_lines()[:1] + ax_b.get_lines()
-    ax_a.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper center",
-                bbox_to_anchor=(0.5, -0.2), frameon=False)
+    ax_p.set_xlabel("$t$")
+    ax_p.set_ylabel(r"$\Vert W^t v \Vert$")
+    ax_p.set_title(f"({next(letters)}) pulse response", fontsize=9)
+    # one panel per knob, one x-axis each (a twin axis reads as one curve's)
+    for ax, key, what, color in (
+            (ax_a, "J_tot_vs_alpha", r"chain: $J_{tot}$ against $\alpha$", "C0"),
+            (ax_b, "J_tot_vs_beta", r"feedback chain ($\alpha$ = " f"{results['forward']}): "
+             r"against $\beta$", "C3")):
+        ax.plot([float(v) for v in results[key]], list(results[key].values()), color=color,
+                marker="o", ms=3)
+        ax.axhline(1.0, color="k", ls=":", lw=1, label="every normal W")
+        ax.set_xlabel(r"$\alpha$" if key.endswith("alpha") else r"$\beta$")
+        ax.set_ylabel(r"$J_{tot}$")
+        ax.set_yscale("log")
+        ax.set_title(f"({next(letters)}) {what}", fontsize=9)
+        legend_below(ax, ncol=1)
     fig.suptitle("Fisher memory of linear networks (Orhan & Pitkow Fig. 1), unit noise",
                  fontsize=10)
     fig.tight_layout()
@@ -91,7 +89,7 @@ def plot_decoding_toy(results: dict, out: Path) -> Path:
         same = coinciding({name: (range(len(r2)), r2) for name, r2 in panel["r2"].items()})
         on = "".join(f"\n{a.split(' (')[0]} on {b.split(' (')[0]}" for a, b in same.items())
         ax.set_title(f"{panel['nonlinearity']}{noise}{on}", fontsize=9)
-        ax.set_xlabel("lag k (decode s_{L−k} from h_L)")
+        ax.set_xlabel(r"lag $k$ (decode $s_{L-k}$ from $h_L$)")
         ax.set_ylim(-0.05, 1.05)
     axes[0].set_ylabel("held-out R²")
     handles, labels = axes[0].get_legend_handles_labels()
@@ -123,10 +121,13 @@ def plot_analysis(name: str, entry: dict, responses: np.ndarray, out: Path) -> P
     theta = np.linspace(0, 2 * np.pi, 200)
     axes[0].plot(np.cos(theta), np.sin(theta), "k:", lw=0.8)
     axes[0].set_aspect("equal")
-    axes[0].set_title(f"eigenvalues ({block})", fontsize=9)
+    axes[0].set_title(f"eigenvalues ({block}), unit circle dotted", fontsize=9)
+    axes[0].set_xlabel("real part")
+    axes[0].set_ylabel("imaginary part")
     axes[1].set_yscale("symlog", linthresh=1e-3)
     axes[1].set_xlabel("distance above the diagonal")
-    axes[1].set_title("Schur form: Σ|T_{i,i+o}|²", fontsize=9)
+    axes[1].set_ylabel(r"$\sum_i |T_{i,i+o}|^2$ (symlog)")
+    axes[1].set_title(r"Schur form $T$: weight at distance $o$ above the diagonal", fontsize=9)
     order = entry["trained"][block]["order"]
     shown = np.abs(np.asarray(responses)[:, order].T)
     image = axes[2].imshow(shown, aspect="auto", cmap="magma", norm=_log_norm(shown))

@@ -135,7 +135,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         tuned = f" ({len(search)} of them tuning runs)" if search else ""
         progress(f"{name} ({budget}): {len(plan)} runs{tuned}, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
-        counter = Progress(len(plan), len(todo))
+        counter = Progress(len(plan), sum(c.steps for c in todo))
         records, searched, failures = None, [], []
         if search:
             progress(f"  tuning: {len(search)} runs on seeds never reported (docs/protocol.md)")
@@ -143,9 +143,9 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
             def train(jobs):
                 if jobs is not search:  # rates past an edge of the range (tuning.tune)
                     counter.total += len(jobs)
-                    counter.to_train += len(jobs)
+                    counter.steps += sum(j.config.steps for j in jobs)
                 _clear_changed(jobs, root, rerun_changed, progress)
-                return run_experiment_jobs(name, jobs, root, workers, backend, on_done=_reporter(
+                return run_experiment_jobs(name, jobs, root, workers, backend, **_reporter(
                     jobs, finished if jobs is search else set(), counter, progress,
                     "tuning / ", failures))
 
@@ -163,8 +163,8 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         if damaged:  # resumed from their checksummed checkpoints, never shown as results
             progress(f"  {len(damaged)} finished runs are damaged and are re-finished from "
                      f"their checkpoints, e.g. {damaged[0][1]}")
-        done = _reporter(jobs, finished, counter, progress, failures=failures)
-        dirs = run_experiment_jobs(name, jobs, root, workers, backend, on_done=done)
+        dirs = run_experiment_jobs(name, jobs, root, workers, backend, **_reporter(
+            jobs, finished, counter, progress, failures=failures))
         if failures and (home / "table.md").is_file():
             raise RunsFailed(f"{len(failures)} run(s) failed, e.g. {failures[0]}; "
                              f"{home / 'table.md'} and its report are left as they were")
@@ -219,10 +219,13 @@ def _clear_changed(jobs: list[Job], root: Path, rerun_changed: bool, progress) -
                  f"({moved[0][2]})")
 
 
-def _reporter(jobs: list[Job], finished: set, counter, progress, prefix: str = "",
-              failures: list | None = None):
-    """The on_done of a sweep of ``jobs``: one line per run as it ends (a failure's also
-    appended to ``failures``)."""
+def _reporter(jobs: list[Job], finished: set, counter: Progress, progress, prefix: str = "",
+              failures: list | None = None) -> dict:
+    """The on_done and on_beat of a sweep of ``jobs``: one line per run as it ends (a
+    failure's also appended to ``failures``), and the runs in flight when none ended lately."""
+    def where(j: Job) -> str:
+        return f"{j.panel} / {j.group} / " + (f"{j.variant} / " if j.variant else "")
+
     def done(i, summary):
         j = jobs[i]
         if summary.get("error") and failures is not None:
@@ -230,10 +233,14 @@ def _reporter(jobs: list[Job], finished: set, counter, progress, prefix: str = "
         what = summary.get("error") or f"val loss / chance {summary['final_val_ratio']:.3f}"
         if summary.get("reused"):
             what += " (reused)"
-        where = f"{j.panel} / {j.group} / " + (f"{j.variant} / " if j.variant else "")
-        progress(f"  {counter(i not in finished)} {prefix}{where}seed {j.seed}: "
+        trained = i not in finished and not summary.get("reused")
+        progress(f"  {counter(trained, id(j), j.config.steps)} {prefix}{where(j)}seed {j.seed}: "
                  f"{summary['status']}, {what}")
-    return done
+
+    def beat(in_flight):
+        progress(counter.beat([(id(jobs[i]), f"{prefix}{where(jobs[i])}seed {jobs[i].seed}",
+                                step, steps) for i, step, steps in in_flight]))
+    return dict(on_done=done, on_beat=beat)
 
 
 def draw_figure(exp, budget: str, jobs: list[Job], dirs: list[Path], root: Path, *,

@@ -24,8 +24,17 @@ from .copy import COPY_CONVENTIONS, CopyTask, VariableCopyTask
 # isort: split
 from .adding import ADDING_CHANNELS, ADDING_PLACEMENTS, AddingTask
 
+# isort: split
+# the token-recall tasks of 2022-2024 (tokens.py): each file registers its task
+from .flipflop import FlipFlopTask
+from .induction import InductionTask
+from .mqar import MQARTask
+from .parity import ParityTask
+from .selective_copy import SelectiveCopyTask
+
 __all__ = ["ADDING_CHANNELS", "ADDING_PLACEMENTS", "COPY_CONVENTIONS", "SOLVED_RATIO", "TASKS",
-           "AddingTask", "CopyTask", "VariableCopyTask", "make_task"]
+           "AddingTask", "CopyTask", "FlipFlopTask", "InductionTask", "MQARTask", "ParityTask",
+           "SelectiveCopyTask", "VariableCopyTask", "make_task"]
 
 TASKS = {"copy": CopyTask, "varcopy": VariableCopyTask, "adding": AddingTask}
 
