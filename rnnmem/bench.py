@@ -71,6 +71,8 @@ def _rnnmem(model: str, fused: bool, **options):
 
 def _kernel_rows(name: str, spec) -> list[Layer]:
     """The model's fused kernel, or each of its alternative kernels (the default marked)."""
+    if not spec.builtin:  # what runs a plugin's recurrence is its own: not named for it
+        return [Layer(f"{name} (plugin)", spec.gemm_blocks, _rnnmem(name, True))]
     if not spec.kernels:
         return [Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))]
     return [Layer(f"{name} ({label}{', default' if label == spec.kernel else ''})",
@@ -78,15 +80,17 @@ def _kernel_rows(name: str, spec) -> list[Layer]:
             for label, options in spec.kernels.items()]
 
 
-def bench_layers() -> tuple[Layer, ...]:
-    """One row per built-in model (its default init and activation) and per reference version,
-    then PyTorch's own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python."""
-    builtins = {name: spec for name, spec in model_specs().items() if spec.builtin}
+def bench_layers(models: list[str] | None = None) -> tuple[Layer, ...]:
+    """One row per built-in model (its default init and activation), or per model of
+    ``models`` (registered names: a plugin's too), and per reference version, then PyTorch's
+    own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python."""
+    specs = model_specs()
+    chosen = ({name: specs[name] for name in models} if models is not None else
+              {name: spec for name, spec in specs.items() if spec.builtin and not spec.pooled})
     return (
-        *(row for name, spec in builtins.items() if not spec.pooled
-          for row in _kernel_rows(name, spec)),
+        *(row for name, spec in chosen.items() for row in _kernel_rows(name, spec)),
         *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
-          for name, spec in builtins.items() if spec.reference),
+          for name, spec in chosen.items() if spec.reference),
         Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
         Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
     )
@@ -157,7 +161,13 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
                 roofs = {g: roofline_ms(B, H, T, g, repeats) for g in {lay.gates for lay in layers}}
                 for layer in layers:
                     slow = "per-step" in layer.name
-                    ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
+                    try:
+                        ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
+                    except Exception as err:  # noqa: BLE001 - a plugin's layer: said, skipped
+                        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                        warnings.warn(f"{layer.name} at {size} cannot be measured: "
+                                      f"{type(err).__name__}: {reason}", stacklevel=2)
+                        continue
                     remeasured = 0
                     # a layer faster than its own matrix products alone: one of the two timings
                     # was disturbed (a loaded machine); measure both again, then say so

@@ -84,6 +84,7 @@ class TaskWorkload:
 
     def __init__(self, task, config: TrainConfig, device: torch.device | str = "cpu"):
         self.task, self.batch, self.device = task, config.batch, torch.device(device)
+        self.val_size = config.val_size
         self.metric_name = task.metric_name
         # CPU generators on every device (rnnmem.device): the same data stream everywhere
         self.generators = dict(data=torch.Generator().manual_seed(config.seed + 1),
@@ -106,11 +107,20 @@ class TaskWorkload:
         return evaluate(model, self.task, self.x_val, self.y_val)
 
     def test(self, model) -> dict:
-        if not hasattr(self.task, "test_set") or getattr(self.task, "test_size", None) == 0:
-            return {}
-        x, y = (t.to(self.device) for t in self.task.test_set())
-        test_loss, test_metric = evaluate(model, self.task, x, y)
-        return dict(test_loss=test_loss, test_metric=test_metric)
+        """The test split's loss and metric where the task has one; at the end of training on
+        a task with ``longer(factor)`` (the token-recall tasks), the loss and metric on
+        held-out sequences ``factor`` × as long (``length_x2_metric``, ...): length
+        generalization, which tells a learned mechanism from a memorised position."""
+        result = {}
+        if hasattr(self.task, "test_set") and getattr(self.task, "test_size", None) != 0:
+            x, y = (t.to(self.device) for t in self.task.test_set())
+            result["test_loss"], result["test_metric"] = evaluate(model, self.task, x, y)
+        for factor in getattr(self.task, "generalization", ()):
+            longer = self.task.longer(factor)
+            x, y = (t.to(self.device) for t in validation_set(longer, self.val_size))
+            loss, metric = evaluate(model, longer, x, y)
+            result[f"length_x{factor}_loss"], result[f"length_x{factor}_metric"] = loss, metric
+        return result
 
     def extra(self) -> None:
         return None  # the generators carry the data stream

@@ -25,7 +25,7 @@ def test_bench_says_what_it_will_do_then_counts_down_on_stderr(monkeypatch, caps
 
     layers = [layer for layer in bench.bench_layers() if layer.name.startswith("lt-rnn (")][:1]
     layers += [layer for layer in bench.bench_layers() if layer.name.startswith("gru (")][:1]
-    monkeypatch.setattr(bench, "bench_layers", lambda: tuple(layers))
+    monkeypatch.setattr(bench, "bench_layers", lambda models=None: tuple(layers))
     monkeypatch.setattr(bench, "SIZES", (("tiny", 4, 8, 10, 3),))
     assert main(["bench", "--quick", "--threads", "1"]) == 0
     out, err = capsys.readouterr()
@@ -33,3 +33,19 @@ def test_bench_says_what_it_will_do_then_counts_down_on_stderr(monkeypatch, caps
     assert lines[0].startswith("bench: 2 rows (1 thread setting(s) × 1 size(s) × 2 layers)")
     assert lines[1].startswith("  [1/2] (about") and lines[2].startswith("  [2/2] (about 0 min")
     assert "tiny" in out and "[1/2]" not in out  # the table alone on stdout
+
+
+def test_bench_measures_a_plugins_layer_beside_the_builtin(monkeypatch, capsys):
+    from pathlib import Path
+
+    from rnnmem import bench
+
+    plugin = Path(__file__).parents[1] / "docs" / "examples" / "leaky_plugin.py"
+    monkeypatch.setattr(bench, "SIZES", (("tiny", 4, 8, 10, 3),))
+    assert main(["bench", "--plugin", str(plugin), "--model", "leaky-rnn,lt-rnn", "--quick",
+                 "--threads", "1", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["layers"]
+    assert {r["layer"] for r in rows} >= {"leaky-rnn (plugin)", "lt-rnn (fused scan)"}
+    assert not any(r["layer"].startswith("gru") for r in rows)
+    assert main(["bench", "--model", "nope", "--quick"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ against the loss of the uniform guess it names."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -116,4 +117,7 @@ def test_the_tasks_train_from_the_cli(tmp_path, capsys):
         assert main(["train", "--task", task, *sizes, "--hidden", "8", "--steps", "4",
                      "--eval-every", "2", "--val-size", "8", "--batch", "4", "--quiet",
                      "--out", str(tmp_path / task)]) == 0
-    assert "accuracy" in capsys.readouterr().out
+    assert "held out at longer lengths: 2× accuracy" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "mqar" / "summary.json").read_text())
+    assert 0 <= summary["length_x4_metric"] <= 1 and summary["length_x2_loss"] > 0
+    assert MQARTask(L=16, pairs=2).longer(4) == MQARTask(L=64, pairs=2)

@@ -263,6 +263,9 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--workers", action="store_true",
                    help="also measure training-run throughput with 1 and 2 worker processes")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--model", metavar="A,B",
+                   help="only these models (registered names; a plugin's with --plugin), "
+                        "beside torch.nn.RNN and the LSTMCell loop (default: every built-in)")
     p.set_defaults(func=_cmd_bench)
 
 
@@ -271,6 +274,15 @@ def _cmd_bench(args) -> int:
 
     if args.repeats < 1:
         raise UsageError(f"--repeats must be a positive integer, got {args.repeats}")
+    models = None
+    if args.model is not None:
+        from ..registry import model_names
+
+        models = [m.strip() for m in args.model.split(",") if m.strip()]
+        unknown = [m for m in models if m not in model_names()]
+        if unknown or not models:
+            raise UsageError(f"--model: unknown model {unknown[0] if unknown else args.model!r}"
+                             f"; valid: {', '.join(model_names())} (a plugin's needs --plugin)")
     threads = {"1": (1,), "all": (None,), "both": (1, None)}[args.threads]
     sizes = bench.SIZES[:1] if args.quick else bench.SIZES
     repeats = 2 if args.quick else args.repeats
@@ -283,11 +295,12 @@ def _cmd_bench(args) -> int:
               flush=True)  # stderr: stdout is the table
 
     if not args.json:
-        layers = len(bench.bench_layers())
+        layers = len(bench.bench_layers(models))
         print(f"bench: {len(threads) * len(sizes) * layers} rows ({len(threads)} thread "
               f"setting(s) × {len(sizes)} size(s) × {layers} layers), {repeats} repeats each",
               file=sys.stderr, flush=True)
     rows = bench.run_bench(repeats=repeats, threads=threads, sizes=sizes,
+                           layers=bench.bench_layers(models),
                            slow_repeats=1 if args.quick else 2,
                            progress=None if args.json else progress)
     throughput = (bench.sweep_throughput(**(dict(runs=2, steps=30) if args.quick else {}))

@@ -384,6 +384,11 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     if "test_metric" in summary:
         print(f"test loss {summary['test_loss']:.4g}; test {summary['metric_name']} "
               f"{summary['test_metric']:.4g}")
+    longer = [(k.split("_")[1], v) for k, v in summary.items()
+              if k.startswith("length_x") and k.endswith("_metric")]
+    if longer:
+        print("held out at longer lengths: " + ", ".join(
+            f"{x[1:]}× {summary['metric_name']} {v:.4g}" for x, v in longer))
     return 0 if summary["status"] != "diverged" else 1
 
 

@@ -29,6 +29,7 @@ class FlipFlopTask(TokenRecallTask):
 
     n: int = 256
     p_ignore: float = 0.8
+    length_option = "n"
 
     def __post_init__(self):
         check_int("n", self.n, 2)

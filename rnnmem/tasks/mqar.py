@@ -32,6 +32,7 @@ class MQARTask(TokenRecallTask):
     V: int = 64
     power_a: float = 0.01
     random_non_queries: bool = False
+    length_option = "L"
 
     def __post_init__(self):
         check_int("pairs", self.pairs, 1)

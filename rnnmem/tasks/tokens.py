@@ -10,6 +10,7 @@ These papers report accuracy; "solved" keeps rnnmem's loss criterion (below half
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -27,6 +28,13 @@ class TokenRecallTask:
 
     categorical = True
     metric_name = "accuracy"
+    length_option = "T"  # the size that sets the length (longer())
+    generalization = (2, 4)  # held out at the end of training at these × the length
+
+    def longer(self, factor: int):
+        """The same task ``factor`` × as long (what is remembered unchanged: S, pairs, ...)."""
+        return dataclasses.replace(self, **{
+            self.length_option: factor * getattr(self, self.length_option)})
 
     @property
     def n_inputs(self) -> int:
