@@ -121,3 +121,39 @@ def test_the_tasks_train_from_the_cli(tmp_path, capsys):
     summary = json.loads((tmp_path / "mqar" / "summary.json").read_text())
     assert 0 <= summary["length_x4_metric"] <= 1 and summary["length_x2_loss"] > 0
     assert MQARTask(L=16, pairs=2).longer(4) == MQARTask(L=64, pairs=2)
+
+
+def test_the_memory_benchmark_tunes_registered_models_and_reports_longer_lengths(
+        monkeypatch, tmp_path):
+    """CI-sized: two models (--models) on two tasks, the lr searched on a tuning seed, one
+    reported seed; the table holds the accuracy at 2× and 4× the training length."""
+    import rnnmem
+    from rnnmem.experiments.benchmark import RegisteredModels
+    from rnnmem.experiments.grid import Grid, Panel, Tune
+    from rnnmem.experiments.reproduce import reproduce
+    from rnnmem.experiments.selection import Selection
+    from rnnmem.io import read_json
+    from rnnmem.registry import experiments, model_names
+
+    groups = RegisteredModels()
+    assert list(groups) == list(model_names()) and groups["s6"] == dict(model="s6")
+    tiny = Grid(base=dict(hidden=8, batch=8, steps=20, val_size=16),
+                panels=[Panel("selective copying", dict(task="selective-copy", T=6, S=2, K=3)),
+                        Panel("parity", dict(task="parity", T=5))],
+                groups=groups, seeds=1, eval_points=4, tune=Tune())
+    assert experiments()["memory-benchmark"].jobs.groups.__class__ is RegisteredModels
+    monkeypatch.setitem(experiments(), "tiny-benchmark", rnnmem.registry.Experiment(
+        "tiny-benchmark", "Test", "Table 0", "nothing", jobs=tiny))
+    report = reproduce("tiny-benchmark", out=tmp_path, workers=1, progress=lambda _: None,
+                       selection=Selection(models=("lt-rnn", "s6")))
+    part = report.parent
+    results = read_json(part / "results.json")["groups"]
+    assert {(r["panel"], r["group"]) for r in results} == {
+        (p, m) for p in ("selective copying", "parity") for m in ("lt-rnn", "s6")}
+    assert all(0 <= r["length_x4_metric"][0] <= 1 for r in results)
+    assert "metric at 2× length | metric at 4× length |" in (part / "table.md").read_text()
+    tuned = read_json(part / "tuning.json")["groups"]
+    assert {r["group"] for r in tuned} == {"lt-rnn", "s6"}
+    seeds = {read_json(c)["seed"] for c in (tmp_path / "tiny-benchmark-quick" / "tuning")
+             .rglob("config.json")}
+    assert seeds == {100}  # searched on a seed never reported (seed 0)

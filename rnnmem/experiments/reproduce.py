@@ -45,6 +45,7 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
     rows, records = [], []
     chosen = {(r["panel"], r["group"]): r["chosen"] for r in tuning or []}
     keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
+    factors = _length_factors(job_summaries(jobs, dirs, weights=weights))
     for panel, group in keys:
         pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel,
                                                                                        group)]
@@ -64,6 +65,8 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
                       diverged=sum(s["status"] == "diverged" for s in finished),
                       solved=sum(solved) if solved else None,
                       metric_name=finished[0]["metric_name"] if finished else "")
+        for f in factors:  # held out at f × the training length (token-recall tasks)
+            record[f"length_x{f}_metric"] = [s.get(f"length_x{f}_metric") for s in shown]
         records.append(record)
         solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
         name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
@@ -73,13 +76,24 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
         rows.append(f"| {panel} | {name} | {len(mine)} | {format_mean_se(record['val_ratio'])} | "
                     f"{format_mean_se(record['val_metric'])} ({record['metric_name']}) | "
                     f"{format_mean_se(record['test_metric'])} | {solved_text} | "
-                    f"{record['diverged']} | {failed} |")
+                    f"{record['diverged']} | {failed} |"
+                    + "".join(f" {format_mean_se(record[f'length_x{f}_metric'])} |"
+                              for f in factors))
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
-              "| solved | diverged | failed |", "|---|---|---|---|---|---|---|---|---|"]
+              "| solved | diverged | failed |" + "".join(f" metric at {f}× length |"
+                                                          for f in factors),
+              "|---|---|---|---|---|---|---|---|---|" + "---|" * len(factors)]
     table = "\n".join(header + rows) + "\n\n" + SE_NOTE
     if tuning is not None:
         table += "\n\n" + tuning_table(tuning)
     return table, records
+
+
+def _length_factors(summaries: list[dict | None]) -> list[int]:
+    """The f of the runs' ``length_x{f}_metric``: the lengths they were held out at."""
+    keys = {k for s in summaries if s for k in s
+            if k.startswith("length_x") and k.endswith("_metric")}
+    return sorted(int(k.removeprefix("length_x").removesuffix("_metric")) for k in keys)
 
 
 class RunsFailed(RuntimeError):
