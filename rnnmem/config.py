@@ -136,12 +136,17 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.threads > MAX_THREADS:
             raise ValueError(f"threads must be at most {MAX_THREADS}, got {self.threads}")
+        if self.steps > MAX_STEPS:  # a run that cannot end: refused, not started
+            raise ValueError(f"steps must be at most {MAX_STEPS:.0e}, got {self.steps}")
         for owner, values in (("", vars(self)), ("model option ", self.model_options),
                               ("task option ", self.task_options),
                               ("optimizer option ", self.optimizer_options)):
             for name, value in values.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"{owner}{name} must be a finite number, got {value!r}")
+                if isinstance(value, float) and abs(value) > FLOAT32_MAX:  # computed in float32
+                    raise ValueError(f"{owner}{name} must be within float32's range "
+                                     f"(|x| <= 3.4e38), got {value!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         for name in ("grad_clip", "stop_ratio", "explosion"):
@@ -200,6 +205,8 @@ class TrainConfig:
 
 
 MAX_THREADS = 256
+MAX_STEPS = 10**9  # about a month of the fastest run here at ~1 ms a step: beyond, a typo
+FLOAT32_MAX = 3.4028234663852886e38  # the weights, data and optimizer are float32
 MAX_SEED = 2**63 - 2  # seed + 2 seeds a torch.Generator (int64)
 
 
@@ -409,12 +416,23 @@ def layer_options(config: TrainConfig) -> dict:
     return {k: v for k, v in config.model_options.items() if k not in READOUT_OPTIONS}
 
 
+class ModelBuildError(ValueError):
+    """A layer's constructor refused the config's options (e.g. the LRU's r_max = 2): one line
+    naming the model, as the CLI prints it."""
+
+
 def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
-    """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`)."""
+    """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`).
+    A layer constructor's ValueError (its own check of its options) is a
+    :class:`ModelBuildError`."""
     from .nn import RecurrentNet, build_layer, build_readout  # rnnmem.nn registers through here
 
-    rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
-                      **layer_options(config))
+    try:
+        rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
+                          **layer_options(config))
+    except ValueError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelBuildError(f"model {config.model}: {reason}") from None
     options = config.model_options
     return RecurrentNet(rnn, build_readout(
         config.model, config.hidden, task.n_outputs, pool=options.get("pool", 2),

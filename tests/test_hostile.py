@@ -31,6 +31,11 @@ CASES = {
     "more streams than tokens": (["train", "--task", "ptb-char", "--batch", "10000000"],
                                  "parallel streams"),
     "threads": (["train", "--threads", "100000"], "threads must be at most"),
+    "a rate beyond float32": (["train", "--lr", "3.5e38"], "lr must be within float32's range"),
+    "an option beyond float32": (["train", "--input-bias", "1e39"],
+                                 "input_bias must be within float32's range"),
+    "a layer's own refusal": (["train", "--model", "lru", "--r-min", "0.9", "--r-max", "0.5"],
+                              "model lru: the LRU's ring needs"),
     "a device as the config": (["train", "--config", "/dev/zero"], "not a regular file"),
     "a FIFO as the config": (["train", "--config", "{fifo}"], "not a regular file"),
     "a config nested 100,000 deep": (["train", "--config", "{deep}"], "nested too deeply"),
@@ -240,3 +245,14 @@ def test_python_train_refuses_what_the_cli_refuses(tmp_path):
     with pytest.raises(RunExists, match="holds an unfinished run"):
         train(other, tmp_path / "run")
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_steps_that_cannot_end_are_refused_before_anything_starts(tmp_path, capsys):
+    from rnnmem.cli import main
+    from rnnmem.train import TrainConfig
+
+    with pytest.raises(ValueError, match="steps must be at most 1e"):
+        TrainConfig(steps=10**400)
+    assert main(["train", "--steps", "1" + "0" * 30, "--out", str(tmp_path / "r")]) == 2
+    assert "steps must be at most" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -360,6 +360,7 @@ def _resume(args) -> int:
 
 def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     from ..checkpoint import CheckpointError
+    from ..config import ModelBuildError
     from ..data import DataError
     from ..device import DeviceUnavailable
     from ..footprint import TooLarge
@@ -372,7 +373,7 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
         summary = train(config, run_dir, progress=not args.quiet, resume=resume,
                         overwrite=args.overwrite, loggers=loggers, log_every=args.log_every)
     except (CheckpointError, DataError, DeviceUnavailable, TooLarge, RunDirError,
-            TensorBoardMissing) as err:
+            TensorBoardMissing, ModelBuildError) as err:
         raise UsageError(str(err)) from None
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); final val loss (median of the last "
