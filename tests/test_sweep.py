@@ -22,7 +22,7 @@ def test_worker_processes_give_the_same_results_as_one_process_and_a_heartbeat(t
     assert beats and all(0 <= i < 3 and 0 <= step <= steps == 200 and len(flight) <= 2
                          for flight in beats for i, step, steps in flight)
     gaps = [b - a for a, b in zip(lines, lines[1:], strict=False)]
-    assert max(gaps) < 0.3 + 1.5  # never silent for long
+    assert max(gaps) < 0.3 + 3.0  # never silent for long (slack: a loaded CI machine)
     assert max(step for flight in beats for _, step, _ in flight) > 0
     serial = run_all([(c, tmp_path / f"s{i}") for i, c in enumerate(configs)], workers=1,
                      on_beat=beats.append, beat=0.3)
