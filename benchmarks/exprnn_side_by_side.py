@@ -52,7 +52,8 @@ def original(repo: Path, iterations: int) -> list[float]:
 
 
 def ours(iterations: int) -> list[float]:
-    from rnnmem.config import TrainConfig, make_model, make_task
+    from rnnmem.build import make_model, make_task
+    from rnnmem.config import TrainConfig
     from rnnmem.loop import make_optimizer
     from rnnmem.train import TaskWorkload
 

@@ -1,13 +1,18 @@
 """rnnmem: long-memory tasks, recurrent networks and their initializations."""
 
-__version__ = "0.1.0"
-
-from .registry import (  # noqa: E402
+from . import registry
+from ._version import __version__  # noqa: F401 - rnnmem.__version__
+from .registry import (
     register_experiment,
     register_init,
     register_model,
     register_task,
 )
+
+# What registers the built-ins, handed to the registry, which imports nothing above it (the
+# models, inits and tasks register where they are defined, on first lookup; so do experiments)
+registry.declare_builtins(("rnnmem.init", "rnnmem.nn", "rnnmem.tasks", "rnnmem.data.mnist",
+                           "rnnmem.data.ptb"), experiments=("rnnmem.experiments.registry",))
 
 # (``rnnmem.train`` is the module of ``train(config, run_dir)``: from rnnmem.train import train)
 __all__ = ["Job", "TrainConfig", "load_plugin", "load_runs", "register_experiment", "register_init",

@@ -161,7 +161,7 @@ def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
 
 def build_from_config(config, generator: torch.Generator | None = None):
     """(task, model) for a config: a task model, or a language model for ptb-*."""
-    from .train import make_model, make_task
+    from .build import make_model, make_task
 
     if config.task_kind == "language-model":
         from .lm import LanguageModel, LMWorkload
@@ -180,7 +180,7 @@ def fresh_network(config, task, generator: torch.Generator):
         from .lm import LanguageModel
 
         return LanguageModel(len(task.corpus.vocab), config, generator)
-    from .train import make_model
+    from .build import make_model
 
     return make_model(config, task, generator)
 

@@ -21,17 +21,14 @@ import dataclasses
 import functools
 import inspect
 import math
-import operator
-import types
 import typing
 from dataclasses import dataclass, field
 
-import torch
-
 from . import registry
 from .device import check_device, resolve_device
+from .hints import admits_none, as_float, check_type, plain_hint, takes_float
 from .init import default_gain
-from .registry import DEFAULT_MODEL, model_names, model_spec, task_spec
+from .registry import DEFAULT_MODEL, model_names, model_spec, task_spec, valid_inits
 
 # Each optimizer's options, with its own defaults (torch's); a model's recipe sets its paper's.
 OPTIMIZERS = {"rmsprop": dict(decay=0.99, eps=1e-8), "adam": {},
@@ -113,9 +110,9 @@ class TrainConfig:
         for name, f in fields.items():
             value = values[name] if name in values else (
                 f.default_factory() if f.default is dataclasses.MISSING else f.default)
-            _check_type(name, value, _field_types()[name])  # a config file: anything
-            if type(value) is int and _takes_float(_field_types()[name]):
-                value = _as_float(name, value)  # a JSON integer in a float field
+            check_type(name, value, field_types()[name])  # a config file: anything
+            if type(value) is int and takes_float(field_types()[name]):
+                value = as_float(name, value)  # a JSON integer in a float field
             setattr(self, name, dict(value) if isinstance(value, dict) else value)
         self.device = resolve_device(self.device)  # auto: the device it picks, recorded
         self.task_options, self.model_options, self.optimizer_options = route_options(
@@ -126,7 +123,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):  # types first
-            _check_type(f.name, getattr(self, f.name), _field_types()[f.name])
+            check_type(f.name, getattr(self, f.name), field_types()[f.name])
         check_seed(self.seed)
         check_device(self.device)
         for name in ("hidden", "batch", "steps", "eval_every", "val_size", "final_evals",
@@ -299,7 +296,7 @@ def check_model_options(spec, values: dict, hidden: int, task_kind: str | None =
     """What the harness checks of a model's resolved options before building it: the init is
     one the model takes, each option with ``choices`` holds one, the readout's pool divides
     ``hidden``, and the model's own ``check`` (its registration's) of the layer's options."""
-    inits = spec.valid_inits()
+    inits = valid_inits(spec)
     if "init" in values and inits and not isinstance(values["init"], str):
         raise ValueError(f"init must be the name of an initializer, got {values['init']!r}")
     if "init" in values and isinstance(values["init"], str) and values["init"] not in inits:
@@ -327,6 +324,9 @@ def run_level_fields() -> set[str]:
     return {f.name for f in dataclasses.fields(TrainConfig)}
 
 
+registry.reserve_option_names(run_level_fields())
+
+
 def check_options(values, options: dict, owner: str) -> dict:
     """``values`` (a dict) if it sets only keywords of ``options`` (name -> inspect.Parameter),
     every required one, each of its annotated type where that is a plain one (int, float, str,
@@ -343,11 +343,11 @@ def check_options(values, options: dict, owner: str) -> dict:
             if p.default is inspect.Parameter.empty:
                 raise ValueError(f"{owner} needs its option {name!r}")
             continue
-        hint = _plain_hint(p.annotation)
+        hint = plain_hint(p.annotation)
         if hint is not None:
-            _check_type(f"{owner}: {name}", values[name], hint)
-            if type(values[name]) is int and _takes_float(hint):
-                checked[name] = _as_float(name, values[name])
+            check_type(f"{owner}: {name}", values[name], hint)
+            if type(values[name]) is int and takes_float(hint):
+                checked[name] = as_float(name, values[name])
     return checked
 
 
@@ -384,8 +384,8 @@ def from_legacy(values: dict) -> TrainConfig:
     taken = {**tspec.all_options(), **spec.all_options(tspec.kind),
              **{k: _parameter(k, v) for k, v in OPTIMIZERS.get(run.get("optimizer"), {}).items()}}
     for key in list(flat):
-        hint = _plain_hint(taken[key].annotation) if key in taken else None
-        if key not in taken or flat[key] is None and hint is not None and not _admits_none(hint):
+        hint = plain_hint(taken[key].annotation) if key in taken else None
+        if key not in taken or flat[key] is None and hint is not None and not admits_none(hint):
             del flat[key]
     task_options, model_options, optimizer_options = route_options(
         run.pop("task", registry.DEFAULT_TASK), run.pop("model", DEFAULT_MODEL),
@@ -404,95 +404,16 @@ def saved_options(config: dict, what: str) -> dict:
     return options if isinstance(options, dict) else {}
 
 
-# ---------------------------------------------------------------------------- building
+def task_label(config: dict) -> str:
+    """How figures name a run's task (``config``: a run's config.json): its registration's
+    label, else the name."""
+    spec = registry.task_specs().get(config.get("task"))
+    if spec is None or spec.label is None:
+        return str(config.get("task"))
+    return spec.label(saved_options(config, "task"))
 
-def make_task(config: TrainConfig):
-    """The task a config describes, built by its registration (MNIST loads its data here)."""
-    return task_spec(config.task).build(config.task_options)
-
-
-def layer_options(config: TrainConfig) -> dict:
-    """The model options its layer takes (the rest are its readout's)."""
-    return {k: v for k, v in config.model_options.items() if k not in READOUT_OPTIONS}
-
-
-class ModelBuildError(ValueError):
-    """A layer's constructor refused the config's options (e.g. the LRU's r_max = 2): one line
-    naming the model, as the CLI prints it."""
-
-
-def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
-    """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`).
-    A layer constructor's ValueError (its own check of its options) is a
-    :class:`ModelBuildError`."""
-    from .nn import RecurrentNet, build_layer, build_readout  # rnnmem.nn registers through here
-
-    try:
-        rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
-                          **layer_options(config))
-    except ValueError as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelBuildError(f"model {config.model}: {reason}") from None
-    options = config.model_options
-    return RecurrentNet(rnn, build_readout(
-        config.model, config.hidden, task.n_outputs, pool=options.get("pool", 2),
-        bias=options.get("readout_bias") is not False,
-        classifier=config.task_kind == "classification", generator=generator), task.n_inputs)
-
-
-# ---------------------------------------------------------------------------- types
 
 @functools.cache
-def _field_types() -> dict:
+def field_types() -> dict:
+    """TrainConfig's field -> its type hint."""
     return typing.get_type_hints(TrainConfig)
-
-
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               type(None): "none", dict: "a JSON object"}
-
-
-def _as_float(name: str, value: int) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError(f"{name} is too large: {value}") from None
-
-
-def _allowed(hint) -> tuple:
-    return typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-
-
-def _takes_float(hint) -> bool:
-    return float in _allowed(hint) and int not in _allowed(hint)
-
-
-def _admits_none(hint) -> bool:
-    return type(None) in _allowed(hint)
-
-
-def _check_type(name: str, value, hint) -> None:
-    """ValueError unless ``value`` fits the type hint (ints count as floats; bools as
-    neither)."""
-    allowed = _allowed(hint)
-    ok = (value is None and type(None) in allowed
-          or isinstance(value, bool) and bool in allowed
-          or not isinstance(value, bool) and (
-              isinstance(value, int) and (int in allowed or float in allowed)
-              or isinstance(value, float) and float in allowed
-              or isinstance(value, str) and str in allowed
-              or isinstance(value, dict) and dict in allowed))
-    if not ok:
-        words = " or ".join(_TYPE_WORDS[t] for t in allowed)
-        raise ValueError(f"{name} must be {words}, got {value!r}")
-
-
-def _plain_hint(annotation):
-    """A parameter's annotation as a type _check_type knows, or None (not checked)."""
-    if isinstance(annotation, str):  # from __future__ import annotations
-        names = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
-        parts = [a.strip() for a in annotation.split("|")]
-        if not all(part in names for part in parts):
-            return None
-        return functools.reduce(operator.or_, (names[part] for part in parts))
-    allowed = _allowed(annotation)
-    return annotation if allowed and all(a in _TYPE_WORDS for a in allowed) else None

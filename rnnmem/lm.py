@@ -21,14 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import footprint
-from .config import layer_options, make_task
-from .data.ptb import PTBCorpus
+from .build import layer_options, make_task
+from .data.ptb import EVAL_STREAMS, PTBCorpus
 from .device import require_device
 from .loop import LOG_EVERY, train_loop
 from .nn.model import build_layer
 from .nn.protocol import forward_state
-
-EVAL_STREAMS = 10
 
 
 class LanguageModel(nn.Module):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import saved_options
+from .config import saved_options, task_label
 from .io import write_bytes_atomic
-from .registry import task_label, task_specs
+from .registry import task_specs
 from .rundir import RunDir, RunDirError  # noqa: F401 - RunDirError: plot's errors
 from .stats import mean_se
 

@@ -17,10 +17,11 @@ import os
 import sys
 from pathlib import Path
 
+from .registry import registering_from
+
 ENV = "RNNMEM_PLUGINS"
 ENTRY_POINTS = "rnnmem.plugins"
 _loaded: dict[str, str] = {}  # the spec as given -> the spec as loaded (a file: absolute)
-_current: list[str] = []  # the plugin being imported now (register_experiment records it)
 
 
 class PluginError(ValueError):
@@ -54,20 +55,18 @@ def load_plugin(spec: str) -> None:
     if spec in _loaded:
         return
     key = str(Path(spec).resolve()) if _is_file(spec) else spec
-    _current.append(spec)
     try:
-        if _is_file(spec):
-            _import_file(Path(key))
-        else:
-            importlib.import_module(spec)
+        with registering_from(spec):
+            if _is_file(spec):
+                _import_file(Path(key))
+            else:
+                importlib.import_module(spec)
     except PluginError:
         raise
     except (Exception, SystemExit) as err:  # noqa: BLE001 - the user's code: any error, one line
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise PluginError(f"plugin {spec} failed to import: {type(err).__name__}"
                           + (f": {reason}" if reason else "")) from None
-    finally:
-        _current.pop()
     _loaded[spec] = key
     os.environ[ENV] = os.pathsep.join(dict.fromkeys(_loaded.values()))  # for workers
 
@@ -76,14 +75,12 @@ def load_plugins(specs=()) -> None:
     """The installed entry points, then ``$RNNMEM_PLUGINS``, then ``specs``."""
     for entry in importlib.metadata.entry_points(group=ENTRY_POINTS):
         if entry.value not in _loaded:
-            _current.append(entry.value)
             try:
-                entry.load()
+                with registering_from(entry.value):
+                    entry.load()
             except Exception as err:  # noqa: BLE001
                 raise PluginError(f"plugin {entry.value} (entry point {entry.name}) failed to "
                                   f"import: {type(err).__name__}: {err}") from None
-            finally:
-                _current.pop()
             _loaded[entry.value] = entry.value
     for spec in filter(None, os.environ.get(ENV, "").split(os.pathsep)):
         load_plugin(spec)
@@ -95,7 +92,3 @@ def loaded() -> list[str]:
     """The plugins loaded in this process, as given (a command line repeats them)."""
     return list(_loaded)
 
-
-def current() -> str | None:
-    """The plugin being imported right now, or None."""
-    return _current[-1] if _current else None

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .registry import find_init, model_spec, task_spec
 from .rundir import code_change  # noqa: F401 - the comparison, beside the record it compares
 

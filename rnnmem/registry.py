@@ -12,146 +12,71 @@ Example (a plugin; docs/extending.md has the whole walk-through):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-# Henaff's recipe (§4.1): RMSProp decay 0.9, activation clipping at norm 1000. A recipe is a
-# partial run configuration, laid under what the run gives (config.resolve_options).
-HENAFF_RECIPE = dict(optimizer_options=dict(decay=0.9), model_options=dict(clip=1000.0))
-DEFAULT_RECIPE = dict(optimizer_options=dict(decay=0.9))  # a plugin's: its own clip, if any
-RECIPE_KEYS = ("optimizer", "model_options", "optimizer_options")
-# What a layer gets from the harness, never from a run's options: the generator that draws the
-# initial weights, and ``fused`` (the benchmark's switch to the per-step reference).
-HARNESS_ARGS = ("generator", "fused")
-INIT_KINDS = ("recurrent", "input", "gated")
-TASK_KINDS = ("sequence", "classification", "language-model")
-# The options the harness's readout takes, for the models that have it (Henaff eqs. 2 and 6).
-READOUT_BIAS = inspect.Parameter("readout_bias", inspect.Parameter.KEYWORD_ONLY, default=None,
-                                 annotation="bool | None")
-POOL = inspect.Parameter("pool", inspect.Parameter.KEYWORD_ONLY, default=2, annotation="int")
-HELP = {  # what the readout's options mean (a layer's own are documented by the layer)
-    "readout_bias": "learned readout bias c, y = W h + c, initialized to 0 (default: yes; "
-                    "Henaff eq. 2 writes y = W h, and the ablation in docs/protocol.md finds "
-                    "no difference)",
-    "pool": "l2 pool size and stride of the readout (Henaff eq. 6)",
-}
-
-
-@dataclass(frozen=True, eq=False)
-class ModelSpec:
-    """What a model name means to the config, the CLI, the harness and the benchmark.
-
-    ``layer(n_inputs, hidden, **options)`` returns an ``nn.Module`` mapping ``x (T, B,
-    n_inputs)`` to all hidden states ``(T, B, H)`` (see :mod:`rnnmem.nn.protocol`). Its keyword
-    parameters are the model's options (a run's ``model_options``), with ``defaults`` over the
-    signature's; the readout adds ``readout_bias`` (and ``pool`` where ``pooled``).
-    """
-
-    name: str
-    layer: Callable
-    inits: tuple[str, ...] | None  # valid recurrent inits; None: every registered one
-    default_init: str | None
-    options: dict = field(default_factory=dict)  # option -> inspect.Parameter (layer's own)
-    defaults: dict = field(default_factory=dict)  # option -> the model's default over the layer's
-    choices: dict = field(default_factory=dict)  # option -> its valid values (or a callable)
-    help: dict = field(default_factory=dict)  # option -> what it means (--help)
-    harness_args: tuple = ()  # which of HARNESS_ARGS the layer takes
-    # check(**layer options): ValueError on a combination the layer refuses, before it is built
-    check: Callable | None = None
-    state_blocks: int = 1  # hidden-size blocks of state per step (gates; uRNN: Re and Im)
-    output_blocks: int = 1  # hidden-size blocks the readout sees (uRNN: [Re h, Im h])
-    gemm_blocks: int = 1  # a step's product is (B, H) @ (H, gemm_blocks·H) (gates; complex: 4)
-    pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
-    even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
-    language_model: bool = False  # can be the layer of a PTB language model
-    # the training recipe of the model's own paper: a partial run configuration
-    # (``model_options``, ``optimizer_options``) under what the run gives
-    recipe: dict = field(default_factory=lambda: dict(DEFAULT_RECIPE))
-    # the readout init of the model's own code, (W, classifier, generator); None: Readout's
-    readout_init: Callable | None = None
-    kernel: str = "fused scan"  # what runs the recurrence (the benchmark's row)
-    reference: str | None = None  # what ``fused=False`` runs instead, if anything (benchmark)
-    kernels: dict = field(default_factory=dict)  # benchmark row -> the layer options of each
-    # alternative kernel (``kernel`` is the default's row); {}: the one kernel
-    builtin: bool = False  # registered by rnnmem itself (benchmarked)
-    # what the readout reads: "layer", the bare recurrent layer, or "block", the layer inside
-    # its paper's block (normalization, non-linear mixing, residual): tables name it
-    form: str = "layer"
-    # the fair-comparison protocol's search (docs/protocol.md): option -> candidate values, a
-    # tuple of options -> tuples of their values set together, ``lr`` the run's learning rate;
-    # or search(group options) -> such a dict. {}: the learning rate around the run's
-    search: dict | Callable = field(default_factory=dict)
-
-    def valid_inits(self) -> tuple[str, ...]:
-        """The recurrent inits this model takes, its default first."""
-        if "init" not in self.options:
-            return ()
-        names = self.inits if self.inits is not None else tuple(init_names("recurrent"))
-        if self.default_init is None or self.default_init not in names:
-            return names
-        return (self.default_init, *[n for n in names if n != self.default_init])
-
-    def all_options(self, task_kind: str | None = None) -> dict:
-        """option -> inspect.Parameter: the layer's, then the readout's (none under a language
-        model, whose decoder is its own), each default the model's own."""
-        options = dict(self.options)
-        if task_kind != "language-model":
-            options["readout_bias"] = READOUT_BIAS
-            if self.pooled:
-                options["pool"] = POOL
-        return {k: p.replace(default=self.defaults[k]) if k in self.defaults else p
-                for k, p in options.items()}
-
-
-@dataclass(frozen=True, eq=False)
-class TaskSpec:
-    """What a task name means: how its task object is built, and how it is trained.
-
-    ``kind``: ``sequence`` (a target per step or at the end, drawn fresh each step),
-    ``classification`` (one label per sequence: the peers' own classifier readouts) or
-    ``language-model`` (a token stream, trained with truncated BPTT). ``task(**options)``
-    returns the task object; ``options``: its keyword parameters (a run's ``task_options``),
-    with ``defaults`` over the signature's.
-    """
-
-    name: str
-    task: Callable
-    kind: str = "sequence"
-    options: dict = field(default_factory=dict)  # option -> inspect.Parameter
-    defaults: dict = field(default_factory=dict)
-    check: Callable | None = None  # check(**options): ValueError on bad ones; default: build
-    # defaults this task gives the options of any model that has them (Henaff §3.2.1: the
-    # LT-RNN's σ is ReLU on adding), under what the run gives
-    model_defaults: dict = field(default_factory=dict)
-    help: dict = field(default_factory=dict)  # option -> what it means (--help)
-    label: Callable | None = None  # label(task options) -> e.g. "copy T = 100" (figures)
-    # lines(task options) -> [(val loss / chance, label)]: references beside the chance line
-    reference_lines: Callable | None = None
-    builtin: bool = False
-
-    def all_options(self) -> dict:
-        return {k: p.replace(default=self.defaults[k]) if k in self.defaults else p
-                for k, p in self.options.items()}
-
-    def build(self, options: dict):
-        """The task object of a run's (resolved) ``task_options``."""
-        return self.task(**options)
-
-    def validate(self, options: dict) -> None:
-        (self.check or self.task)(**options)
-
+from .specs import (  # noqa: F401 - the specs and constants, where their registrations are
+    DEFAULT_RECIPE,
+    HARNESS_ARGS,
+    HELP,
+    HENAFF_RECIPE,
+    INIT_KINDS,
+    POOL,
+    READOUT_BIAS,
+    RECIPE_KEYS,
+    TASK_KINDS,
+    Experiment,
+    ModelSpec,
+    TaskSpec,
+)
 
 _MODELS: dict[str, ModelSpec] = {}
 _INITS: dict[str, dict[str, Callable]] = {kind: {} for kind in INIT_KINDS}
 _TASKS: dict[str, TaskSpec] = {}
-_BUILTIN_MODULES = ("rnnmem.init", "rnnmem.nn", "rnnmem.tasks", "rnnmem.data.mnist",
-                    "rnnmem.data.ptb")
+# Handed from above (the floor names no module above it): the modules whose import registers
+# rnnmem's own models, inits and tasks, and its experiments (rnnmem/__init__.py); the names a
+# registered option may not take (the run configuration's fields: rnnmem/config.py)
+_BUILTIN_MODULES: list[str] = []
+_EXPERIMENT_MODULES: list[str] = []
+_RESERVED: set[str] = set()
+_plugins: list[str] = []  # the plugin being imported now (register_experiment records it)
 _loading = False
 # a run's task and model when it names none (Henaff §4.1's): named, not the first registered,
 # which depends on which module a process happened to import first
 DEFAULT_TASK, DEFAULT_MODEL = "copy", "lt-rnn"
+
+
+def declare_builtins(modules=(), experiments=()) -> None:
+    """Name the modules whose import registers the built-in models, inits and tasks
+    (``modules``) and experiments; each is imported on the first lookup that needs it."""
+    _BUILTIN_MODULES.extend(m for m in modules if m not in _BUILTIN_MODULES)
+    _EXPERIMENT_MODULES.extend(m for m in experiments if m not in _EXPERIMENT_MODULES)
+
+
+def reserve_option_names(names) -> None:
+    """Refuse ``names`` as a model's or task's option (a run's own settings), from now on and in
+    what is registered already."""
+    _RESERVED.update(names)
+    for what, table in (("model", _MODELS), ("task", _TASKS)):
+        for spec in table.values():
+            _check_options(spec.name, spec.options, what)
+
+
+@contextlib.contextmanager
+def registering_from(plugin: str):
+    """Registrations made inside are ``plugin``'s (an experiment's report names it)."""
+    _plugins.append(plugin)
+    try:
+        yield
+    finally:
+        _plugins.pop()
+
+
+def current_plugin() -> str | None:
+    """The plugin being imported right now, or None."""
+    return _plugins[-1] if _plugins else None
 
 
 def _builtins() -> None:
@@ -274,9 +199,7 @@ def _check_search(name: str, search: dict, options: dict) -> None:
 
 
 def _check_options(name: str, options: dict, what: str) -> None:
-    from .config import run_level_fields
-
-    taken = sorted(set(options) & run_level_fields())
+    taken = sorted(set(options) & _RESERVED)
     if taken:
         raise ValueError(f"register_{what}({name!r}): option {taken[0]!r} has the name of a "
                          f"run setting; rename it")
@@ -298,6 +221,16 @@ def model_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(_MODELS)} (a "
                          "plugin's model needs --plugin)")
     return _MODELS[name]
+
+
+def valid_inits(spec: ModelSpec) -> tuple[str, ...]:
+    """The recurrent inits the model ``spec`` takes, its default first."""
+    if "init" not in spec.options:
+        return ()
+    names = spec.inits if spec.inits is not None else tuple(init_names("recurrent"))
+    if spec.default_init is None or spec.default_init not in names:
+        return names
+    return (spec.default_init, *[n for n in names if n != spec.default_init])
 
 
 def model_specs() -> dict[str, ModelSpec]:
@@ -393,17 +326,6 @@ def task_specs() -> dict[str, TaskSpec]:
     return dict(_TASKS)
 
 
-def task_label(config: dict) -> str:
-    """How figures name a run's task (``config``: a run's config.json): its registration's
-    label, else the name."""
-    from .config import saved_options
-
-    spec = task_specs().get(config.get("task"))
-    if spec is None or spec.label is None:
-        return str(config.get("task"))
-    return spec.label(saved_options(config, "task"))
-
-
 def task_spec(name: str) -> TaskSpec:
     _builtins()
     if name not in _TASKS:
@@ -413,25 +335,6 @@ def task_spec(name: str) -> TaskSpec:
 
 
 # ---------------------------------------------------------------------------- experiments
-
-@dataclass(frozen=True)
-class Experiment:
-    """A comparison that ``rnnmem reproduce NAME`` runs: ``jobs(budget) -> [Job]`` (training
-    runs, drawn and tabulated by reproduce), or ``run(out_dir, budget, workers) ->
-    dict(figures, result)`` for anything else, whose Markdown ``table(result)`` makes (or
-    ``dict(figures, table)``). ``plugin``: the plugin that registered it (its report's command
-    names it)."""
-
-    name: str
-    paper: str
-    target: str
-    claim: str
-    jobs: Callable | None = None
-    run: Callable | None = None
-    curve: str = "val_ratio"
-    plugin: str | None = None
-    table: Callable | None = None
-
 
 _EXPERIMENTS: dict[str, Experiment] = {}
 
@@ -443,11 +346,9 @@ def register_experiment(name: str, jobs: Callable | None = None, *, run: Callabl
     """Register an experiment for ``rnnmem reproduce [--plugin FILE] NAME``: ``jobs(budget)``
     returns its :class:`~rnnmem.experiments.jobs.Job` s for the budget ``quick``, ``paper`` or
     ``full``; the figure, table and report are made as for a built-in experiment."""
-    from .plugins import current
-
     if (jobs is None) == (run is None):
         raise ValueError(f"register_experiment({name!r}): give exactly one of jobs and run")
-    plugin = None if _builtin else current()
+    plugin = None if _builtin else current_plugin()
     entry = Experiment(name, paper or (f"plugin {plugin}" if plugin else "user"),
                        target or name, claim or name, jobs=jobs, run=run, curve=curve,
                        plugin=plugin, table=table)
@@ -458,5 +359,6 @@ def register_experiment(name: str, jobs: Callable | None = None, *, run: Callabl
 
 def experiments() -> dict[str, Experiment]:
     """The registered experiments by name (the live table: built-ins first)."""
-    importlib.import_module("rnnmem.experiments.registry")
+    for module in _EXPERIMENT_MODULES:
+        importlib.import_module(module)
     return _EXPERIMENTS

@@ -26,12 +26,8 @@ from pathlib import Path
 import torch
 
 from . import footprint
-from .config import (  # noqa: F401 - also importable from here, next to train()
-    OPTIMIZERS,
-    TrainConfig,
-    make_model,
-    make_task,
-)
+from .build import make_model, make_task  # noqa: F401 - also importable from here
+from .config import OPTIMIZERS, TrainConfig  # noqa: F401 - also importable from here
 from .device import require_device
 from .loop import (  # noqa: F401 - open_run: tests use it here
     LOG_EVERY,

@@ -127,7 +127,7 @@ def compute() -> dict:
 def job_hashes() -> dict:
     """experiment/budget -> (jobs, SHA-256 of every job's panel, group, seed, variant and
     resolved config): any change to what an experiment runs changes its hash."""
-    from rnnmem.experiments.registry import BUDGETS
+    from rnnmem.experiments.grid import BUDGETS
     from rnnmem.experiments.tuning import tuning_jobs
     from rnnmem.registry import experiments, model_spec
 
@@ -165,7 +165,7 @@ OLD_NAMES = {"penalty_lr": "ortho_lr", "penalty_points": "ortho_points", "bias":
 
 
 def legacy_dict(config) -> dict:
-    from rnnmem.registry import model_spec, task_spec
+    from rnnmem.registry import model_spec, task_spec, valid_inits
 
     spec = model_spec(config.model)
     flat = {**LEGACY_DEFAULTS, **{k: v for k, v in config.to_dict().items()
@@ -182,7 +182,7 @@ def legacy_dict(config) -> dict:
                 flat[name] = value
     if config.optimizer != "rmsprop":  # Adam's runs recorded the recipe's decay, unused
         flat["rms_decay"] = spec.recipe.get("optimizer_options", {}).get("decay", 0.9)
-    if not spec.valid_inits():  # the uRNN's one init had a name
+    if not valid_inits(spec):  # the uRNN's one init had a name
         flat["init"] = "random"
     # an sRNN's φ and an LT-RNN's σ were recorded where a job or the task gave them: None
     # where they are the model's default (no job gives the default explicitly)

@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from rnnmem.config import TrainConfig, make_model, make_task
+from rnnmem.build import make_model, make_task
+from rnnmem.config import TrainConfig
 from rnnmem.experiments.activations import radius_steadiness, rotation_planes
 
 

@@ -152,11 +152,11 @@ def test_any_non_positive_size_is_rejected(field, value, capsys):
        value=st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1,
                      max_size=12).filter(lambda v: not v.startswith("-")))
 def test_any_unknown_choice_is_rejected_in_one_line(option, value, capsys, tmp_path):
-    from rnnmem.registry import model_names, model_spec, task_names
+    from rnnmem.registry import model_names, model_spec, task_names, valid_inits
     from rnnmem.tasks import ADDING_PLACEMENTS, COPY_CONVENTIONS
 
     valid = {"--task": task_names(), "--model": model_names(),
-             "--init": model_spec("lt-rnn").valid_inits(),
+             "--init": valid_inits(model_spec("lt-rnn")),
              "--convention": COPY_CONVENTIONS, "--placement": ADDING_PLACEMENTS}[option]
     if value in valid:
         return

@@ -156,7 +156,8 @@ def test_psmnist_training_smoke(tmp_path):
 
 @needs_mnist
 def test_the_final_test_evaluation_takes_test_size_images_or_none(tmp_path, monkeypatch):
-    from rnnmem.config import TrainConfig, make_task
+    from rnnmem.build import make_task
+    from rnnmem.config import TrainConfig
     from rnnmem.train import train
 
     task = make_task(TrainConfig(task="psmnist", test_size=300))

@@ -16,8 +16,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from rnnmem import registry
+from rnnmem.build import make_model, make_task
 from rnnmem.cli import main
-from rnnmem.config import TrainConfig, make_model, make_task
+from rnnmem.config import TrainConfig
 from rnnmem.device import DeviceUnavailable, check_device, require_device, resolve_device
 from rnnmem.lm import LanguageModel, LMWorkload
 from rnnmem.loop import make_optimizer, update

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from rnnmem.build import make_model, make_task
 from rnnmem.cli import main
-from rnnmem.config import make_model, make_task
 from rnnmem.nn import build_model
 from rnnmem.train import TrainConfig, make_optimizer, train
 
@@ -182,7 +182,7 @@ def test_nnrnn_gamma_penalty_is_summed_over_the_radii():
 
 
 def test_peers_comparison_runs_each_peer_at_its_own_scripts_rates():
-    from rnnmem.experiments.registry import peers_comparison
+    from rnnmem.experiments.beyond import peers_comparison
 
     jobs = peers_comparison("paper")
     rates = {(j.panel.split()[0], j.group): (j.config.lr, j.config.model_options.get("lr_orth"))

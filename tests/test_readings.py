@@ -9,9 +9,11 @@ import math
 import pytest
 import torch
 
+from rnnmem.build import make_model, make_task
 from rnnmem.cli import main
-from rnnmem.config import TrainConfig, make_model, make_task
-from rnnmem.experiments.registry import BUDGETS, HENAFF_MODELS
+from rnnmem.config import TrainConfig
+from rnnmem.experiments.grid import BUDGETS
+from rnnmem.experiments.henaff import HENAFF_MODELS
 from rnnmem.loop import exploded, final_figures, stop_reason
 from rnnmem.nn import build_model
 from rnnmem.nn.cells import LSTM, LTRNN, SRNN
@@ -206,7 +208,7 @@ def test_config_file_of_the_wrong_type_is_one_line(tmp_path, capsys):
 def test_henaff_fig4_controls_differ_from_the_pooled_net_in_one_thing_each():
     """§4.2: the pooled LT-ORNN keeps V orthogonal by an SGD penalty (m = 50, step: ours 1e-2);
     its controls drop the pooling, or change the penalty's step only."""
-    from rnnmem.experiments.registry import HENAFF_READINGS
+    from rnnmem.experiments.henaff import HENAFF_READINGS
 
     pooled = HENAFF_MODELS["LT-ORNN + l2 pool"]
     assert (pooled["penalty_lr"], pooled["penalty_points"], pooled["pool"]) == (1e-2, 50, 2)

@@ -6,7 +6,8 @@ from torch import nn
 
 import rnnmem
 from rnnmem import registry
-from rnnmem.config import TrainConfig, make_model, make_task
+from rnnmem.build import make_model, make_task
+from rnnmem.config import TrainConfig, task_label
 
 
 class TinyCell(nn.Module):
@@ -123,8 +124,8 @@ def test_variable_copy_draws_its_order_free_line():
     config = TrainConfig(task="varcopy").to_dict()
     (ratio, label), = spec.reference_lines(config["task_options"])
     assert ratio == pytest.approx(0.79830, abs=1e-4) and "order" in label
-    assert registry.task_label(config) == "varcopy T = 100"
-    assert registry.task_label(dict(task="not-registered")) == "not-registered"
+    assert task_label(config) == "varcopy T = 100"
+    assert task_label(dict(task="not-registered")) == "not-registered"
 
 
 def test_the_task_sets_the_lt_rnns_input_nonlinearity():

@@ -4,10 +4,10 @@ import pytest
 
 from rnnmem.cli import main
 from rnnmem.experiments import registry
-from rnnmem.experiments.registry import Experiment, Job
+from rnnmem.experiments.jobs import Job
 from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
 from rnnmem.experiments.tuning import tuning_jobs
-from rnnmem.registry import experiments
+from rnnmem.registry import Experiment, experiments
 from rnnmem.rundir import RunChanged
 from rnnmem.sweep import run_all
 from rnnmem.train import TrainConfig

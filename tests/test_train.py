@@ -236,8 +236,8 @@ def test_tensorboard_scalars_are_the_metrics(tmp_path, capsys):
 
 
 def test_the_lru_trains_under_its_reference_codes_recipe():
+    from rnnmem.build import make_model, make_task
     from rnnmem.loop import make_optimizer
-    from rnnmem.train import make_model, make_task
 
     config = TrainConfig(task="copy", T=5, model="lru", hidden=8, lr=1e-3)
     assert config.optimizer == "adamw" and config.optimizer_options == {"weight_decay": 0.05}

@@ -10,11 +10,12 @@ import signal
 import sys
 import threading
 
-from .. import __version__
+from .._version import __version__
 from .common import Parser, UsageError, check_writable
 from .experiments import add_export_parser, add_report_parser, add_reproduce_parser
+from .runs import add_demo_parser, add_plot_parser
 from .tools import add_bench_parser, add_construct_parser, add_data_parser, add_memory_parser
-from .train import add_demo_parser, add_plot_parser, add_train_parser, explain_unrecognized
+from .train import add_train_parser, explain_unrecognized
 
 __all__ = ["UsageError", "build_parser", "main"]
 

@@ -10,7 +10,7 @@ from .common import UsageError, out_path
 
 
 def add_reproduce_parser(sub) -> None:
-    from ..experiments.registry import BUDGETS
+    from ..experiments.grid import BUDGETS
 
     p = sub.add_parser(
         "reproduce", help="reproduce a figure or table of either paper",

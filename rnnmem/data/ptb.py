@@ -23,6 +23,9 @@ import torch
 from ..registry import register_task
 from . import DataError, package_file
 
+# how many streams a language model's validation and test text is cut into (lm.evaluate)
+EVAL_STREAMS = 10
+
 INSTALL = "rnnmem data fetch (or pass a directory of ptb.*.txt files)"
 SPLITS = ("train", "valid", "test")
 MD5 = {"train": "f26c4b92c5fdc7b3f8c7cdcb991d8420", "valid": "aa0affc06ff7c36e977d7cd49e3839bf",
@@ -119,8 +122,6 @@ def _corpus(level: str):
 
 def _check(data_dir: str | None = None, bptt: int = 35, layers: int = 1,
            embedding: int | None = None, val_tokens: int | None = None) -> None:
-    from ..lm import EVAL_STREAMS
-
     for name, value in (("bptt", bptt), ("layers", layers), ("embedding", embedding),
                         ("val_tokens", val_tokens)):
         if value is not None and value < 1:

@@ -15,8 +15,9 @@ import time
 
 import torch
 
-from ..config import TrainConfig, make_model, make_task
-from ..lm import EVAL_STREAMS
+from ..build import make_model, make_task
+from ..config import TrainConfig
+from ..data.ptb import EVAL_STREAMS
 from ..loop import make_optimizer
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import near_span
-from ..config import saved_options
+from ..config import saved_options, task_label
 from ..plot import STYLES, coinciding, legend_below, marks, save_png
-from ..registry import task_label
 
 
 def _pyplot():

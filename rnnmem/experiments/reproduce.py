@@ -24,8 +24,8 @@ from ..rundir import RunDir, finished_summary
 from ..stats import format_mean_se
 from ..sweep import clear_changed
 from .estimate import Progress, describe_estimate
+from .grid import BUDGETS
 from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
-from .registry import BUDGETS
 from .selection import WHOLE, Selection
 from .tuning import read_tuning, reported_jobs, tune, tuning_jobs, tuning_table
 
@@ -336,7 +336,7 @@ def _report_text(exp, budget, figures, table, seconds, root: Path, train_seconds
 def _require_data(configs) -> None:
     """Build one task of each data-backed kind the runs to do need (MNIST, PTB): a missing
     data package raises its DataError before any worker starts."""
-    from ..config import make_task
+    from ..build import make_task
 
     seen = set()
     for c in configs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import model_spec
+from ..registry import model_spec, valid_inits
 from .protocol import all_states, recurrent_matrix
 from .readout import Readout
 
@@ -41,7 +41,7 @@ def build_layer(name: str, n_inputs: int, hidden: int, *, fused: bool = True,
     spec = model_spec(name)
     values = {**spec.defaults, **options}
     values = {k: v for k, v in values.items() if k in spec.options}
-    inits = spec.valid_inits()
+    inits = valid_inits(spec)
     if isinstance(values.get("init"), str) and values["init"] not in inits:
         raise ValueError(f"unknown init {values['init']!r} for {name}; valid: "
                          f"{', '.join(inits)}")
