@@ -2,6 +2,7 @@
 
 from . import registry
 from ._version import __version__  # noqa: F401 - rnnmem.__version__
+from .errors import RnnmemError
 from .registry import (
     register_experiment,
     register_init,
@@ -11,12 +12,12 @@ from .registry import (
 
 # What registers the built-ins, handed to the registry, which imports nothing above it (the
 # models, inits and tasks register where they are defined, on first lookup; so do experiments)
-registry.declare_builtins(("rnnmem.init", "rnnmem.nn", "rnnmem.tasks", "rnnmem.data.mnist",
-                           "rnnmem.data.ptb"), experiments=("rnnmem.experiments.registry",))
+registry.declare_builtins(("rnnmem.init", "rnnmem.nn", "rnnmem.tasks"),
+                          experiments=("rnnmem.experiments.registry",))
 
 # (``rnnmem.train`` is the module of ``train(config, run_dir)``: from rnnmem.train import train)
-__all__ = ["Job", "TrainConfig", "load_plugin", "load_runs", "register_experiment", "register_init",
-           "register_model", "register_task"]
+__all__ = ["Job", "RnnmemError", "TrainConfig", "load_plugin", "load_runs",
+           "register_experiment", "register_init", "register_model", "register_task"]
 
 
 def __getattr__(name: str):

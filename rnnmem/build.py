@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .config import READOUT_OPTIONS, TrainConfig
+from .errors import RnnmemError
 from .registry import task_spec
 
 
@@ -18,7 +19,7 @@ def layer_options(config: TrainConfig) -> dict:
     return {k: v for k, v in config.model_options.items() if k not in READOUT_OPTIONS}
 
 
-class ModelBuildError(ValueError):
+class ModelBuildError(RnnmemError):
     """A layer's constructor refused the config's options (e.g. the LRU's r_max = 2): one line
     naming the model, as the CLI prints it."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import RnnmemError
 from .io import open_regular, write_bytes_atomic
 
 MAX_CHECKPOINT_BYTES = 2**36  # 64 GiB
@@ -32,7 +33,7 @@ REQUIRED = ("format", "step", "model", "optimizer", "generators", "global_rng", 
             "train_losses", "elapsed")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(RnnmemError):
     """A checkpoint file that cannot be used (corrupt, foreign or from another run)."""
 
 

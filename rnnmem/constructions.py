@@ -32,7 +32,7 @@ import math
 
 import torch
 
-from .nn.cells import LTRNN
+from .nn.ltrnn import LTRNN
 from .nn.model import RecurrentNet
 from .nn.readout import Readout
 

@@ -14,11 +14,13 @@ import platform
 
 import torch
 
+from .errors import RnnmemError
+
 KINDS = ("cpu", "cuda", "mps")
 CHOICES = ("auto", *KINDS)
 
 
-class DeviceUnavailable(ValueError):
+class DeviceUnavailable(RnnmemError):
     """A device this machine does not have (one line, for ``rnnmem``'s exit status 2)."""
 
 

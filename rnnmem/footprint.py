@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import RnnmemError
+
 _FLOAT32, _FLOAT64 = 4, 8
 
 
@@ -20,7 +22,7 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.3g} GiB"
 
 
-class TooLarge(ValueError):
+class TooLarge(RnnmemError):
     """A job that this machine's memory cannot hold."""
 
 

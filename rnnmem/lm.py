@@ -22,11 +22,12 @@ from torch import nn
 
 from . import footprint
 from .build import layer_options, make_task
-from .data.ptb import EVAL_STREAMS, PTBCorpus
+from .data.ptb import PTBCorpus
 from .device import require_device
 from .loop import LOG_EVERY, train_loop
 from .nn.model import build_layer
 from .nn.protocol import forward_state
+from .tasks.ptb import EVAL_STREAMS
 
 
 class LanguageModel(nn.Module):

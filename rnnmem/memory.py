@@ -26,15 +26,16 @@ import math
 
 import torch
 
+from .errors import RnnmemError
 from .nn.scan import scan
 
 
-class NoStationaryState(ValueError):
+class NoStationaryState(RnnmemError):
     """The stationary covariance does not exist (spectral radius ρ(W) ≥ 1), or W^k overflows
     before it vanishes."""
 
 
-class MemoryOutOfBounds(ValueError):
+class MemoryOutOfBounds(RnnmemError):
     """A computed memory that leaves its bound (J(k) ≤ ‖v‖²/ε, J_tot ≤ N‖v‖²/ε): the sum lost
     its accuracy, and the number would be wrong."""
 

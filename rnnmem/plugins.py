@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import RnnmemError
 from .registry import registering_from
 
 ENV = "RNNMEM_PLUGINS"
@@ -24,7 +25,7 @@ ENTRY_POINTS = "rnnmem.plugins"
 _loaded: dict[str, str] = {}  # the spec as given -> the spec as loaded (a file: absolute)
 
 
-class PluginError(ValueError):
+class PluginError(RnnmemError):
     """A plugin that cannot be imported; the message names it and the reason in one line."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import RnnmemError
 from .io import read_json, write_bytes_atomic, write_json_atomic, write_text_atomic
 
 CONFIG = "config.json"
@@ -34,7 +35,7 @@ LOCK = ".lock"  # held (flock) by the one process writing the run; the OS releas
 METRIC_COLUMNS = ("step", "seconds", "train_loss", "val_loss", "val_ratio", "val_metric")
 
 
-class RunDirError(ValueError):
+class RunDirError(RnnmemError):
     """A path that is not a finished or running rnnmem run directory, or a damaged file in one."""
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import RnnmemError
+
 SCALARS = ("train_loss", "val_loss", "val_ratio", "val_metric")
 INSTALL = "pip install 'rnnmem[tensorboard]'"
 
 
-class TensorBoardMissing(ValueError):
+class TensorBoardMissing(RnnmemError):
     """The tensorboard package is not installed (one line, for exit status 2)."""
 
 

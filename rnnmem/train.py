@@ -9,7 +9,7 @@ Protocol (Henaff §4.1, §4.2):
 - Activation clipping at norm l = 1000 (the layer's ``clip``) inside the recurrence.
 - Optionally the soft orthogonality penalty of §4.2: after each update, one SGD step on
   ``mean_i ‖(VᵀV − I) x_i‖²`` at m random unit vectors x_i (the scan layers' ``penalty_lr``,
-  ``penalty_points``; :meth:`~rnnmem.nn.cells.LTRNN.after_update`).
+  ``penalty_points``; :meth:`~rnnmem.nn.ltrnn.LTRNN.after_update`).
 - Learning rate by :func:`find_learning_rate`: the largest in a grid that does not diverge.
 
 A run directory holds ``config.json`` (the resolved config), ``metrics.csv`` (one row per
@@ -35,7 +35,7 @@ from .loop import (  # noqa: F401 - open_run: tests use it here
     open_run,
     train_loop,
 )
-from .nn.cells import orthogonality_penalty  # noqa: F401 - Henaff §4.2, importable from here
+from .nn.ltrnn import orthogonality_penalty  # noqa: F401 - Henaff §4.2, importable from here
 from .rundir import (  # noqa: F401 - train()'s errors
     RunChanged,
     RunDir,

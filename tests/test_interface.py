@@ -167,7 +167,7 @@ def test_the_lru_starts_on_its_ring_with_its_normalization():
 
 
 def test_every_builtin_layer_takes_batch_first_in_its_constructor():
-    from rnnmem.nn.cells import LTRNN
+    from rnnmem.nn.ltrnn import LTRNN
     from rnnmem.nn.model import build_layer
     from rnnmem.registry import model_names, model_spec
 

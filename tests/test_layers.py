@@ -9,8 +9,8 @@ import rnnmem
 
 ROOT = Path(rnnmem.__file__).parent
 # the floor: what every model, task, init, experiment and run rests on
-FLOOR = {"rnnmem._version", "rnnmem.specs", "rnnmem.registry", "rnnmem.io", "rnnmem.rundir",
-         "rnnmem.checkpoint", "rnnmem.device"}
+FLOOR = {"rnnmem._version", "rnnmem.errors", "rnnmem.specs", "rnnmem.registry", "rnnmem.io",
+         "rnnmem.rundir", "rnnmem.checkpoint", "rnnmem.device"}
 MAX_LINES = 450
 
 
@@ -105,3 +105,27 @@ def test_no_module_is_longer_than_one_concept():
     long = {name: n for name, path in modules().items()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+# errors that are not a user's bad input: a run that failed (exit 1), a script without a
+# __main__ guard (Python only), the CLI's own usage error and its signal
+NOT_INPUT_ERRORS = {"RunsFailed", "SweepError", "UsageError", "Terminated"}
+
+
+def test_every_rnnmem_error_has_the_one_base():
+    """The CLI catches RnnmemError once (exit 2, one line): every error class rnnmem defines
+    derives from it, but those named above."""
+    import importlib
+    import inspect
+
+    from rnnmem.errors import RnnmemError
+
+    defined = []
+    for name in sorted(set(modules()) - {"rnnmem.__main__"}):  # that one runs the CLI
+        module = importlib.import_module(name)
+        defined += [c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, BaseException) and c.__module__ == name]
+    assert len(defined) >= 15
+    stray = sorted(c.__qualname__ for c in defined
+                   if not issubclass(c, RnnmemError) and c.__name__ not in NOT_INPUT_ERRORS)
+    assert not stray, f"errors outside RnnmemError: {stray}"

@@ -15,8 +15,7 @@ from rnnmem.config import TrainConfig
 from rnnmem.experiments.grid import BUDGETS
 from rnnmem.experiments.henaff import HENAFF_MODELS
 from rnnmem.loop import exploded, final_figures, stop_reason
-from rnnmem.nn import build_model
-from rnnmem.nn.cells import LSTM, LTRNN, SRNN
+from rnnmem.nn import LSTM, LTRNN, SRNN, build_model
 from rnnmem.registry import experiments
 from rnnmem.tasks import VariableCopyTask
 

@@ -3,7 +3,7 @@ import importlib.util
 import pytest
 
 from rnnmem.cli import main
-from rnnmem.experiments import registry
+from rnnmem.experiments import henaff, orhan, registry
 from rnnmem.experiments.jobs import Job
 from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
 from rnnmem.experiments.tuning import tuning_jobs
@@ -66,7 +66,7 @@ def test_quick_budgets_are_smaller_than_full():
 
 
 def test_henaff_fig2_follows_the_paper():
-    jobs = registry.henaff_fig2("full")
+    jobs = henaff.henaff_fig2("full")
     assert {j.panel for j in jobs} == {f"copy T = {T}" for T in (100, 200, 300, 500)}
     assert {j.seed for j in jobs} == set(range(8))
     for j in jobs:
@@ -117,10 +117,10 @@ def test_a_stale_run_is_never_reported_as_a_result(tiny, tmp_path, monkeypatch):
         for j in tiny_experiment(budget)]
     monkeypatch.setitem(experiments(), "tiny", Experiment("tiny", "Test paper", "Fig. 0",
                                                         "nothing", jobs=changed))
-    monkeypatch.setattr(registry, "run_experiment_jobs", lambda name, jobs, root, *a, **k: [
-        job_dir(root, j) for j in jobs])  # nothing retrained: every directory is stale
     import rnnmem.experiments.reproduce as reproduce_module
-    monkeypatch.setattr(reproduce_module, "run_experiment_jobs", registry.run_experiment_jobs)
+
+    monkeypatch.setattr(reproduce_module, "run_experiment_jobs", lambda name, jobs, root, *a,
+                        **k: [job_dir(root, j) for j in jobs])  # none retrained: all stale
     with pytest.raises(RunChanged, match=r"8 run\(s\) changed since they were trained, e\.g\. "
                        r".*: it holds another config of its job; rerun with --rerun-changed"):
         reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
@@ -166,7 +166,7 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
         val_size=8, seed=seed)) for seed in range(2)]
     monkeypatch.setitem(experiments(), "tiny-lstm", Experiment("tiny-lstm", "Test paper",
                                                              "Fig. 0", "nothing", jobs=lstms))
-    analysis = registry._analysis_of(
+    analysis = orhan._analysis_of(
         ("tiny", lambda j: j.group == "orthogonal" and j.panel == "copy T = 5"),
         ("tiny-lstm", lambda j: True))
     from rnnmem.experiments.tables import analysis_table

@@ -5,7 +5,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnmem.tasks import AddingTask, CopyTask, VariableCopyTask, make_task
+from rnnmem.registry import task_spec
+from rnnmem.tasks import AddingTask, CopyTask, VariableCopyTask
 
 
 def gen(seed=0):
@@ -172,9 +173,9 @@ def test_loss_metric_and_solved():
     assert adding.loss(out, y).item() == 0.0
 
 
-def test_make_task_unknown_name():
-    with pytest.raises(ValueError, match="valid tasks: copy, varcopy, adding"):
-        make_task("copyy", T=3)
+def test_an_unknown_task_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid tasks: copy, varcopy, adding, "):
+        task_spec("copyy")
 
 
 def test_bad_convention_and_sizes():

@@ -98,14 +98,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from ..plugins import PluginError, load_plugins
+    from ..errors import RnnmemError
+    from ..plugins import load_plugins
 
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        try:
-            load_plugins(_scan(argv, "--plugin"))
-        except PluginError as err:
-            raise UsageError(str(err)) from None
+        load_plugins(_scan(argv, "--plugin"))
         chosen = _chosen(argv)
         try:
             args = build_parser(**chosen).parse_args(argv)
@@ -115,7 +113,7 @@ def _main(argv: list[str] | None) -> int:
         if out is not None:
             check_writable(out, is_file=out.suffix == ".png")
         return args.func(args)
-    except UsageError as err:
+    except (UsageError, RnnmemError) as err:  # RnnmemError: every rnnmem error, one line
         print(f"rnnmem: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # a path the command cannot read or write

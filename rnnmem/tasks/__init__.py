@@ -1,5 +1,6 @@
 """Long-memory benchmark tasks: copy and variable-length copy (``copy.py``), adding
-(``adding.py``); psMNIST and PTB, which need data, live in ``rnnmem.data``.
+(``adding.py``), the token-recall tasks, sequential and permuted sequential MNIST
+(``pixel_mnist.py``) and PTB language modelling (``ptb.py``), whose data ``rnnmem.data`` loads.
 
 Every task is a frozen dataclass of sizes. ``task.sample(batch, generator)`` draws a batch from
 an explicit ``torch.Generator`` (same seed, same batch; no global random state). Tensors are
@@ -32,15 +33,11 @@ from .mqar import MQARTask
 from .parity import ParityTask
 from .selective_copy import SelectiveCopyTask
 
-__all__ = ["ADDING_CHANNELS", "ADDING_PLACEMENTS", "COPY_CONVENTIONS", "SOLVED_RATIO", "TASKS",
+# isort: split
+# the tasks on data (rnnmem/data loads it): psMNIST, then PTB language modelling
+from . import pixel_mnist, ptb  # noqa: F401
+
+__all__ = ["ADDING_CHANNELS", "ADDING_PLACEMENTS", "COPY_CONVENTIONS", "SOLVED_RATIO",
            "AddingTask", "CopyTask", "FlipFlopTask", "InductionTask", "MQARTask", "ParityTask",
-           "SelectiveCopyTask", "VariableCopyTask", "make_task"]
-
-TASKS = {"copy": CopyTask, "varcopy": VariableCopyTask, "adding": AddingTask}
-
-
-def make_task(name: str, **sizes) -> CopyTask | VariableCopyTask | AddingTask:
-    """Build a task by name (``copy``, ``varcopy``, ``adding``) from its sizes."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
-    return TASKS[name](**sizes)
+           "SelectiveCopyTask", "VariableCopyTask"]
+# a task by name: rnnmem.registry.task_spec(name) (one task registry, plugins' included)

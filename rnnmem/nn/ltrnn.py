@@ -1,13 +1,13 @@
-"""Recurrent layers: Elman sRNN (Henaff eq. 1), LT-RNN (eq. 2) and LSTM (eqs. 3-5).
+"""Henaff et al.'s Elman sRNN (eq. 1) and linear-transition RNN (LT-RNN, eq. 2) on the fused
+scan, with the soft orthogonality penalty (§4.2); Le et al.'s IRNN is a configured sRNN.
 
 Every layer maps inputs ``x`` of shape (T, B, n_inputs) to all hidden states (T, B, hidden),
 so analyses can look at every step. The recurrent matrix is ``layer.V`` (hidden × hidden, in
-PyTorch's (out, in) layout) for the sRNN and LT-RNN.
+PyTorch's (out, in) layout).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -20,6 +20,7 @@ from .scan import scan, scan_reference
 
 INPUT_ACTIVATIONS = ("none", "relu", "tanh", "elu")
 SRNN_ACTIVATIONS = ("tanh", "relu", "elu")  # modReLU is the peers' (complex-phase) non-linearity
+
 
 
 def orthogonality_penalty(V: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -128,8 +129,9 @@ class SRNN(_ScanRNN):
     """Elman RNN, Henaff eq. 1: ``h_t = φ(U x_t + V h_{t-1} + b)``, φ ∈ tanh/relu/elu.
 
     Example:
-        >>> SRNN(2, 8, activation="relu", init="identity")(torch.randn(5, 3, 2)).shape
-        torch.Size([5, 3, 8])
+        >>> output, h_n = SRNN(2, 8, activation="relu", init="identity")(torch.randn(5, 3, 2))
+        >>> output.shape, h_n.shape  # as torch.nn.RNN's
+        (torch.Size([5, 3, 8]), torch.Size([1, 3, 8]))
     """
 
     def __init__(self, n_inputs: int, hidden: int, *, activation: str = "tanh", **kwargs):
@@ -162,79 +164,6 @@ class LTRNN(_ScanRNN):
         integrates without bound (the LT-IRNN then fails; docs/protocol.md has the ablation).
         Without σ (categorical inputs) b stays 0."""
         return -1.0 if self.input_activation == "relu" else 0.0
-
-
-LSTM_INITS = ("gaussian", "plain", "orthogonal", "chain", "mixed")
-
-
-class LSTM(RNNInterface):
-    """LSTM without peepholes (Henaff eqs. 3-5), run by ``torch.nn.LSTM``'s fused loop.
-
-    ``init``: ``gaussian`` (Henaff §4.1: every weight matrix N(0, 1/n_in)), ``plain``
-    (PyTorch's default uniform), ``orthogonal`` or ``chain`` (each gate's recurrent block), or
-    Orhan & Pitkow's ``mixed`` (§2.5). ``bias``: the gate biases, which Henaff's eqs. 3-5 leave
-    out; default (None): none under ``gaussian`` (Henaff's LSTM), PyTorch's two bias vectors
-    otherwise (the Keras/awd-lstm LSTMs of Orhan & Pitkow). Biases start at 0 except under
-    ``plain``.
-    """
-
-    def __init__(
-        self,
-        n_inputs: int,
-        hidden: int,
-        *,
-        init: str = "plain",
-        gain: float | None = None,
-        bias: bool | None = None,
-        generator: torch.Generator | None = None,
-    ):
-        super().__init__()
-        if init not in LSTM_INITS:
-            raise ValueError(f"unknown LSTM initializer {init!r}; valid names: "
-                             f"{', '.join(LSTM_INITS)}")
-        self.n_inputs, self.hidden, self.init, self.gain = n_inputs, hidden, init, gain
-        self.bias = init != "gaussian" if bias is None else bias
-        self.lstm = nn.LSTM(n_inputs, hidden, bias=self.bias)
-        self.reset_parameters(generator)
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        bound = 1 / math.sqrt(self.hidden)
-        with torch.no_grad():
-            for p in self.lstm.parameters():
-                p.uniform_(-bound, bound, generator=generator)
-            if self.init == "plain":
-                return
-            if self.bias:
-                for b in (self.lstm.bias_ih_l0, self.lstm.bias_hh_l0):
-                    b.zero_()
-            w = self.lstm.weight_hh_l0
-            if self.init == "gaussian":  # Henaff §4.1, each gate's block: fan-in n_in
-                for block in (*self.lstm.weight_ih_l0.chunk(4, dim=0), *w.chunk(4, dim=0)):
-                    rinit.gaussian_(block, gain=1.0 if self.gain is None else self.gain,
-                                    generator=generator)
-                return
-            if self.init == "mixed":
-                rinit.mixed_lstm_(w, gain=1.02 if self.gain is None else self.gain)
-                return
-            fill = rinit.orthogonal_ if self.init == "orthogonal" else rinit.chain_
-            for block in w.chunk(4, dim=0):
-                fill(block, gain=1.0 if self.gain is None else self.gain, generator=generator)
-
-    def _forward_packed(self, packed, hx):  # torch.nn.LSTM runs packed sequences itself
-        return self.lstm(packed, hx)
-
-    gates = ("input", "forget", "cell", "output")  # PyTorch's order of the stacked blocks
-
-    def recurrent_matrix(self) -> torch.Tensor:
-        """The stacked (4H, H) recurrent weights of the input, forget, cell and output gates."""
-        return self.lstm.weight_hh_l0
-
-    def forward_state(self, x: torch.Tensor, state=None):
-        """(all hidden states, final (h, c)); ``state`` is (h, c), each (B, H), or None."""
-        if state is not None:
-            state = (state[0][None], state[1][None])
-        out, (h, c) = self.lstm(x, state)
-        return out, (h[0], c[0])
 
 
 # ---------------------------------------------------------------- registration (rnnmem.registry)
@@ -270,7 +199,6 @@ def _check_scan(*, init="orthogonal", feedback=None, clip=None, penalty_lr=0.0,
 # The fair comparison's search (docs/protocol.md): Henaff §4.1's rates around 1e-4 (their largest
 # that did not diverge); a chain's α, which Orhan & Pitkow tune per task over [0.99, 1.05].
 LT_RATES = (3e-5, 1e-4, 3e-4, 1e-3)
-GATED_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # around Henaff's LSTM rate, 1e-3
 CHAIN_INITS = ("chain", "feedback-chain")
 
 
@@ -290,11 +218,3 @@ register_model("srnn", SRNN, default_init="orthogonal", **_SCAN, language_model=
                reference="per-step autograd")
 # Le et al.'s IRNN: an sRNN with ReLU φ and identity V
 register_model("irnn", SRNN, default_init="identity", defaults=dict(activation="relu"), **_SCAN)
-register_model("lstm", LSTM, inits=LSTM_INITS, default_init=LSTM_INITS[0],
-               help=dict(init="LSTM init (Henaff's gaussian N(0, 1/n_in), PyTorch's plain, "
-                              "or orthogonal/chain per gate, Orhan & Pitkow's mixed)",
-                         gain="scale of the recurrent init (default: the init's own)",
-                         bias="learned gate biases (default: none under the gaussian init, "
-                              "Henaff eqs. 3-5; PyTorch's otherwise)"),
-               recipe=HENAFF_RECIPE, state_blocks=4, gemm_blocks=4, language_model=True,
-               kernel="torch.nn.LSTM", search=dict(lr=GATED_RATES), _builtin=True)

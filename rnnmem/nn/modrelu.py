@@ -1,4 +1,4 @@
-"""Peer models in rnnmem's harness: expRNN, nnRNN, uRNN, GRU (IRNN is a configured sRNN).
+"""Orthogonal-transition RNNs with a modReLU, in rnnmem's harness (the peers):
 
 - **expRNN** (Lezcano-Casado & Martínez-Rubio 2019): ``h_t = modReLU(U x_t + B h_{t-1})`` with
   B orthogonal, B = base·expm(A), A skew-symmetric, through PyTorch's own
@@ -8,11 +8,6 @@
   Λ block-diagonal 2×2 rotations by θ_i scaled by γ_i, T strictly upper-triangular. Penalty
   δ·Σ(γ − 1)² (:meth:`NNRNN.regularization`); P gets its own learning rate and T its own
   weight decay (:meth:`NNRNN.param_groups`). Fused scan with modReLU.
-- **uRNN** (Arjovsky et al. 2016): complex state, W = D₃ R₂ F⁻¹ D₂ Π R₁ F D₁ (diagonal phases,
-  reflections, a fixed permutation, unitary FFTs), complex modReLU. W is formed once per forward
-  from its factors; the recurrence runs in the fused scan on its real form with a complex-modReLU
-  activation (``fused=False``: the per-step autograd reference; see docs/bench.md).
-- **GRU**: ``torch.nn.GRU`` (a fused kernel was slower here: docs/bench.md).
 """
 
 from __future__ import annotations
@@ -23,13 +18,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from ..registry import HENAFF_RECIPE, register_model
-from .cells import GATED_RATES
+from ..registry import register_model
 from .interface import RNNInterface
-from .scan import scan, scan_reference
+from .scan import scan
 
 EXPRNN_INITS = ("henaff", "cayley")
-GRU_INITS = ("plain", "orthogonal")
 
 
 def skew_block_init_(A: torch.Tensor, init: str, generator: torch.Generator | None = None):
@@ -170,96 +163,6 @@ class NNRNN(_ModReLURNN):
                 dict(params=[p for p in self.parameters() if id(p) not in special], lr=lr)]
 
 
-class URNN(RNNInterface):
-    """Unitary RNN with ``hidden`` complex units; outputs [Re h, Im h] (T, B, 2·hidden)."""
-
-    def __init__(self, n_inputs: int, hidden: int, *, fused: bool = True,
-                 generator: torch.Generator | None = None):
-        super().__init__()
-        self.n_inputs, self.hidden, self.fused = n_inputs, hidden, fused
-        self.phases = nn.Parameter(torch.empty(3, hidden))
-        self.reflections = nn.Parameter(torch.empty(2, 2, hidden))  # (R1, R2) × (re, im)
-        self.register_buffer("permutation", torch.randperm(hidden, generator=generator))
-        self.U = nn.Linear(n_inputs, 2 * hidden)
-        self.bias = nn.Parameter(torch.empty(hidden))
-        with torch.no_grad():
-            self.phases.uniform_(-math.pi, math.pi, generator=generator)
-            self.reflections.uniform_(-1, 1, generator=generator)
-            self.U.weight.normal_(0, 1 / math.sqrt(n_inputs), generator=generator)
-            self.U.bias.zero_()
-            self.bias.uniform_(-0.01, 0.01, generator=generator)
-
-    def _apply_w(self, z: torch.Tensor) -> torch.Tensor:
-        """W z for rows z (…, N): D₃ R₂ F⁻¹ D₂ Π R₁ F D₁."""
-        D = torch.polar(torch.ones_like(self.phases), self.phases)  # (3, N) unit phases
-        R = torch.complex(self.reflections[:, 0], self.reflections[:, 1])  # (2, N)
-
-        def reflect(z, v):  # (I − 2 v vᴴ / ‖v‖²) z
-            return z - 2 * v * (z @ v.conj())[..., None] / v.abs().pow(2).sum()
-
-        z = z * D[0]
-        z = torch.fft.fft(z, norm="ortho")
-        z = reflect(z, R[0])[..., self.permutation]
-        z = torch.fft.ifft(z * D[1], norm="ortho")
-        return reflect(z, R[1]) * D[2]
-
-    def recurrent_matrix(self) -> torch.Tensor:
-        """W as a dense complex (N, N) matrix (columns W e_j)."""
-        eye = torch.eye(self.hidden, dtype=torch.complex64, device=self.bias.device)
-        return self._apply_w(eye).t()
-
-    def forward_state(self, x, state=None):
-        """([Re h, Im h] (T, B, 2N), final complex state (B, N)) of ``h_t = modReLU(W h_{t-1} +
-        U x_t)`` from a complex state (B, N): W formed once, the recurrence in the fused scan
-        on the real form ``[[Re W, −Im W], [Im W, Re W]]``."""
-        W = self.recurrent_matrix()
-        V = torch.cat([torch.cat([W.real, -W.imag], 1), torch.cat([W.imag, W.real], 1)])
-        if state is not None:
-            state = torch.cat([state.real, state.imag], -1)
-        run = scan if self.fused else scan_reference
-        h = run(self.U(x), V, state, activation="cmodrelu", bias=self.bias)
-        return h, self._complex(h[-1])
-
-    def _complex(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.complex(h[..., :self.hidden], h[..., self.hidden:])
-
-    def final_state_at(self, states, last):
-        return self._complex(super().final_state_at(states, last))
-
-
-class GRU(RNNInterface):
-    """``torch.nn.GRU``; ``init``: ``plain`` (PyTorch's) or ``orthogonal`` (each gate block)."""
-
-    def __init__(self, n_inputs: int, hidden: int, *, init: str = "plain",
-                 generator: torch.Generator | None = None):
-        super().__init__()
-        if init not in GRU_INITS:
-            raise ValueError(f"unknown GRU init {init!r}; valid: {', '.join(GRU_INITS)}")
-        self.n_inputs, self.hidden = n_inputs, hidden
-        self.gru = nn.GRU(n_inputs, hidden)
-        bound = 1 / math.sqrt(hidden)
-        with torch.no_grad():
-            for p in self.gru.parameters():
-                p.uniform_(-bound, bound, generator=generator)
-            if init == "orthogonal":
-                from ..init import orthogonal_
-
-                for block in self.gru.weight_hh_l0.chunk(3, dim=0):
-                    orthogonal_(block, generator=generator)
-
-    def _forward_packed(self, packed, hx):  # torch.nn.GRU runs packed sequences itself
-        return self.gru(packed, hx)
-
-    def forward_state(self, x, state=None):
-        out, h = self.gru(x, None if state is None else state[None])
-        return out, h[0]
-
-    gates = ("reset", "update", "new")  # PyTorch's order of the stacked blocks
-
-    def recurrent_matrix(self) -> torch.Tensor:
-        return self.gru.weight_hh_l0
-
-
 # ---------------------------------------------------------------- registration (rnnmem.registry)
 
 def _linear_readout_(W: nn.Linear, generator):
@@ -283,9 +186,6 @@ def _nnrnn_readout_(W: nn.Linear, classifier: bool, generator):
     W.weight.normal_(0.0, std, generator=generator)
 
 
-register_model("gru", GRU, inits=GRU_INITS, default_init=GRU_INITS[0], recipe=HENAFF_RECIPE,
-               state_blocks=3, gemm_blocks=3, kernel="torch.nn.GRU",
-               search=dict(lr=GATED_RATES), _builtin=True)
 def _check_modrelu(*, lr_orth=None, t_decay=0.0, gamma_penalty=0.0, **_) -> None:
     """What expRNN and nnRNN refuse, checked before one is built."""
     if lr_orth is not None and not lr_orth > 0:
@@ -313,7 +213,3 @@ register_model("exprnn", ExpRNN, **_MODRELU, readout_init=_exprnn_readout_,
 # nnRNN copytask.py --alpha 0.99, no clipping
 register_model("nnrnn", NNRNN, **_MODRELU, even_hidden=True, readout_init=_nnrnn_readout_,
                search=dict(lr=(2e-4, 5e-4, 1e-3, 2e-3)))
-# complex products count as 4 real ones: the scan runs on the real form of W (2H × 2H)
-register_model("urnn", URNN, recipe=HENAFF_RECIPE, state_blocks=2, output_blocks=2,
-               gemm_blocks=4, kernel="fused scan, complex modReLU",
-               reference="per-step autograd", search=dict(lr=GATED_RATES), _builtin=True)
