@@ -11,11 +11,42 @@ _FLOAT32, _FLOAT64 = 4, 8
 
 
 def available_bytes() -> int:
-    """Physical memory of this machine."""
+    """The memory this process may use: the least of the machine's physical memory, its
+    address-space limit (``ulimit -v``, RLIMIT_AS) and its cgroup's ``memory.max``."""
+    return min(_physical(), _rlimit(), _cgroup())
+
+
+def _physical() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not on this platform: do not refuse
         return 2**62
+
+
+def _rlimit() -> int:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, ValueError, OSError):
+        return 2**62
+    return 2**62 if soft == resource.RLIM_INFINITY or soft < 0 else soft
+
+
+CGROUP_FILES = ("/sys/fs/cgroup/memory.max",  # cgroup v2
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # v1
+
+
+def _cgroup(files=CGROUP_FILES) -> int:
+    for name in files:
+        try:
+            with open(name) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max": no limit
+            return int(text)
+    return 2**62
 
 
 def _gib(n: float) -> str:
@@ -30,8 +61,8 @@ def require(needed: float, what: str, advice: str) -> None:
     """Raise :class:`TooLarge` if ``needed`` bytes exceed the machine's memory."""
     have = available_bytes()
     if needed > have:
-        raise TooLarge(f"{what} needs about {_gib(needed)} of memory, more than this "
-                         f"machine's {_gib(have)}; {advice}")
+        raise TooLarge(f"{what} needs about {_gib(needed)} of memory, more than the "
+                       f"{_gib(have)} this process may use (RAM, ulimit -v, cgroup); {advice}")
 
 
 def training_bytes(config, task) -> float:

@@ -177,11 +177,11 @@ def mixed_lstm_(
 # The built-in initializers, registered as a plugin's are (rnnmem.registry).
 for _name, _fn in (("orthogonal", orthogonal_), ("identity", identity_), ("gaussian", gaussian_),
                    ("chain", chain_), ("feedback-chain", feedback_chain_)):
-    register_init(_name, _fn)
-register_init("gaussian", gaussian_, kind="input")
-register_init("gaussian-fan-out", gaussian_fan_out_, kind="input")
-register_init("source", source_input_, kind="input")
-register_init("mixed", mixed_lstm_, kind="gated")
+    register_init(_name, _fn, _builtin=True)
+register_init("gaussian", gaussian_, kind="input", _builtin=True)
+register_init("gaussian-fan-out", gaussian_fan_out_, kind="input", _builtin=True)
+register_init("source", source_input_, kind="input", _builtin=True)
+register_init("mixed", mixed_lstm_, kind="gated", _builtin=True)
 
 
 def default_gain(init: str, kind: str | None = None) -> float | None:

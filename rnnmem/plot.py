@@ -80,6 +80,8 @@ def load_run(run_dir: str | Path) -> dict:
     summary = run.summary()
     if summary is not None and not isinstance(summary, dict):
         raise RunDirError(f"{run.summary_file} is not a run summary (a JSON object)")
+    if summary is not None:  # a finished run's files must agree with its summary's checksums
+        run.verify(weights=False)
     return dict(path=run.path, config=config, rows=rows, summary=summary)
 
 

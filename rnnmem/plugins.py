@@ -9,6 +9,7 @@ A plugin is a module or a Python file that calls :func:`rnnmem.register_model`,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.metadata
@@ -51,13 +52,29 @@ def _import_file(path: Path):
     return module
 
 
+@contextlib.contextmanager
+def _no_exit():
+    """os._exit during a plugin's import ends only the import (one line, exit 2), never the
+    command with the plugin's status."""
+    real = os._exit
+
+    def refused(status):
+        raise RuntimeError(f"it called os._exit({status}) while being imported")
+
+    os._exit = refused
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
 def load_plugin(spec: str) -> None:
     """Import one plugin (a module name, or the path of a Python file), once per process."""
     if spec in _loaded:
         return
     key = str(Path(spec).resolve()) if _is_file(spec) else spec
     try:
-        with registering_from(spec):
+        with registering_from(spec), _no_exit():
             if _is_file(spec):
                 _import_file(Path(key))
             else:

@@ -43,6 +43,7 @@ _EXPERIMENT_MODULES: list[str] = []
 _RESERVED: set[str] = set()
 _plugins: list[str] = []  # the plugin being imported now (register_experiment records it)
 _loading = False
+_OWN: set[tuple[str, str]] = set()  # (what, name) of rnnmem's own registrations
 # a run's task and model when it names none (Henaff §4.1's): named, not the first registered,
 # which depends on which module a process happened to import first
 DEFAULT_TASK, DEFAULT_MODEL = "copy", "lt-rnn"
@@ -96,12 +97,20 @@ def _check_name(name) -> None:
                          f"slashes, got {name!r}")
 
 
-def _store(table: dict, name: str, entry, same, replace: bool, what: str) -> None:
+def _store(table: dict, name: str, entry, same, replace: bool, what: str,
+           builtin: bool) -> None:
     _check_name(name)
+    if not builtin:  # the built-ins first: a user's name never shadows one of them
+        experiments() if what == "experiment" else _builtins()
+        if (what, name) in _OWN:
+            raise ValueError(f"{what} {name!r} is one of rnnmem's own and cannot be "
+                             "replaced; register yours under another name")
     if name in table and not replace and not same(table[name]):
         raise ValueError(f"{what} {name!r} is already registered; pass replace=True to "
                          "replace it")
     table[name] = entry
+    if builtin:
+        _OWN.add((what, name))
 
 
 def _keyword_parameters(fn: Callable, skip: int) -> dict[str, inspect.Parameter]:
@@ -178,7 +187,7 @@ def register_model(name: str, layer: Callable, *, default_init: str | None = Non
     entry = ModelSpec(name=name, layer=layer, inits=inits, default_init=default_init,
                       options=options, defaults=defaults, choices=choices, help=help,
                       recipe=recipe, search=search, builtin=_builtin, **spec)
-    _store(_MODELS, name, entry, lambda old: old.layer is layer, replace, "model")
+    _store(_MODELS, name, entry, lambda old: old.layer is layer, replace, "model", _builtin)
     return layer
 
 
@@ -241,7 +250,7 @@ def model_specs() -> dict[str, ModelSpec]:
 # ---------------------------------------------------------------------------- inits
 
 def register_init(name: str, fn: Callable | None = None, *, kind: str = "recurrent",
-                  replace: bool = False):
+                  replace: bool = False, _builtin: bool = False):
     """Register an initializer ``fn(tensor, gain=..., *, generator=None)`` (``torch.nn.init``
     style: fills ``tensor`` in place and returns it) under ``name``.
 
@@ -256,7 +265,8 @@ def register_init(name: str, fn: Callable | None = None, *, kind: str = "recurre
     def register(fn: Callable) -> Callable:
         if not callable(fn):
             raise ValueError(f"register_init({name!r}): fn must be callable, got {fn!r}")
-        _store(_INITS[kind], name, fn, lambda old: old is fn, replace, f"{kind} init")
+        _store(_INITS[kind], name, fn, lambda old: old is fn, replace, f"{kind} init",
+               _builtin)
         return fn
 
     return register if fn is None else register(fn)
@@ -312,7 +322,7 @@ def register_task(name: str, task: Callable, *, kind: str = "sequence",
                      defaults=dict(defaults or {}), check=check,
                      help={k: v for k, v in (help or {}).items() if k in options},
                      builtin=_builtin, **spec)
-    _store(_TASKS, name, entry, lambda old: old.task is task, replace, "task")
+    _store(_TASKS, name, entry, lambda old: old.task is task, replace, "task", _builtin)
     return task
 
 
@@ -353,7 +363,7 @@ def register_experiment(name: str, jobs: Callable | None = None, *, run: Callabl
                        target or name, claim or name, jobs=jobs, run=run, curve=curve,
                        plugin=plugin, table=table)
     _store(_EXPERIMENTS, name, entry,
-           lambda old: (old.jobs, old.run) == (jobs, run), replace, "experiment")
+           lambda old: (old.jobs, old.run) == (jobs, run), replace, "experiment", _builtin)
     return entry
 
 

@@ -214,38 +214,70 @@ class RunDir:
     @contextlib.contextmanager
     def lock(self):
         """Hold the run's exclusive lock while writing it; :class:`RunLocked` (naming the
-        holder's pid) if another process holds it. The lock is an ``flock`` on ``.lock``: the
-        OS releases it when its process dies, kill -9 included."""
+        holder's pid) if another process holds it. The lock is an ``flock`` on the directory
+        itself (deleting ``.lock`` cannot let a second writer in) and on ``.lock``, which names
+        the holder's pid: the OS releases both when the process dies, kill -9 included."""
         self.path.mkdir(parents=True, exist_ok=True)
-        try:  # never through a symlink: a copied run's .lock must not write the link's target
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        except OSError as err:
-            raise RunDirError(f"{self.lock_file} cannot be the run's lock ({err.strerror}: a "
-                              "symlink is refused); remove it") from None
+        directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
                 raise RunLocked(f"{self.path} is being written by another process (pid "
-                                f"{holder}); wait for it or stop it") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
+                                f"{self._pid() or 'unknown'}); wait for it or stop it") from None
+            try:  # never through a symlink: a copied run's .lock must not write the link's target
+                fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as err:
+                raise RunDirError(f"{self.lock_file} cannot be the run's lock ({err.strerror}: "
+                                  "a symlink is refused); remove it") from None
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # an older rnnmem's writer, which locks .lock alone
+                    raise RunLocked(f"{self.path} is being written by another process (pid "
+                                    f"{self._pid() or 'unknown'}); wait for it or stop it") \
+                        from None
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                yield
+            finally:
+                os.close(fd)  # releases the lock
         finally:
-            os.close(fd)  # releases the lock
+            os.close(directory)
 
-    def holder(self) -> str | None:
-        """The pid of the live process writing this run, or None (nothing is written)."""
+    def _pid(self) -> str | None:
+        """The pid ``.lock`` names, if it can be read."""
         try:
             fd = os.open(self.lock_file, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return None  # free: closing the descriptor releases it
+            return os.pread(fd, 32, 0).decode(errors="replace").strip() or None
+        finally:
+            os.close(fd)
+
+    def holder(self) -> str | None:
+        """The pid of the live process writing this run (``unknown`` if it cannot be read), or
+        None (nothing is written)."""
+        try:
+            directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            return self._pid() or "unknown"
+        finally:
+            os.close(directory)  # free: closing the descriptor releases it
+        try:  # an older rnnmem's writer holds .lock alone
+            fd = os.open(self.lock_file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            return self._pid() or "unknown"
         finally:
             os.close(fd)
 

@@ -188,7 +188,7 @@ def test_demo_and_reproduce_report_failed_runs_and_exit_1(tmp_path, capsys, monk
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--T", "10000000000", "--steps", "1"], "needs about"),
-    (["train", "--hidden", "10000000", "--steps", "1"], "more than this machine's"),
+    (["train", "--hidden", "10000000", "--steps", "1"], "more than the"),
     (["train", "--batch", "100000000", "--steps", "1"], "reduce T, hidden, batch"),
     (["construct", "adding", "--d", "99999999999"], "reduce --T, --d"),
     (["memory", "curve", "--N", "3000000"], "reduce --N"),

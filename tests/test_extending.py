@@ -115,3 +115,30 @@ def test_a_plugin_experiment_sweeps_plots_and_is_analysed(tmp_path, capsys):
     assert main(["memory", "--plugin", PLUGIN, "analyze", str(runs[0]), "--out",
                  str(tmp_path / "analysis")]) == 0
     assert "leaky" in capsys.readouterr().out.lower() or any((tmp_path / "analysis").iterdir())
+
+
+def test_a_plugin_cell_on_the_public_scan_matches_its_per_step_loop(tmp_path):
+    """docs/examples/scan_plugin.py: a cell written on rnnmem.nn.scan.scan gives the states and
+    gradients of its own per-step loop (float64), and trains from the command line."""
+    from rnnmem.plugins import load_plugin
+    from rnnmem.registry import model_spec
+
+    fast = str(Path(PLUGIN).with_name("scan_plugin.py"))
+    load_plugin(fast)
+    layer = model_spec("skew-rnn").layer(3, 6, alpha=0.5, generator=torch.Generator()
+                                         .manual_seed(0)).double()
+    with torch.no_grad():
+        layer.A.normal_(generator=torch.Generator().manual_seed(1))
+    x = torch.randn(7, 4, 3, dtype=torch.float64, requires_grad=True)
+    h = layer(x)
+    W, h_prev, loop = layer.recurrent_matrix(), torch.zeros(4, 6, dtype=torch.float64), []
+    for x_t in x:
+        h_prev = torch.tanh(layer.U(x_t) + h_prev @ W.T)
+        loop.append(h_prev)
+    loop = torch.stack(loop)
+    assert torch.allclose(h, loop)
+    grads = torch.autograd.grad(h.square().sum(), (x, layer.A, layer.Q))
+    expected = torch.autograd.grad(loop.square().sum(), (x, layer.A, layer.Q))
+    assert all(torch.allclose(g, e) for g, e in zip(grads, expected, strict=True))
+    assert main(["train", "--plugin", fast, "--model", "skew-rnn", "--alpha", "0.2", "--T", "5",
+                 "--hidden", "8", "--steps", "10", "--quiet", "--out", str(tmp_path / "r")]) == 0

@@ -15,7 +15,9 @@ def _files(tmp_path):
     zero_run = tmp_path / "zero-run"
     zero_run.mkdir()
     (zero_run / "config.json").symlink_to("/dev/zero")
-    return dict(deep=deep, fifo=fifo, zero_run=zero_run)
+    exits = tmp_path / "exits.py"
+    exits.write_text("import os\nos._exit(0)\n")
+    return dict(deep=deep, fifo=fifo, zero_run=zero_run, exits=exits)
 
 
 CASES = {
@@ -45,6 +47,9 @@ CASES = {
     "a huge demo seed": (["demo", "--seed", "99999999999999999999999"], "--seed: seed must"),
     "an empty output path": (["train", "--out", ""], "an empty path"),
     "a line break in an output path": (["train", "--out", "a\nb"], "line break"),
+    "a plugin that calls os._exit at import": (["train", "--plugin", "{exits}"],
+                                                "it called os._exit(0) while being imported"),
+    "a line break in a run path": (["plot", "a\nb"], "a\\nb is not a run directory"),
     "an unstable network's stationary memory": (["memory", "curve", "--lam", "1.5", "--N",
                                                  "10"], "does not exist"),
 }
@@ -74,10 +79,13 @@ def test_damaged_and_foreign_run_files_are_one_line(tmp_path, capsys):
     assert main(["train", "--T", "5", "--S", "2", "--K", "3", "--hidden", "8", "--steps", "4",
                  "--eval-every", "2", "--val-size", "8", "--quiet", "--out", str(run)]) == 0
     broken = {}
-    for name in ("no task", "no column", "summary list", "T abc"):
+    for name in ("no task", "no column", "summary list", "T abc", "metrics edited"):
         d = tmp_path / name.replace(" ", "-")
         d.mkdir()
-        for f in ("config.json", "metrics.csv", "summary.json"):
+        # an edited file of a finished run no longer matches its summary's checksums: the
+        # malformed ones are unfinished runs (no summary), to reach their own checks
+        kept = ("summary list", "metrics edited")
+        for f in ("config.json", "metrics.csv", *(("summary.json",) if name in kept else ())):
             (d / f).write_bytes((run / f).read_bytes())
         config = json.loads((d / "config.json").read_text())
         if name == "no task":
@@ -87,6 +95,9 @@ def test_damaged_and_foreign_run_files_are_one_line(tmp_path, capsys):
             config["task_options"]["T"] = "abc"
         elif name == "summary list":
             (d / "summary.json").write_text("[1, 2]")
+        elif name == "metrics edited":  # e.g. a second writer's rows
+            with open(d / "metrics.csv", "a") as f:
+                f.write((d / "metrics.csv").read_text().splitlines()[-1] + "\n")
         else:
             (d / "metrics.csv").write_text((d / "metrics.csv").read_text().replace(
                 "train_loss", "other"))
@@ -99,6 +110,9 @@ def test_damaged_and_foreign_run_files_are_one_line(tmp_path, capsys):
              (["plot", str(broken["no column"]), "--curve", "train_loss"], "no train_loss column"),
              (["plot", str(broken["summary list"])], "is not a run summary"),
              (["plot", str(broken["T abc"])], "is not a valid varcopy config"),
+             (["plot", str(broken["metrics edited"])], "does not match the checksum"),
+             (["export", str(broken["metrics edited"]), "--out", str(tmp_path / "x")],
+              "does not match the checksum"),
              (["report", str(tmp_path / "reports")], "is not UTF-8 text")]
     for argv, message in cases:
         if argv[0] == "plot":
@@ -256,3 +270,103 @@ def test_steps_that_cannot_end_are_refused_before_anything_starts(tmp_path, caps
     assert main(["train", "--steps", "1" + "0" * 30, "--out", str(tmp_path / "r")]) == 2
     assert "steps must be at most" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+PLUGINS = {  # a plugin's code that misbehaves -> what the one line says
+    "registers a built-in name": ('rnnmem.register_experiment("henaff-fig2", lambda b: [])',
+                                  "henaff-fig2", "is one of rnnmem's own"),
+    "an experiment without jobs": ('rnnmem.register_experiment("hostile-empty", lambda b: [])',
+                                   "hostile-empty", "returned no job: nothing to run"),
+    "jobs() that raise": ('rnnmem.register_experiment("hostile-raise", lambda b: {}["x"])',
+                          "hostile-raise", "jobs('quick') failed: KeyError"),
+    "jobs that are not Jobs": ('rnnmem.register_experiment("hostile-ints", lambda b: [1, 2])',
+                               "hostile-ints", "must return Job objects, not int"),
+    "a grid of 10**7 jobs": ("from rnnmem.experiments.jobs import Job\n"
+                             "from rnnmem.train import TrainConfig\n"
+                             "job = Job('p', 'g', 0, TrainConfig())\n"
+                             "rnnmem.register_experiment('hostile-huge', lambda b: "
+                             "(job for _ in range(10**7)))", "hostile-huge",
+                             "gives more than 100000 jobs"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLUGINS))
+def test_a_plugin_experiment_that_misbehaves_is_one_line(name, tmp_path, capsys):
+    code, experiment, message = PLUGINS[name]
+    plugin = tmp_path / f"hostile_{len(name)}.py"
+    plugin.write_text(f"import rnnmem\n{code}\n")
+    assert main(["reproduce", "--plugin", str(plugin), experiment, "--out",
+                 str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()  # no empty report
+
+
+def test_a_config_file_giving_an_option_twice_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text('{"T": 5, "task_options": {"T": "five"}}')
+    assert main(["train", "--config", str(config), "--steps", "1", "--out",
+                 str(tmp_path / "r")]) == 2
+    assert "'T' is given twice, 5 and 'five' in task_options" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+LAYERS = '''
+import torch
+import rnnmem
+
+
+class Layer(torch.nn.Module):
+    def __init__(self, n_inputs, hidden):
+        super().__init__()
+        self.W = torch.nn.Linear(n_inputs, hidden)
+
+    def forward(self, x):
+        h = torch.tanh(self.W(x))
+        return {returns}
+
+
+rnnmem.register_model("hostile-{name}", Layer)
+'''
+OUTPUTS = {  # what the layer returns -> what the one line says
+    "batch-first": ("h.transpose(0, 1)", "shape (2, 3, 8) for T = 3, B = 2"),
+    "complex": ("torch.complex(h, h)", "returned torch.complex64 states"),
+    "float64": ("h.double()", "returned torch.float64 states"),
+    "none": ("None", "returned NoneType, not a tensor"),
+    "raises": ("h[5]", "its layer fails on a (T, B, n_inputs) = (3, 2, 10) input: IndexError"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUTS))
+def test_a_plugin_layer_with_a_wrong_output_is_refused_at_build_time(name, tmp_path, capsys):
+    returns, message = OUTPUTS[name]
+    plugin = tmp_path / f"layer_{name.replace('-', '_')}.py"
+    plugin.write_text(LAYERS.format(returns=returns, name=name))
+    # B = T would hide a (B, T, H) layer: the check runs its own T != B
+    assert main(["train", "--plugin", str(plugin), "--model", f"hostile-{name}", "--hidden",
+                 "8", "--T", "3", "--S", "1", "--batch", "5", "--steps", "1", "--out",
+                 str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"model hostile-{name}: " in err and message in err, err
+    assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_the_memory_check_reads_ulimit_and_the_cgroup(tmp_path):
+    """#43: a size that fits the RAM but not the process's limit is refused in one line."""
+    import subprocess
+    import sys
+
+    from rnnmem import footprint
+
+    limited = subprocess.run(
+        [sys.executable, "-c", "import resource; resource.setrlimit(resource.RLIMIT_AS, "
+         "(6 << 30, 6 << 30)); from rnnmem.footprint import available_bytes; "
+         "print(available_bytes())"], capture_output=True, text=True, timeout=60)
+    assert limited.returncode == 0 and int(limited.stdout) <= 6 << 30, limited.stderr
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    v2.write_text("max\n")
+    v1.write_text("3221225472\n")
+    assert footprint._cgroup((str(v2), str(v1))) == 3 << 30  # v2 unlimited, v1 at 3 GiB
+    assert footprint._cgroup((str(tmp_path / "none"),)) == 2**62
+    with pytest.raises(footprint.TooLarge, match=r"more than the .* this process may use"):
+        footprint.require(footprint.available_bytes() + 1, "this job", "make it smaller")

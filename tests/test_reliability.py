@@ -280,6 +280,32 @@ def test_a_run_being_written_is_not_taken_by_a_second_writer(tmp_path):
     assert train(config, run.path)["steps"] == 4
 
 
+def test_a_deleted_lock_lets_no_second_writer_in(tmp_path):
+    """#43: a writer in another process holds the run; someone deletes .lock; a second writer
+    (the CLI, --overwrite) is still refused in one line and the run's files stay the first's."""
+    run = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom rnnmem.rundir import RunDir\n"
+         "with RunDir(sys.argv[1]).lock():\n    print('held', flush=True)\n    time.sleep(60)",
+         str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (run / ".lock").unlink()
+        second = subprocess.run([sys.executable, "-m", "rnnmem", "train", "--steps", "2",
+                                 "--T", "5", "--hidden", "8", "--out", str(run), "--overwrite",
+                                 "--quiet"], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.count("\n") == 1 and "being written by another process" in \
+            second.stderr
+        assert not (run / "config.json").exists()  # the refused writer wrote nothing
+    finally:
+        holder.kill()
+        holder.wait()
+    from rnnmem.rundir import RunDir
+
+    assert RunDir(run).holder() is None  # released with its process
+
+
 def test_a_legacy_checkpoint_is_refused_in_one_line(tmp_path, capsys):
     import io
 

@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _one_line(message: str) -> str:
+    """An error as the one line it is promised to be: a line break inside (a path's) shown as
+    \\n."""
+    return message.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _main(argv: list[str] | None) -> int:
     from ..errors import RnnmemError
     from ..plugins import load_plugins
@@ -114,11 +120,11 @@ def _main(argv: list[str] | None) -> int:
             check_writable(out, is_file=out.suffix == ".png")
         return args.func(args)
     except (UsageError, RnnmemError) as err:  # RnnmemError: every rnnmem error, one line
-        print(f"rnnmem: error: {err}", file=sys.stderr)
+        print(f"rnnmem: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except OSError as err:  # a path the command cannot read or write
         where = f"{err.filename}: " if err.filename else ""
-        print(f"rnnmem: error: {where}{err.strerror or err}", file=sys.stderr)
+        print(f"rnnmem: error: {_one_line(f'{where}{err.strerror or err}')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         word = "terminated" if isinstance(err, Terminated) else "interrupted"

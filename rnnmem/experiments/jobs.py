@@ -5,6 +5,7 @@ Below both the registry (which defines the jobs) and ``reproduce`` (which report
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -74,3 +75,31 @@ def best_variant(jobs: list[Job], dirs: list[Path], *, weights: bool = True
 
     best = min(by_variant, key=score)
     return best, by_variant[best]
+
+
+MAX_JOBS = 100_000  # training runs in one experiment: about a core-year at a minute each
+
+
+def checked_jobs(name: str, jobs):
+    """``jobs(budget)`` of experiment ``name`` (a plugin's code), whose failures are one line
+    naming the experiment: an error it raises, something not a :class:`Job`, or no job."""
+    def checked(budget: str) -> list[Job]:
+        try:  # at most one past the bound: a grid of 10**7 jobs is refused, not expanded
+            made = list(itertools.islice(jobs(budget), MAX_JOBS + 1))
+        except Exception as err:  # noqa: BLE001 - the experiment's code: any error, one line
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ValueError(f"experiment {name}: jobs({budget!r}) failed: "
+                             f"{type(err).__name__}" + (f": {reason}" if reason else "")) from None
+        stray = next((j for j in made if not isinstance(j, Job)), None)
+        if stray is not None:
+            raise ValueError(f"experiment {name}: jobs({budget!r}) must return Job objects, "
+                             f"not {type(stray).__name__}")
+        if not made:
+            raise ValueError(f"experiment {name}: jobs({budget!r}) returned no job: nothing "
+                             "to run")
+        if len(made) > MAX_JOBS:
+            raise ValueError(f"experiment {name}: jobs({budget!r}) gives more than {MAX_JOBS} "
+                             "jobs; a grid that size is beyond rnnmem reproduce (split it)")
+        return made
+
+    return checked

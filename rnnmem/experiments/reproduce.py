@@ -25,7 +25,14 @@ from ..stats import format_mean_se
 from ..sweep import clear_changed
 from .estimate import Progress, describe_estimate
 from .grid import BUDGETS
-from .jobs import Job, best_variant, job_dir, job_summaries, run_experiment_jobs
+from .jobs import (
+    Job,
+    best_variant,
+    checked_jobs,
+    job_dir,
+    job_summaries,
+    run_experiment_jobs,
+)
 from .selection import WHOLE, Selection
 from .tuning import read_tuning, reported_jobs, tune, tuning_jobs, tuning_table
 
@@ -136,6 +143,8 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     home = root / "parts" / selection.part() if selection.partial else root  # the report's
     start = time.perf_counter()
     if exp.jobs is not None:
+        exp = dataclasses.replace(exp, jobs=checked_jobs(name, exp.jobs))
+
         def select(jobs: list[Job], reported: bool = True) -> list[Job]:
             return selection.jobs(_on_device(jobs, device), reported=reported, experiment=name)
 
