@@ -59,3 +59,30 @@ def test_construct_and_demo_say_what_they_do_before_they_finish(tmp_path):
     first = demo.stdout.splitlines()[0]
     assert first.startswith("training LT-ORNN and LT-IRNN on copy T=100")
     assert "[1/2]" in demo.stdout and "[2/2]" in demo.stdout
+
+
+def test_a_sweeps_heartbeat_is_one_live_line_on_a_terminal_and_lines_in_a_log(monkeypatch):
+    import io
+    import sys
+
+    from rnnmem.experiments.estimate import Lines
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    say = Lines()
+    say("start")
+    say.beat("  ... [0/2] done; training a step 5/10")
+    say.beat("  ... [0/2] done; training a step 9/10")
+    say("  [1/2] a: completed")
+    assert screen.getvalue() == ("start\n\r\x1b[K... [0/2] done; training a step 5/10"
+                                 "\r\x1b[K... [0/2] done; training a step 9/10"
+                                 "\r\x1b[K  [1/2] a: completed\n")
+    log = []
+    said = Lines(log.append)  # not a terminal (a log, a test): every heartbeat its own line
+    said.beat("  ... beat")
+    said("  [1/1] done")
+    assert log == ["  ... beat", "  [1/1] done"]

@@ -269,6 +269,7 @@ def test_estimate_is_measured_and_scales_with_steps(monkeypatch, tmp_path):
                                                                                 + 3000)), 0)
     # the arithmetic, with the timing fixed: steps plus a third of a step per val batch
     monkeypatch.setattr(estimate, "step_seconds", lambda config: 0.01)
+    monkeypatch.setattr(estimate, "_STEP_SECONDS", {})  # forget the real measurement above
     assert estimate.estimate_seconds([short])[0] == pytest.approx(0.01 * (100 + 11 * 2 / 3))
     assert estimate.estimate_seconds([short, long])[0] == pytest.approx(
         0.01 * (100 + 11 * 2 / 3 + 1000 + 101 * 2 / 3))
@@ -288,6 +289,27 @@ def test_progress_estimates_from_the_step_rate_of_the_runs_in_flight(monkeypatch
     # a run ends early (early stopping): its steps not trained leave the estimate
     assert progress(True, "a", 1000) == "[2/3] (about 95 s left at the current step rate)"
     assert progress.steps == 900 + 1000  # b's rest and the run not started
+
+    # weighted: a queued run whose steps cost 3 of the others' counts three times its steps
+    clock = iter([0.0, 10.0])
+    monkeypatch.setattr(estimate.time, "monotonic", lambda: next(clock))
+    weighted = estimate.Progress(total=2, steps=1000 + 3 * 1000,
+                                 weight=lambda run: {"copy": 1.0, "psmnist": 3.0}[run])
+    weighted.beat([("copy", "copy", 0, 1000)])
+    line = weighted.beat([("copy", "copy", 100, 1000)])  # 10 copy steps per second
+    assert line.endswith("(about 6 min left at the current step rate)")  # (900 + 3000) / 10
+
+
+def test_step_costs_are_relative_to_every_step_timed(monkeypatch):
+    from rnnmem.experiments import estimate
+
+    monkeypatch.setattr(estimate, "_STEP_SECONDS", {})
+    monkeypatch.setattr(estimate, "step_seconds", lambda c: 0.01 if c.task == "copy" else 0.03)
+    copy, adding = TrainConfig(task="copy", steps=10), TrainConfig(task="adding", steps=10)
+    estimate.estimate_seconds([copy, adding])
+    assert estimate.relative_step_costs([copy]) == pytest.approx([0.5])  # one unit, any list
+    assert estimate.relative_step_costs([adding, copy]) == pytest.approx([1.5, 0.5])
+    assert estimate.relative_step_costs([TrainConfig(task="copy", hidden=7)]) == [1.0]
 
 
 def test_the_list_shows_each_experiments_verdict_from_the_docs():

@@ -18,7 +18,7 @@ from ..stats import format_mean_se
 from ..sweep import run_all
 from ..tasks import CopyTask
 from ..train import TrainConfig
-from .estimate import Progress
+from .estimate import Lines, Progress
 
 INITS = {"orthogonal": "LT-ORNN", "identity": "LT-IRNN"}
 
@@ -65,6 +65,8 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
     counter = Progress(len(jobs), sum(configs[j].steps for j in jobs
                                       if RunDir(run_dirs[j]).finished_summary(configs[j]) is None))
 
+    say = Lines()  # the heartbeat live on a terminal
+
     def done(i, summary):
         init, s = jobs[i]
         took = (f"reused: trained earlier in {summary['seconds']:.1f} s" if summary.get("reused")
@@ -72,19 +74,18 @@ def run_demo(out: str | Path, *, steps: int = 3000, seeds: int = 1, seed: int = 
         what = summary.get("error") or (
             f"final val loss / chance {summary['final_val_ratio']:.3f} ({took})")
         done_text = counter(not summary.get("reused"), jobs[i], configs[jobs[i]].steps)
-        print(f"  {done_text} {INITS[init]} seed {s}: {summary['status']}, {what}", flush=True)
+        say(f"  {done_text} {INITS[init]} seed {s}: {summary['status']}, {what}")
 
     for job in jobs:  # never overwritten, never counted failed without a word
         if (why := RunDir(run_dirs[job]).change(configs[job])) is not None:
             raise ValueError(f"{run_dirs[job]}: {why} (another --steps?); pass another "
                              f"--out, or remove {out / 'runs'}")
-    print(f"training LT-ORNN and LT-IRNN on copy T=100: {seeds} seed(s) each, {steps} steps",
-          flush=True)
+    say(f"training LT-ORNN and LT-IRNN on copy T=100: {seeds} seed(s) each, {steps} steps")
     start = time.perf_counter()
     results = run_all([(configs[job], run_dirs[job]) for job in jobs],
-                      workers=workers, on_done=done, on_beat=lambda in_flight: print(
+                      workers=workers, on_done=done, on_beat=lambda in_flight: say.beat(
                           counter.beat([(jobs[i], f"{INITS[jobs[i][0]]} seed {jobs[i][1]}", step,
-                                         total) for i, step, total in in_flight]), flush=True))
+                                         total) for i, step, total in in_flight])))
     elapsed = time.perf_counter() - start
     summaries = {init: [r for (i, _), r in zip(jobs, results, strict=True) if i == init]
                  for init in INITS}

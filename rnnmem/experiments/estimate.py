@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import sys
 import time
 
 import torch
@@ -85,12 +87,24 @@ def _lm_run_seconds(c: TrainConfig, step: float, per_token: float, splits: dict)
     return step * c.steps + per_token * (evaluations * val + splits["test"])
 
 
+_STEP_SECONDS: dict[str, float | None] = {}  # a step's shape -> its measured seconds (or None)
+
+
+def relative_step_costs(configs: list[TrainConfig]) -> list[float]:
+    """Each config's step cost relative to the mean of every step :func:`estimate_seconds`
+    timed in this process (1 where its shape was not timed): the weights of a sweep's time
+    left (:class:`Progress`), in one unit however many lists are asked."""
+    measured = [s for s in _STEP_SECONDS.values() if s]
+    mean = sum(measured) / len(measured) if measured else 1.0
+    return [s / mean if (s := _STEP_SECONDS.get(_shape(c))) else 1.0 for c in configs]
+
+
 def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
     """(estimated core-seconds of training every config, configs not estimated: language
     models whose corpus is not installed)."""
     from ..data import DataError
 
-    per_step: dict[tuple, float] = {}
+    per_step = _STEP_SECONDS
     per_lm: dict[tuple, tuple | None] = {}
     total, skipped = 0.0, 0
     for c in configs:
@@ -148,11 +162,14 @@ class Progress:
     The time left is the training steps still to run over the measured step rate of the runs
     in flight (steps per second, summed over the workers): neither a run's start-up nor the
     runs already finished, which return at once, distort it. Before a first heartbeat it is
-    not known, and not shown.
+    not known, and not shown. ``weight(run)``: the cost of one of its steps relative to the
+    others' (:func:`relative_step_costs`; default 1), so psMNIST runs queued behind copy runs
+    count for what they cost; ``steps`` is then the weighted sum.
     """
 
-    def __init__(self, total: int, steps: int):
+    def __init__(self, total: int, steps: float, weight=None):
         self.total, self.done, self.steps = total, 0, steps  # steps: still to train in all
+        self.weight = weight or (lambda run: 1.0)
         self.seen: dict = {}  # run -> (first time, first step, last time, last step)
         self.rate = 0.0
 
@@ -160,7 +177,7 @@ class Progress:
         """A run finished (``trained``: not reused); ``run`` and its ``steps``: as in beat()."""
         self.done += 1
         if trained and run is not None:
-            self.steps -= steps - self.seen.pop(run, (0, 0, 0, 0))[3]
+            self.steps -= (steps - self.seen.pop(run, (0, 0, 0, 0))[3]) * self.weight(run)
         return f"[{self.done}/{self.total}]" + self.left()
 
     def beat(self, in_flight: list[tuple[object, str, int, int]]) -> str:
@@ -168,10 +185,10 @@ class Progress:
         now, rate = time.monotonic(), 0.0
         for run, _, step, _ in in_flight:
             first_t, first_step, _, last_step = self.seen.get(run, (now, step, now, 0))
-            self.steps -= step - last_step
+            self.steps -= (step - last_step) * self.weight(run)
             self.seen[run] = (first_t, first_step, now, step)
             if now > first_t + 1.0:
-                rate += (step - first_step) / (now - first_t)
+                rate += (step - first_step) * self.weight(run) / (now - first_t)
         self.rate = rate or self.rate
         runs = ", ".join(f"{label} step {step}/{steps}" for _, label, step, steps in in_flight)
         return f"  ... [{self.done}/{self.total}] done; training {runs}" + self.left()
@@ -180,3 +197,34 @@ class Progress:
         if self.rate <= 0 or self.steps <= 0:
             return ""
         return f" (about {_duration(self.steps / self.rate)} left at the current step rate)"
+
+
+class Lines:
+    """A sweep's progress lines, said by ``say`` (print by default). On a terminal the
+    heartbeat is one live line, rewritten in place until the next line; elsewhere (a log, a
+    pipe, a test's list) every heartbeat is a line of its own, so a log shows the sweep alive."""
+
+    def __init__(self, say=print):
+        self.say = say
+        self.live = say is print and sys.stdout.isatty()
+        self.shown = False  # a live line is on the terminal now
+
+    def __call__(self, text: str) -> None:
+        self._clear()
+        self.say(text)
+        if self.say is print:
+            sys.stdout.flush()
+
+    def beat(self, text: str) -> None:
+        if not self.live:
+            return self(text)
+        width = shutil.get_terminal_size().columns
+        sys.stdout.write("\r\033[K" + text.strip()[: max(width - 1, 20)])
+        sys.stdout.flush()
+        self.shown = True
+
+    def _clear(self) -> None:
+        if self.shown:
+            sys.stdout.write("\r\033[K")
+            sys.stdout.flush()
+            self.shown = False

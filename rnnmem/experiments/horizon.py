@@ -32,7 +32,7 @@ from ..registry import model_spec, model_specs
 from ..rundir import finished_summary
 from ..sweep import clear_changed, run_all
 from ..train import TrainConfig
-from .estimate import Progress
+from .estimate import Lines, Progress
 from .jobs import Job, job_dir
 from .tuning import chosen_options, points, search_space, tune, tuning_table
 
@@ -126,6 +126,7 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
     spec = BUDGETS[budget]
     models = horizon_models() if models is None else list(models)
     report_dir = out if report_dir is None else Path(report_dir)
+    progress = progress if isinstance(progress, Lines) else Lines(progress)  # live on a tty
 
     def sweep(runs: list, **kw) -> list[dict]:
         moved = clear_changed(runs, rerun_changed)
@@ -139,8 +140,9 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
             counter(not summary.get("reused"), i, runs[i][0].steps)
 
         def beat(in_flight):
-            progress(counter.beat([(i, str(Path(runs[i][1]).relative_to(out)), step, steps)
-                                   for i, step, steps in in_flight]))
+            getattr(progress, "beat", progress)(counter.beat([
+                (i, str(Path(runs[i][1]).relative_to(out)), step, steps)
+                for i, step, steps in in_flight]))
         return run_all(runs, workers=workers, on_done=done, on_beat=beat, **kw)
 
     search = tuning_jobs(models, spec)

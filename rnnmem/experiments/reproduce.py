@@ -23,7 +23,7 @@ from ..registry import experiments
 from ..rundir import RunDir, finished_summary
 from ..stats import format_mean_se
 from ..sweep import clear_changed
-from .estimate import Progress, describe_estimate
+from .estimate import Lines, Progress, describe_estimate, relative_step_costs
 from .grid import BUDGETS
 from .jobs import (
     Job,
@@ -134,6 +134,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     """
     if name not in experiments():
         raise ValueError(f"unknown experiment {name!r}; see rnnmem reproduce --list")
+    progress = progress if isinstance(progress, Lines) else Lines(progress)  # live on a tty
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
     exp = experiments()[name]
@@ -158,7 +159,11 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         tuned = f" ({len(search)} of them tuning runs)" if search else ""
         progress(f"{name} ({budget}): {len(plan)} runs{tuned}, {len(finished)} already "
                  f"finished" + (f"; {estimate}" if estimate else ""))
-        counter = Progress(len(plan), sum(c.steps for c in todo))
+        cost = dict(zip(map(id, plan), relative_step_costs([j.config for j in plan]),
+                        strict=True))  # measured by the estimate: runs weigh what they cost
+        counter = Progress(len(plan), sum(j.config.steps * cost[id(j)] for i, j in
+                                          enumerate(plan) if i not in finished),
+                           weight=lambda run: cost.get(run, 1.0))
         records, searched, failures = None, [], []
         if search:
             progress(f"  tuning: {len(search)} runs on seeds never reported (docs/protocol.md)")
@@ -166,7 +171,9 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
             def train(jobs):
                 if jobs is not search:  # rates past an edge of the range (tuning.tune)
                     counter.total += len(jobs)
-                    counter.steps += sum(j.config.steps for j in jobs)
+                    cost.update(zip(map(id, jobs), relative_step_costs([j.config for j in jobs]),
+                                    strict=True))
+                    counter.steps += sum(j.config.steps * cost[id(j)] for j in jobs)
                 _clear_changed(jobs, root, rerun_changed, progress)
                 return run_experiment_jobs(name, jobs, root, workers, backend, **_reporter(
                     jobs, finished if jobs is search else set(), counter, progress,
@@ -178,6 +185,8 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
             progress("  chosen: " + "; ".join(f"{r['panel']} / {r['group']}: {r['chosen']}"
                                               for r in records))
         jobs = select(reported_jobs(exp.jobs, budget, records))
+        cost.update(zip(map(id, jobs), relative_step_costs([j.config for j in jobs]),
+                        strict=True))
         finished = {i for i, j in enumerate(jobs)
                     if finished_summary(j.config, job_dir(root, j)) is not None}
         _clear_changed(jobs, root, rerun_changed, progress)
@@ -261,8 +270,9 @@ def _reporter(jobs: list[Job], finished: set, counter: Progress, progress, prefi
                  f"{summary['status']}, {what}")
 
     def beat(in_flight):
-        progress(counter.beat([(id(jobs[i]), f"{prefix}{where(jobs[i])}seed {jobs[i].seed}",
-                                step, steps) for i, step, steps in in_flight]))
+        getattr(progress, "beat", progress)(counter.beat([
+            (id(jobs[i]), f"{prefix}{where(jobs[i])}seed {jobs[i].seed}", step, steps)
+            for i, step, steps in in_flight]))
     return dict(on_done=done, on_beat=beat)
 
 
