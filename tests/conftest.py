@@ -5,8 +5,32 @@ make a small product ~10× slower (measured: a 7 s command took 190 s beside a b
 
 import os
 
+import pytest
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"  # the commands a test starts (before torch loads)
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def forget_registrations():
+    """What a test's plugins register is gone after it: the registry, the loaded plugins and
+    $RNNMEM_PLUGINS as they were. An xdist worker runs many test files in one process; a
+    hostile plugin left registered there (an experiment of 10**7 jobs) made every later test
+    that walks the experiments on that worker fail or hang."""
+    from rnnmem import plugins, registry
+
+    tables = [registry._MODELS, registry._TASKS, registry._EXPERIMENTS, plugins._loaded,
+              *registry._INITS.values()]
+    saved = [dict(table) for table in tables]
+    env = os.environ.get(plugins.ENV)
+    yield
+    for table, before in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(before)
+    if env is None:
+        os.environ.pop(plugins.ENV, None)
+    else:
+        os.environ[plugins.ENV] = env

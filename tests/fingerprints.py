@@ -35,7 +35,7 @@ def selected_jobs() -> dict:
 
     chosen = {}
     for exp in experiments().values():
-        if exp.jobs is None:
+        if exp.jobs is None or exp.plugin is not None:
             continue
         jobs = exp.jobs("quick")
         chosen[exp.name] = jobs[0]

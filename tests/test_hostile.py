@@ -6,6 +6,8 @@ import pytest
 
 from rnnmem.cli import main
 
+pytestmark = pytest.mark.usefixtures("forget_registrations")  # its plugins leave nothing behind
+
 
 def _files(tmp_path):
     deep = tmp_path / "deep.json"

@@ -203,6 +203,8 @@ def test_each_model_s_options_are_its_layer_class_s_keywords():
     from rnnmem.registry import model_specs
 
     for name, spec in model_specs().items():
+        if not spec.builtin:  # a plugin another test on this worker registered: its own contract
+            continue
         assert issubclass(spec.layer, torch.nn.Module), name
         taken = {p for cls in spec.layer.__mro__ if "__init__" in vars(cls)
                  for p in inspect.signature(cls.__init__).parameters}

@@ -2,7 +2,8 @@
 
 The main job's runs are committed (docs/results/demo, written by ``rnnmem demo --out
 docs/results/demo``): the README's table must be the one their files give, and a fresh run of
-the same configs must retrace their first evaluations. Training both runs to the end here would
+the same configs must start from the same evaluation and, on the kernel path that trained them,
+retrace their first evaluations. Training both runs to the end here would
 take a tenth of the suite's time budget; a run that retraces the start and resumes bit-exactly
 (tests/test_reliability.py) is the same run.
 """
@@ -27,6 +28,7 @@ def _table(text: str) -> list[list[str]]:
 
 def test_the_readme_table_is_the_main_jobs_and_a_fresh_run_retraces_it(tmp_path):
     from rnnmem.experiments.demo import INITS, demo_config, format_table
+    from rnnmem.io import read_json
     from rnnmem.rundir import RunDir, finished_summary
     from rnnmem.sweep import run_all
 
@@ -43,9 +45,17 @@ def test_the_readme_table_is_the_main_jobs_and_a_fresh_run_retraces_it(tmp_path)
     for init, d in dirs.items():
         fresh, committed = RunDir(tmp_path / init).metrics(), RunDir(d).metrics()
         assert [r["step"] for r in fresh] == [0, 150, 300]
-        for mine, theirs in zip(fresh, committed, strict=False):
-            assert mine["step"] == theirs["step"]
-            assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=TOLERANCE), init
+        # before any update the run is the same job on every machine: init, data, evaluation
+        assert fresh[0]["val_loss"] == pytest.approx(committed[0]["val_loss"], rel=1e-5), init
+        same_path = (read_json(tmp_path / init / "summary.json")["kernel_path"]
+                     == read_json(d / "summary.json")["kernel_path"])
+        if same_path:  # the same kernel path: the same trajectory
+            for mine, theirs in zip(fresh, committed, strict=False):
+                assert mine["step"] == theirs["step"]
+                assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=TOLERANCE), init
+        else:  # training amplifies another order of summation (the LT-IRNN's by 25 % in 150
+            # steps, AVX-512 against the AVX2 of the committed runs): it must still learn
+            assert fresh[-1]["val_loss"] < fresh[0]["val_loss"] / 4, init
 
 
 def test_the_readmes_python_example_runs_and_runs_again(tmp_path, monkeypatch):

@@ -19,6 +19,11 @@ PAPER_TARGETS = {
 }
 
 
+def builtin_experiments():
+    """rnnmem's own (a plugin another test on this xdist worker registered is not)."""
+    return [e for e in experiments().values() if e.plugin is None]
+
+
 def test_registry_covers_every_figure_and_table():
     for paper, targets in PAPER_TARGETS.items():
         covered = {t.strip() for e in experiments().values() if e.paper == paper
@@ -28,7 +33,7 @@ def test_registry_covers_every_figure_and_table():
 
 @pytest.mark.parametrize("budget", ["quick", "full"])
 def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
-    for exp in experiments().values():
+    for exp in builtin_experiments():
         if exp.jobs is None:
             assert exp.run is not None
             continue
@@ -43,7 +48,7 @@ def test_every_grid_is_valid_and_collision_free(budget, tmp_path):
 def test_every_verdict_reads_the_end_of_training(budget):
     # the final figure is the median of the last final_evals evaluations: they must lie in the
     # last quarter of the run (language models once evaluated 8 times: the median read step 0.75 T)
-    for exp in experiments().values():
+    for exp in builtin_experiments():
         for job in [*exp.jobs(budget), *tuning_jobs(exp.jobs, budget)] if exp.jobs else []:
             c = job.config
             assert c.final_evals * c.eval_every <= c.steps / 4, (exp.name, job.panel, job.group)
@@ -52,13 +57,13 @@ def test_every_verdict_reads_the_end_of_training(budget):
 @pytest.mark.parametrize("budget", registry.BUDGETS)
 def test_every_run_config_can_be_trained_again_from_its_config_json(budget):
     # `rnnmem train --config RUN/config.json` rebuilds the same config from what it records
-    for exp in experiments().values():
+    for exp in builtin_experiments():
         for job in exp.jobs(budget) if exp.jobs is not None else []:
             assert TrainConfig.from_dict(job.config.to_dict()) == job.config
 
 
 def test_quick_budgets_are_smaller_than_full():
-    for exp in experiments().values():
+    for exp in builtin_experiments():
         if exp.jobs is not None:
             quick = sum(j.config.steps for j in exp.jobs("quick"))
             full = sum(j.config.steps for j in exp.jobs("full"))
