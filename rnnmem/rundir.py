@@ -107,12 +107,13 @@ class RunDir:
                                  "checksum in summary.json")
         return summary
 
-    def damage(self) -> str | None:
-        """Why a finished-looking run cannot be trusted, or None (intact, or unfinished)."""
+    def damage(self, *, weights: bool = True) -> str | None:
+        """Why a finished-looking run cannot be trusted, or None (intact, or unfinished);
+        ``weights``: as :meth:`verify`'s."""
         if not self.is_finished():
             return None
         try:
-            self.verify()
+            self.verify(weights=weights)
         except RunDirError as err:
             return str(err)
         return None

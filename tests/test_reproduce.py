@@ -110,6 +110,15 @@ def test_reproduce_writes_figure_table_report_and_skips_finished_runs(tiny, tmp_
     reproduce("tiny", out=tmp_path, workers=1, progress=lambda *_: None)
     after = [p.stat().st_mtime_ns for p in sorted(root.glob("runs/*/*/*/summary.json"))]
     assert after[1:] == stamps[1:] and after[0] != stamps[0]  # only the missing one ran
+    # committed runs keep no weights: the grid is finished, and its table the same
+    table = (root / "table.md").read_text()
+    for weights in root.glob("runs/*/*/*/model.pt"):
+        weights.unlink()
+    said = []
+    reproduce("tiny", out=tmp_path, workers=1, progress=said.append)
+    assert [p.stat().st_mtime_ns for p in sorted(root.glob("runs/*/*/*/summary.json"))] == after
+    assert "8 already finished" in said[0] and sum("(reused)" in line for line in said) == 8
+    assert (root / "table.md").read_text() == table and not list(root.glob("runs/**/model.pt"))
     gathered = write_report(tmp_path)
     assert "tiny-quick/figure.png" in gathered.read_text()
 

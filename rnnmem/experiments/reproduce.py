@@ -36,6 +36,10 @@ from .jobs import (
 from .selection import WHOLE, Selection
 from .tuning import read_tuning, reported_jobs, tune, tuning_jobs, tuning_table
 
+# A grid's table and figure read each run's record (config, metrics, summary), never its
+# weights: a committed run (its model.pt not kept) is finished, not a run to train again
+RECORD = dict(weights=False)
+
 
 def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
                   tuning: list[dict] | None = None) -> tuple[str, list[dict]]:
@@ -152,7 +156,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         search = select(tuning_jobs(exp.jobs, budget), reported=False)
         plan = search + select(exp.jobs(budget))  # the reported, before tuning
         finished = {i for i, j in enumerate(plan)
-                    if finished_summary(j.config, job_dir(root, j)) is not None}
+                    if finished_summary(j.config, job_dir(root, j), **RECORD) is not None}
         todo = [j.config for i, j in enumerate(plan) if i not in finished]
         _require_data(todo)  # missing data: one DataError here, not a table of failed runs
         estimate = describe_estimate(todo, workers) if todo and backend == "local" else None
@@ -177,9 +181,9 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
                 _clear_changed(jobs, root, rerun_changed, progress)
                 return run_experiment_jobs(name, jobs, root, workers, backend, **_reporter(
                     jobs, finished if jobs is search else set(), counter, progress,
-                    "tuning / ", failures))
+                    "tuning / ", failures), **RECORD)
 
-            searched, _, records = tune(search, train)
+            searched, _, records = tune(search, train, **RECORD)
             write_json_atomic(home / "tuning.json", dict(experiment=name, budget=budget,
                                                          groups=records))
             progress("  chosen: " + "; ".join(f"{r['panel']} / {r['group']}: {r['chosen']}"
@@ -188,21 +192,22 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         cost.update(zip(map(id, jobs), relative_step_costs([j.config for j in jobs]),
                         strict=True))
         finished = {i for i, j in enumerate(jobs)
-                    if finished_summary(j.config, job_dir(root, j)) is not None}
+                    if finished_summary(j.config, job_dir(root, j), **RECORD) is not None}
         _clear_changed(jobs, root, rerun_changed, progress)
-        damaged = [(d, RunDir(d).damage()) for d in map(lambda j: job_dir(root, j), jobs)]
+        damaged = [(d, RunDir(d).damage(**RECORD)) for d in (job_dir(root, j) for j in jobs)]
         damaged = [(d, why) for d, why in damaged if why]
         if damaged:  # resumed from their checksummed checkpoints, never shown as results
             progress(f"  {len(damaged)} finished runs are damaged and are re-finished from "
                      f"their checkpoints, e.g. {damaged[0][1]}")
         dirs = run_experiment_jobs(name, jobs, root, workers, backend, **_reporter(
-            jobs, finished, counter, progress, failures=failures))
+            jobs, finished, counter, progress, failures=failures), **RECORD)
         if failures and (home / "table.md").is_file():
             raise RunsFailed(f"{len(failures)} run(s) failed, e.g. {failures[0]}; "
                              f"{home / 'table.md'} and its report are left as they were")
-        figures = draw_figure(exp, budget, jobs, dirs, home, tuning=records)
-        table, groups = results_table(jobs, dirs, tuning=records)
-        train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs) if s)
+        figures = draw_figure(exp, budget, jobs, dirs, home, tuning=records, **RECORD)
+        table, groups = results_table(jobs, dirs, tuning=records, **RECORD)
+        train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs, **RECORD)
+                            if s)
         write_json_atomic(home / "results.json", dict(experiment=name, budget=budget,
                                                        groups=groups))
         searched = (f" and of its {len(searched)} tuning runs under `tuning/` (tuning.json: "
