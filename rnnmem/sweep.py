@@ -127,7 +127,7 @@ class SweepError(RuntimeError):
 
 def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
             on_done=None, backend: str = "local", on_beat=None,
-            beat: float = HEARTBEAT_S) -> list[dict]:
+            beat: float = HEARTBEAT_S, weights: bool = True) -> list[dict]:
     """Train every ``(config, run_dir)``; return the summaries in job order.
 
     ``workers`` defaults to the number of cores; ``on_done(index, summary)`` is called as each
@@ -138,9 +138,15 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     GPU for a job on ``cuda``: :func:`ray_resources`) on the cluster that ``ray.init()`` finds
     (``RAY_ADDRESS``), or on a local Ray instance it starts. Local workers running jobs on
     ``cuda`` take this machine's GPUs in turn (:func:`worker_gpu`).
+
+    ``weights=False``: a run whose record (config, metrics, summary) is finished is reused
+    without its model.pt, which a table does not read: committed runs keep no weights.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if not weights:
+        return _reuse_records(jobs, workers=workers, on_done=on_done, backend=backend,
+                              on_beat=on_beat, beat=beat)
     if not jobs:
         return []
     if backend == "ray":
@@ -181,6 +187,31 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
         _stop(pool)
         raise
     pool.shutdown()
+    return summaries
+
+
+def _reuse_records(jobs: list, *, on_done=None, on_beat=None, **sweep) -> list[dict]:
+    """:func:`run_all` of the jobs whose record is unfinished; the others' summaries marked
+    ``reused``, as a finished run's are."""
+    summaries: list[dict | None] = [
+        None if (s := RunDir(d).finished_summary(c, weights=False)) is None
+        else {**s, "reused": True} for c, d in jobs]
+    todo = [i for i, s in enumerate(summaries) if s is None]
+    for i, summary in enumerate(summaries):
+        if summary is not None and on_done is not None:
+            on_done(i, summary)
+
+    def done(k: int, summary: dict) -> None:
+        if on_done is not None:
+            on_done(todo[k], summary)
+
+    def beat(in_flight) -> None:
+        on_beat([(todo[k], step, steps) for k, step, steps in in_flight])
+
+    trained = run_all([jobs[i] for i in todo], on_done=done,
+                      on_beat=beat if on_beat is not None else None, **sweep)
+    for i, summary in zip(todo, trained, strict=True):
+        summaries[i] = summary
     return summaries
 
 

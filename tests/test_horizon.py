@@ -12,6 +12,7 @@ from rnnmem.experiments.horizon import (
     horizon_of,
     horizon_table,
     memory_horizon,
+    run_dir,
 )
 from rnnmem.registry import model_specs
 
@@ -75,12 +76,25 @@ def test_a_tuned_horizon_of_two_models_is_a_consistent_and_tested_bisection(tmp_
     recorded["tuning"][0]["chosen"] = "lr=1"
     write_json_atomic(tmp_path / "broken" / "horizon.json", recorded)
     assert "its tuning differs" in _check_horizon(tmp_path / "broken" / "horizon.json")[0]
-    start = time.perf_counter()  # rerun: every run is reused, the same answer
+    recorded = read_json(tmp_path / "horizon.json")  # a memory column its weights do not give
+    recorded["models"]["lt-rnn"]["copy"]["memory"]["MC"] *= 1.01
+    write_json_atomic(tmp_path / "broken" / "horizon.json", recorded)
+    assert "MC" in " ".join(_check_horizon(tmp_path / "broken" / "horizon.json"))
+    # committed as a report is: the weights of the analysed networks only; a rerun trains
+    # nothing and gives the same answer, memory columns included
+    analysed = {run_dir(tmp_path, m, t, e[t]["measured_at"], 0) / "model.pt"
+                for m, e in result["models"].items() for t in TASKS}
+    for weights in set(tmp_path.glob("runs/**/model.pt")) - analysed:
+        weights.unlink()
+    start = time.perf_counter()
     again = memory_horizon(tmp_path, "quick", 1, models=["lt-rnn", "mingru"],
                            progress=lambda _: None)
     assert time.perf_counter() - start < 20
-    assert {m: {t: e[t]["horizon"] for t in TASKS} for m, e in again["models"].items()} == {
-        m: {t: e[t]["horizon"] for t in TASKS} for m, e in result["models"].items()}
+    assert set(tmp_path.glob("runs/**/model.pt")) == analysed  # nothing retrained
+    for m, e in again["models"].items():
+        for t in TASKS:
+            assert e[t]["horizon"] == result["models"][m][t]["horizon"]
+            assert e[t]["memory"] == result["models"][m][t]["memory"]
 
 
 def test_the_horizon_is_the_longest_length_below_every_unsolved_one():

@@ -130,8 +130,9 @@ def _check_horizon(horizon_file: Path) -> list[str]:
     """The memory-horizon experiment: its search is what its tuning runs choose (each run
     checked as any job's), each probe's per-seed verdict in horizon.json is its run's committed
     summary, each horizon the longest length solved with every shorter probed one solved, and
-    table.md the table of horizon.json. (The memory columns read uncommitted weights: they are
-    compared as horizon.json records them.)"""
+    table.md the table of horizon.json. The memory columns are recomputed from the analysed
+    network's committed weights (seed 0 at the measured length); where its model.pt is not
+    committed they are compared as horizon.json records them."""
     from .horizon import (
         BUDGETS,
         _solved,
@@ -169,6 +170,7 @@ def _check_horizon(horizon_file: Path) -> list[str]:
                         problems.append(f"{horizon_file}: {model} {task} T = {T} seed {seed} "
                                         f"says solved = {probe['solved']}, its run "
                                         f"{summary.get('solved')}")
+            problems += _check_memory(found, model, task, root, spec, chosen)
             horizon = horizon_of(_solved(found["probes"]))
             if horizon != found["horizon"]:
                 problems.append(f"{horizon_file}: {model} {task} horizon {found['horizon']} "
@@ -178,6 +180,26 @@ def _check_horizon(horizon_file: Path) -> list[str]:
     if not table_file.is_file() or table_file.read_text() != horizon_table(recorded) + "\n":
         problems.append(f"{table_file} differs from the table of {horizon_file.name}")
     return _few(problems, root)
+
+
+def _check_memory(found: dict, model: str, task: str, root: Path, spec: dict,
+                  chosen: dict) -> list[str]:
+    """J_tot and MC of the analysed network recomputed from its committed weights (none
+    committed: nothing to recompute)."""
+    from .horizon import _memory_of, job_config, run_dir
+
+    T = found.get("measured_at")
+    path = run_dir(root, model, task, T, 0) if T is not None else None
+    if path is None or not (path / "model.pt").is_file():
+        return []
+    memory = _memory_of(path, job_config(model, task, T, 0, spec, chosen[(task, model)]))
+    recorded = found.get("memory") or {}
+    if memory is None:
+        return [f"{path}: its weights do not verify against its summary's checksum"]
+    wrong = [k for k in ("J_tot_normalized", "MC")
+             if not _close(memory[k], recorded.get(k, math.nan), rel=1e-3)]
+    return [f"{path}: {wrong[0]} {recorded.get(wrong[0])} in horizon.json, {memory[wrong[0]]} "
+            "from its weights"] if wrong else []
 
 
 def _check_run(job, run_dir: Path) -> list[str]:
@@ -199,10 +221,11 @@ def _check_run(job, run_dir: Path) -> list[str]:
     return []
 
 
-def _close(a: float, b: float) -> bool:
+def _close(a: float, b: float, rel: float = CSV_DIGITS) -> bool:
+    a, b = (math.nan if v is None else float(v) for v in (a, b))
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return math.isclose(a, b, rel_tol=CSV_DIGITS, abs_tol=1e-12)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
 
 
 def describe(result: CheckResult) -> str:

@@ -134,7 +134,7 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
             progress(f"  {len(moved)} changed run(s) moved aside to retrain, e.g. "
                      f"{moved[0][1]} ({moved[0][2]})")
         counter = Progress(len(runs), sum(c.steps for c, d in runs
-                                          if finished_summary(c, d) is None))
+                                          if finished_summary(c, d, weights=False) is None))
 
         def done(i, summary):
             counter(not summary.get("reused"), i, runs[i][0].steps)
@@ -143,7 +143,8 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
             getattr(progress, "beat", progress)(counter.beat([
                 (i, str(Path(runs[i][1]).relative_to(out)), step, steps)
                 for i, step, steps in in_flight]))
-        return run_all(runs, workers=workers, on_done=done, on_beat=beat, **kw)
+        # the bisection reads each run's record: a committed run (no model.pt) is not retrained
+        return run_all(runs, workers=workers, on_done=done, on_beat=beat, weights=False, **kw)
 
     search = tuning_jobs(models, spec)
     where = ", ".join(f"{t} T={reference_length(spec[t]['grid'])}" for t in TASKS)
@@ -153,7 +154,7 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
         sweep([(j.config, job_dir(out, j)) for j in jobs])
         return [job_dir(out, j) for j in jobs]
 
-    _, _, records = tune(search, tune_runs)
+    _, _, records = tune(search, tune_runs, weights=False)
     chosen = chosen_options(records)
     searches = {(m, t): dict(lo=-1, hi=len(spec[t]["grid"]), probes={})
                 for m in models for t in TASKS}

@@ -44,23 +44,8 @@ def run_experiment_jobs(name: str, jobs: list[Job], root: Path, workers: int | N
     committed record (config, metrics, summary) is finished is reused without its model.pt,
     which a table does not read (committed runs keep no weights)."""
     dirs = [job_dir(root, j) for j in jobs]
-    recorded = {} if weights else {
-        i: s for i, (j, d) in enumerate(zip(jobs, dirs, strict=True))
-        if (s := finished_summary(j.config, d, weights=False)) is not None}
-    todo = [i for i in range(len(jobs)) if i not in recorded]
-    for i, summary in recorded.items():
-        if on_done is not None:
-            on_done(i, {**summary, "reused": True})
-
-    def done(k, summary):
-        if on_done is not None:
-            on_done(todo[k], summary)
-
-    def beat(in_flight):
-        on_beat([(todo[k], step, steps) for k, step, steps in in_flight])
-
-    run_all([(jobs[i].config, dirs[i]) for i in todo], workers=workers, backend=backend,
-            on_done=done, on_beat=beat if on_beat is not None else None)
+    run_all([(j.config, d) for j, d in zip(jobs, dirs, strict=True)], workers=workers,
+            backend=backend, on_done=on_done, on_beat=on_beat, weights=weights)
     return dirs
 
 
