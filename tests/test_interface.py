@@ -133,7 +133,7 @@ def test_both_linear_scans_equal_the_step_by_step_one_with_gradients(complex_, m
 
 
 @pytest.mark.parametrize("name", ["lru", "mingru", "lru-block", "mingru-block", "s6",
-                                  "mamba-block"])
+                                  "mamba-block", "rg-lru"])
 def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
     g = torch.Generator().manual_seed(4)
     fused = build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0)).double()

@@ -60,8 +60,8 @@ def clean_registry(monkeypatch):
 
 def test_the_builtins_are_registered_through_the_public_call():
     builtins = {"lt-rnn", "lt-rnn-pool", "srnn", "irnn", "lstm", "gru", "exprnn", "nnrnn", "urnn",
-                "lru", "mingru", "lru-block", "mingru-block", "s6", "mamba-block"}
-    assert set(registry.model_names()[:15]) == builtins
+                "lru", "mingru", "lru-block", "mingru-block", "s6", "mamba-block", "rg-lru"}
+    assert set(registry.model_names()[:16]) == builtins
     assert all(registry.model_spec(m).builtin for m in builtins)
     assert {"copy", "varcopy", "adding", "smnist", "psmnist", "ptb-word", "ptb-char"} <= set(
         registry.task_names())

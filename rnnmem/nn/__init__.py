@@ -11,6 +11,7 @@ from .gru import GRU
 from .modrelu import NNRNN, ExpRNN
 from .urnn import URNN
 from .s6 import S6
+from .rglru import RGLRU
 # isort: on
 from .interface import RNNInterface
 from .model import RecurrentNet, build_layer, build_model, build_readout
@@ -18,5 +19,5 @@ from .readout import Readout, l2_pool
 from .scan import scan, scan_reference
 
 __all__ = ["GRU", "LRU", "LSTM", "LTRNN", "MinGRU", "NNRNN", "SRNN", "URNN", "ExpRNN",
-           "Readout", "RecurrentNet", "RNNInterface", "S6", "build_layer", "build_model",
+           "Readout", "RecurrentNet", "RGLRU", "RNNInterface", "S6", "build_layer", "build_model",
            "build_readout", "l2_pool", "scan", "scan_reference"]
