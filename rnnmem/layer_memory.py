@@ -132,6 +132,77 @@ def fisher_summary(layer, n_inputs: int, *, noise: float = 1.0, horizon: int | N
     return out
 
 
+def linearize_along(layer, n_inputs: int, signals: torch.Tensor, *, channel: int | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A_t, v_t) for t = 1 … L: the transition ∂z_t/∂z_{t-1} (L, S, S) and input map
+    ∂z_t/∂x_t · u (L, S) of each step of ``layer`` along the trajectory that ``signals`` (L,)
+    along the input direction u drive from its zero state, in float64. An input-dependent
+    (selective) transition has an A_t of its own at every step; an LTI one the same A."""
+    dtype = next(layer.parameters()).dtype
+    device = model_device(layer)
+    u = input_direction(n_inputs, channel, device=device)
+    xs = (signals.double().to(device)[:, None] * u).to(dtype)
+    state = rest_state(layer, n_inputs, settle=0)  # the layer's zero state
+    A, v = [], []
+    for x in xs:
+        z0 = _flatten(state).detach()
+
+        def step(z, x, like=state):
+            return _flatten(_step(layer, x.reshape(1, 1, -1), _unflatten(z, like)))
+
+        A_t, B_t = torch.func.jacrev(step, argnums=(0, 1))(z0, x)
+        A.append(A_t.detach().double().cpu())
+        v.append((B_t.detach().double() @ u).cpu())
+        with torch.no_grad():
+            state = _step(layer, x.reshape(1, 1, -1), state)
+    return torch.stack(A), torch.stack(v)
+
+
+def fisher_along_input(layer, n_inputs: int, *, length: int = 100, noise: float = 1.0,
+                       channel: int | None = None, seed: int = 0) -> dict:
+    """Fisher memory of the layer linearized along an actual input: a selective layer's
+    transition depends on what it reads, so its linearization at rest describes a network that
+    never runs. i.i.d. N(0, 1) signals along the input direction drive the layer for ``length``
+    steps from its zero state (``seed``); around that trajectory the network is the
+    time-varying linear system z_t = A_t z_{t-1} + v_t s_t + noise (N(0, ε) on every state
+    number after every step). Its Fisher information about s_{L-k} in the last state is
+    J(k) = g_kᵀ C⁻¹ g_k, g_k = Φ_{L,L-k} v_{L-k}, C = ε Σ_j Φ_{L,j} Φ_{L,j}ᵀ with
+    Φ_{L,j} = A_L ⋯ A_{j+1} (Orhan & Pitkow §2.1 with A_t in place of a fixed W; for an LTI
+    layer at rest it is their finite-horizon J). ``J_tot_normalized``: J_tot·ε over the mean
+    ‖v_t‖² (1 for a fixed normal transition whose v_t is constant)."""
+    if not noise > 0 or not math.isfinite(noise):
+        raise ValueError(f"noise must be a finite number > 0, got {noise!r}")
+    g = torch.Generator().manual_seed(seed)
+    signals = torch.randn(length, generator=g, dtype=torch.float64)
+    A, v = linearize_along(layer, n_inputs, signals, channel=channel)
+    S = A.shape[1]
+    out = dict(state_size=S, length=length, noise=noise, along="input", seed=seed,
+               J_tot=None, J_tot_normalized=None, curve=None, error=None)
+    if not (torch.isfinite(A).all() and torch.isfinite(v).all()):
+        out["error"] = "the linearization along the input is not finite"
+        return out
+    P = torch.eye(S, dtype=torch.float64)  # Φ_{L,j}, from j = L down
+    C = torch.zeros(S, S, dtype=torch.float64)
+    G = torch.empty(S, length, dtype=torch.float64)  # column k: g_k
+    for k in range(length):
+        j = length - 1 - k  # the step whose input is s_{L-k}
+        C += P @ P.T
+        G[:, k] = P @ v[j]
+        P = P @ A[j]
+    C *= noise
+    scale = v.pow(2).sum(1).mean().item() / noise
+    if scale == 0:
+        out["error"] = "the input does not reach the state (v_t = 0)"
+        return out
+    evals, evecs = torch.linalg.eigh((C + C.T) / 2)
+    keep = evals > evals.max() * 1e-12  # directions the noise reaches: C⁻¹ on them
+    W = (evecs[:, keep].T @ G) / evals[keep].sqrt()[:, None]
+    curve = W.pow(2).sum(0)
+    J_tot = curve.sum().item()
+    out.update(J_tot=J_tot, J_tot_normalized=J_tot / scale, curve=curve.tolist())
+    return out
+
+
 @torch.no_grad()
 def memory_capacity(layer, n_inputs: int, *, length: int = 100, noise: float = 0.0,
                     channel: int | None = None, train: int = 2000, test: int = 1000,

@@ -85,7 +85,7 @@ class RunDir:
         config.json and metrics.csv (:meth:`finish`); one written without them (before rnnmem
         checked) cannot be trusted, and is damaged too (resuming it re-finishes it from its
         checkpoint). ``weights=False``: a run's committed record (config, metrics, summary;
-        the weights are not committed), checked without model.pt."""
+        the weights are not committed): model.pt may be absent, but one present must match."""
         summary = self._json(self.summary_file, required=True)
         record = summary.get("integrity") if isinstance(summary, dict) else None
         if not isinstance(record, dict) or not set(_COVERED) <= record.keys():
@@ -95,9 +95,9 @@ class RunDir:
                 record["summary"]:
             raise RunDamaged(f"{self.summary_file} is damaged: it does not match its checksum")
         for key, name in _COVERED.items():
-            if key == "summary" or key == "weights" and not weights:
-                continue
             path = self.path / name
+            if key == "summary" or key == "weights" and not weights and not path.exists():
+                continue
             try:
                 data = path.read_bytes()
             except FileNotFoundError:

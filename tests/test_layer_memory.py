@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 import rnnmem
-from rnnmem.layer_memory import fisher_summary, linearize, memory_capacity
+from rnnmem.layer_memory import (
+    fisher_along_input,
+    fisher_summary,
+    linearize,
+    linearize_along,
+    memory_capacity,
+)
 from rnnmem.memory import chain_memory_closed_form, fisher_memory, total_memory
 from rnnmem.nn import build_layer
 
@@ -117,4 +123,24 @@ def test_memory_analyze_reports_both_measures_for_a_plugin_model(tmp_path, capsy
                  "--length", "20"]) == 0
     out = capsys.readouterr().out
     assert "J_tot of the linearization at rest" in out and "memory capacity" in out
+    assert "along an N(0, 1) input" in out
     assert "no weight analysis" in out  # it has no recurrent_matrix()
+
+
+def test_along_an_input_an_lti_layer_keeps_its_memory_and_a_selective_one_moves():
+    """The linearization along an input (#41): for the LRU (linear, input-independent) it is
+    the finite-horizon J at rest exactly; a selective layer's transition changes with the
+    input, and so does its memory."""
+    lru = build_layer("lru", 2, 8, generator=torch.Generator().manual_seed(0)).double()
+    along = fisher_along_input(lru, 2, length=30, noise=0.5)
+    at_rest = fisher_summary(lru, 2, horizon=30, noise=0.5, settle=0)
+    assert along["J_tot"] == pytest.approx(at_rest["J_tot"], rel=1e-9)
+    assert along["J_tot_normalized"] == pytest.approx(1.0, rel=1e-9)  # normal: 1
+    assert len(along["curve"]) == 30 and along["curve"][0] > along["curve"][-1]
+    for name in ("s6", "rg-lru"):
+        layer = build_layer(name, 2, 4, generator=torch.Generator().manual_seed(0)).double()
+        A, v = linearize_along(layer, 2, torch.tensor([0.0, 3.0, -3.0], dtype=torch.float64))
+        assert A.shape[0] == 3 and not torch.allclose(A[1], A[2])  # it reads its input
+        along = fisher_along_input(layer, 2, length=20)
+        assert along["error"] is None and along["J_tot"] != pytest.approx(
+            fisher_summary(layer, 2, horizon=20, settle=0)["J_tot"], rel=1e-3)

@@ -214,10 +214,14 @@ def _memory_line(name: str, memory: dict) -> str:
 
     (fi, ci), (ft, ct) = ((memory[k]["fisher"], memory[k]["capacity"])
                           for k in ("initial", "trained"))
-    return (f"{name}: J_tot of the linearization at rest (× ‖v‖²/ε, 1 for any normal network, "
-            f"≤ {ft['state_size']}; horizon {ft['horizon']}) {fisher(fi)} -> {fisher(ft)}; "
-            f"memory capacity (state noise {ct['noise']:g}, {ct['length']} lags) "
-            f"{ci['MC']:.2f} -> {ct['MC']:.2f}")
+    line = (f"{name}: J_tot of the linearization at rest (× ‖v‖²/ε, 1 for any normal network, "
+            f"≤ {ft['state_size']}; horizon {ft['horizon']}) {fisher(fi)} -> {fisher(ft)}; ")
+    if "fisher_input" in memory["trained"]:  # analyses written before it lack it
+        along = [memory[k]["fisher_input"] for k in ("initial", "trained")]
+        line += (f"along an N(0, 1) input (× mean ‖v_t‖²/ε) {fisher(along[0])} -> "
+                 f"{fisher(along[1])}; ")
+    return line + (f"memory capacity (state noise {ct['noise']:g}, {ct['length']} lags) "
+                   f"{ci['MC']:.2f} -> {ct['MC']:.2f}")
 
 
 # ---------------------------------------------------------------------------- bench

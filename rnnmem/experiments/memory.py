@@ -24,7 +24,7 @@ from ..analysis import (
     schur_profile,
 )
 from ..io import write_json_atomic
-from ..layer_memory import fisher_summary, memory_capacity
+from ..layer_memory import fisher_along_input, fisher_summary, memory_capacity
 from ..memory import (
     MemoryOutOfBounds,
     NoStationaryState,
@@ -164,7 +164,9 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
                  untrained: int = UNTRAINED_NULL, progress=None) -> dict:
     """Non-normality and hidden chains of trained networks, beside their initializations, and
     (``memory``) the memory of each, for any layer (:mod:`rnnmem.layer_memory`): J_tot of its
-    linearization at rest over the task's sequence length, and its memory capacity over
+    linearization at rest over the task's sequence length, J_tot of its linearization along an
+    actual input (N(0, 1) signals; a selective layer's transition depends on them), and its
+    memory capacity over
     ``lags`` lags with state noise of std ``noise``.
 
     The weight analysis needs a real recurrent matrix (``recurrent_matrix()``); a layer
@@ -193,6 +195,7 @@ def analyze_runs(run_dirs, out: str | Path, *, steps: int = 100, figure: bool = 
             if memory:
                 entry.setdefault("memory", {})[label] = dict(
                     fisher=fisher_summary(layer, n_inputs, horizon=horizon),
+                    fisher_input=fisher_along_input(layer, n_inputs, length=horizon),
                     capacity=memory_capacity(layer, n_inputs, length=lags, noise=noise))
             try:
                 blocks = recurrent_blocks(layer)
