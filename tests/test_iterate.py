@@ -126,6 +126,11 @@ def test_selected_models_and_seeds_run_in_the_grid_and_report_apart(tmp_path, ca
     assert main(["plot", *map(str, runs[:1]), "--group-by", "lrr", "-o",
                  str(tmp_path / "x.png")]) == 2
     assert "--group-by lrr: no run has that setting" in capsys.readouterr().err
+    # --panels: one task of the grid (its only panel here), reported apart
+    assert main([*args, "--panels", "COPY T = 10", "--models", "LT-ORNN"]) == 0
+    assert "--models LT-ORNN --panels 'COPY T = 10'" in (
+        root / "parts" / "models=LT-ORNN_panels=COPY_T_=_10" / "report.md").read_text()
+    assert capsys.readouterr().out.count("(reused)") == 3
     # --set: other runs, their own directory
     assert main([*args, "--models", "lt-rnn", "--set", "steps=20", "--set", "clip=none"]) == 0
     other = tmp_path / "leaky-vs-ornn-quick-set-steps=20_clip=None" / "parts" / \
@@ -137,7 +142,9 @@ def test_selected_models_and_seeds_run_in_the_grid_and_report_apart(tmp_path, ca
     capsys.readouterr()
     for bad, says in ((["--models", "gru"], "--models gru: not in leaky-vs-ornn's grid"),
                       (["--set", "stepz=3"], "'stepz' is not a run setting"),
-                      (["--set", "steps"], "give key=value")):
+                      (["--set", "steps"], "give key=value"),
+                      (["--panels", "adding"], "--panels adding: not in leaky-vs-ornn's grid; "
+                                               "its panels: copy T = 10")):
         assert main([*args, *bad]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and says in err, err

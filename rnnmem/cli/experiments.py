@@ -38,6 +38,10 @@ def add_reproduce_parser(sub) -> None:
     p.add_argument("--models", type=_names, default=(), metavar="A,B",
                    help="only these models (registry names or the table's group names); the "
                         "runs are the grid's own, the report goes to parts/")
+    p.add_argument("--panels", type=_names, default=(), metavar="A,B",
+                   help="only these panels of the grid (its tasks, as the table names them, "
+                        "e.g. MQAR,parity); the runs are the grid's own, the report goes to "
+                        "parts/")
     p.add_argument("--seeds", type=_seeds, default=(), metavar="0,1,2",
                    help="report these seeds instead of the grid's; report to parts/")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
@@ -95,7 +99,7 @@ def _cmd_reproduce(args) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     try:
-        selection = Selection(models=args.models, seeds=args.seeds,
+        selection = Selection(models=args.models, panels=args.panels, seeds=args.seeds,
                               overrides=tuple(map(parse_override, args.overrides)))
     except ValueError as err:
         raise UsageError(str(err)) from None

@@ -331,9 +331,9 @@ def run(out: Path, budget: str, workers: int | None, *, selection=None,
     has its own searches; the seeds and settings are the protocol's)."""
     models = None
     if selection is not None:
-        if selection.seeds or selection.overrides:
+        if selection.seeds or selection.overrides or selection.panels:
             raise ValueError("memory-horizon takes --models only: its seeds (3, of which 2 "
-                             "must solve a length) and settings are its protocol's")
+                             "must solve a length), tasks and settings are its protocol's")
         if selection.models:
             known = {m.lower(): m for m in horizon_models()}
             missing = [m for m in selection.models if m.lower() not in known]

@@ -132,7 +132,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     trained afresh. Where a report already stands and a run fails, the report, table and
     figure are left as they were (:class:`RunsFailed`).
 
-    ``selection``: part of the grid (``--models``, ``--seeds``: its report goes to
+    ``selection``: part of the grid (``--models``, ``--panels``, ``--seeds``: its report goes to
     ``parts/<selection>/``) or changed runs (``--set``: their own directory); see
     :mod:`~rnnmem.experiments.selection`.
     """
@@ -236,8 +236,8 @@ def _run(exp, root: Path, budget: str, workers, selection: Selection, rerun_chan
     a ``run`` that takes them (memory-horizon's), and are refused by one that does not."""
     takes = inspect.signature(exp.run).parameters
     if selection != WHOLE and "selection" not in takes:
-        raise ValueError(f"{exp.name} has no grid of runs to select from (--models, --seeds, "
-                         "--set)")
+        raise ValueError(f"{exp.name} has no grid of runs to select from (--models, --panels, "
+                         "--seeds, --set)")
     extra = dict(selection=selection, report_dir=home) if "selection" in takes else {}
     if "rerun_changed" in takes:
         extra["rerun_changed"] = rerun_changed
@@ -374,7 +374,10 @@ def reproduce_command(exp, budget: str, selection: Selection = WHOLE) -> str:
     """The command that regenerates an experiment's report (a plugin's names its file, a
     selection its flags)."""
     plugin = f" --plugin {exp.plugin}" if exp.plugin else ""
+    panels = ",".join(selection.panels)
     chosen = (f" --models {','.join(selection.models)}" if selection.models else "") + (
+        (f" --panels '{panels}'" if " " in panels else f" --panels {panels}")
+        if selection.panels else "") + (
         f" --seeds {','.join(map(str, selection.seeds))}" if selection.seeds else "") + "".join(
         f" --set {k}={'none' if v is None else json.dumps(v) if not isinstance(v, str) else v}"
         for k, v in selection.overrides)

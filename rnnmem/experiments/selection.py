@@ -1,10 +1,11 @@
-"""Part of an experiment's grid, from the command line: ``--models``, ``--seeds``, ``--set``.
+"""Part of an experiment's grid, from the command line: ``--models``, ``--panels``,
+``--seeds``, ``--set``.
 
-``--models`` and ``--seeds`` pick runs of the grid itself: they train in the experiment's own
-``runs/`` (a later full run reuses them; a paper budget can be run in parts), and the part's
-report goes to ``parts/<selection>/``, never over the whole grid's. ``--set key=value``
-changes the runs (every config, after tuning's choice), so they are other runs: they go to
-their own directory, ``<experiment>-<budget>-set-<key=value...>``.
+``--models``, ``--panels`` and ``--seeds`` pick runs of the grid itself: they train in the
+experiment's own ``runs/`` (a later full run reuses them; a paper budget can be run in parts),
+and the part's report goes to ``parts/<selection>/``, never over the whole grid's.
+``--set key=value`` changes the runs (every config, after tuning's choice), so they are other
+runs: they go to their own directory, ``<experiment>-<budget>-set-<key=value...>``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from .jobs import Job
 @dataclass(frozen=True)
 class Selection:
     models: tuple[str, ...] = ()  # model names or group names (case-insensitive); (): all
+    panels: tuple[str, ...] = ()  # the grid's panel names (its tasks; case-insensitive); (): all
     seeds: tuple[int, ...] = ()  # the reported seeds; (): the grid's
     overrides: tuple[tuple[str, object], ...] = ()  # (setting, value), in order given
 
     @property
     def partial(self) -> bool:
         """Whether it picks part of the grid (its report goes to ``parts/``)."""
-        return bool(self.models or self.seeds)
+        return bool(self.models or self.panels or self.seeds)
 
     def suffix(self) -> str:
         """The output directory's suffix of runs changed by ``--set``."""
@@ -40,6 +42,8 @@ class Selection:
         words = []
         if self.models:
             words.append("models=" + ",".join(self.models))
+        if self.panels:
+            words.append("panels=" + ",".join(self.panels))
         if self.seeds:
             words.append("seeds=" + ",".join(map(str, self.seeds)))
         return _slug("_".join(words))
@@ -60,6 +64,13 @@ class Selection:
                 raise ValueError(f"--models {','.join(missing)}: not in {experiment}'s grid; "
                                  f"its models: {', '.join(sorted(known))}")
             jobs = [j for j in jobs if {j.config.model.lower(), j.group.lower()} & names]
+        if self.panels:
+            names = {p.lower() for p in self.panels}
+            known = {j.panel.lower(): j.panel for j in jobs}
+            if reported and (missing := sorted(names - known.keys())):
+                raise ValueError(f"--panels {','.join(missing)}: not in {experiment}'s grid; "
+                                 f"its panels: {', '.join(dict.fromkeys(known.values()))}")
+            jobs = [j for j in jobs if j.panel.lower() in names]
         if self.seeds and reported:
             firsts = {}
             for j in jobs:
