@@ -24,11 +24,21 @@ import math
 import typing
 from dataclasses import dataclass, field
 
-from . import registry
 from .device import check_device, resolve_device
 from .hints import admits_none, as_float, check_type, plain_hint, takes_float
 from .init import default_gain
-from .registry import DEFAULT_MODEL, model_names, model_spec, task_spec, valid_inits
+from .registry import (
+    DEFAULT_MODEL,
+    DEFAULT_TASK,
+    model_names,
+    model_spec,
+    model_specs,
+    reserve_option_names,
+    task_names,
+    task_spec,
+    task_specs,
+    valid_inits,
+)
 
 # Each optimizer's options, with its own defaults (torch's); a model's recipe sets its paper's.
 OPTIMIZERS = {"rmsprop": dict(decay=0.99, eps=1e-8), "adam": {},
@@ -66,8 +76,8 @@ class TrainConfig:
     them (``TrainConfig(task="copy", T=200, init="identity")``).
     """
 
-    task: str = _opt(lambda: f"one of {', '.join(registry.task_names())}",
-                     default_factory=lambda: registry.DEFAULT_TASK)
+    task: str = _opt(lambda: f"one of {', '.join(task_names())}",
+                     default_factory=lambda: DEFAULT_TASK)
     task_options: dict = _opt("the task's options (its flags: rnnmem train --task TASK --help)",
                               default_factory=dict)
     model: str = _opt(lambda: f"one of {', '.join(model_names())}",
@@ -159,7 +169,7 @@ class TrainConfig:
         check_model_options(spec, self.model_options, self.hidden, task.kind)
         if task.kind == "language-model" and not spec.language_model:
             raise ValueError("language models take " + ", ".join(
-                m for m, s in registry.model_specs().items() if s.language_model)
+                m for m, s in model_specs().items() if s.language_model)
                 + f" layers, not {self.model}")
         task.validate(self.task_options)  # the task checks its own options, without data
 
@@ -324,7 +334,7 @@ def run_level_fields() -> set[str]:
     return {f.name for f in dataclasses.fields(TrainConfig)}
 
 
-registry.reserve_option_names(run_level_fields())
+reserve_option_names(run_level_fields())
 
 
 def check_options(values, options: dict, owner: str) -> dict:
@@ -380,7 +390,7 @@ def from_legacy(values: dict) -> TrainConfig:
     spec = model_spec(str(run.get("model", DEFAULT_MODEL)))
     if "activation" in flat and "activation" not in spec.options:
         flat["input_activation"] = flat.pop("activation")  # the LT-RNN's σ
-    tspec = task_spec(str(run.get("task", registry.DEFAULT_TASK)))
+    tspec = task_spec(str(run.get("task", DEFAULT_TASK)))
     taken = {**tspec.all_options(), **spec.all_options(tspec.kind),
              **{k: _parameter(k, v) for k, v in OPTIMIZERS.get(run.get("optimizer"), {}).items()}}
     for key in list(flat):
@@ -388,7 +398,7 @@ def from_legacy(values: dict) -> TrainConfig:
         if key not in taken or flat[key] is None and hint is not None and not admits_none(hint):
             del flat[key]
     task_options, model_options, optimizer_options = route_options(
-        run.pop("task", registry.DEFAULT_TASK), run.pop("model", DEFAULT_MODEL),
+        run.pop("task", DEFAULT_TASK), run.pop("model", DEFAULT_MODEL),
         run.get("optimizer", "rmsprop"), flat, run.pop("task_options", {}) or {},
         run.pop("model_options", {}) or {}, {}, lenient=True)
     return TrainConfig(task=tspec.name, model=spec.name, task_options=task_options,
@@ -407,7 +417,7 @@ def saved_options(config: dict, what: str) -> dict:
 def task_label(config: dict) -> str:
     """How figures name a run's task (``config``: a run's config.json): its registration's
     label, else the name."""
-    spec = registry.task_specs().get(config.get("task"))
+    spec = task_specs().get(config.get("task"))
     if spec is None or spec.label is None:
         return str(config.get("task"))
     return spec.label(saved_options(config, "task"))

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import footprint
 from .build import layer_options, make_task
 from .data.ptb import PTBCorpus
 from .device import require_device
+from .footprint import require_lm
 from .loop import LOG_EVERY, train_loop
 from .nn.model import build_layer
 from .nn.protocol import forward_state
@@ -153,7 +153,7 @@ def train_lm(config, run_dir: str | Path, *, progress=False,
              log_every: int = LOG_EVERY) -> dict:
     """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
     corpus = make_task(config)
-    footprint.require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
+    require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
     device = require_device(config.device)
     model = LanguageModel(len(corpus.vocab), config,
                           torch.Generator().manual_seed(config.seed)).to(device)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from . import footprint
 from .build import make_model, make_task  # noqa: F401 - also importable from here
 from .config import OPTIMIZERS, TrainConfig  # noqa: F401 - also importable from here
 from .device import require_device
+from .footprint import require_training
 from .loop import (  # noqa: F401 - open_run: tests use it here
     LOG_EVERY,
     make_optimizer,
@@ -166,7 +166,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress=False,
 def _train_task(config: TrainConfig, run_dir, *, progress, resume: bool,
                 overwrite: bool, loggers=(), log_every: int = LOG_EVERY) -> dict:
     task = make_task(config)  # first: missing data fails before anything is written
-    footprint.require_training(config, task)  # and a size this machine cannot hold
+    require_training(config, task)  # and a size this machine cannot hold
     device = require_device(config.device)
     workload = TaskWorkload(task, config, device)
     model = make_model(config, task, torch.Generator().manual_seed(config.seed)).to(device)

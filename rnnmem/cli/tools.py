@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from .. import footprint
 from ..config import check_seed
 from ..experiments.construct import FIG1_K, FIG1_S
+from ..footprint import require, require_square
 from .common import UsageError, out_path
 
 
@@ -64,7 +64,7 @@ def _cmd_construct(args) -> int:
         raise UsageError("--d, --K and --S must be positive")
     d, K, S = max(args.d or [128, 512]), max(args.K), max(args.S)
     try:  # float64 states of the 1000 adding sequences, of the copy trials and module checks
-        footprint.require(16.0 * (T * 1000 * (2 + d) + 4 * args.trials * S * (K + max(d, 512))
+        require(16.0 * (T * 1000 * (2 + d) + 4 * args.trials * S * (K + max(d, 512))
                                   + 10 * (T + 2 * S) * (d + K)),
                           "this construction", "reduce --T, --d, --trials, --K or --S")
     except ValueError as err:
@@ -147,8 +147,8 @@ def _cmd_memory(args) -> int:
     try:
         check_seed(args.seed)
         # N × N float64 matrices (W, its powers, covariances, decoders); N × k or N × length
-        footprint.require_square(args.N, 12, f"--N {args.N}", "--N")
-        footprint.require(32.0 * args.N * (args.k_max + args.length),
+        require_square(args.N, 12, f"--N {args.N}", "--N")
+        require(32.0 * args.N * (args.k_max + args.length),
                           f"--N {args.N} with --k-max {args.k_max} and --length {args.length}",
                           "reduce --k-max or --length")
     except ValueError as err:

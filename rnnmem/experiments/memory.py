@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 
-from .. import init
 from ..analysis import (
     build_from_config,
     fresh_network,
@@ -23,6 +22,7 @@ from ..analysis import (
     recurrent_core,
     schur_profile,
 )
+from ..init import chain_, feedback_chain_, identity_, orthogonal_
 from ..io import write_json_atomic
 from ..layer_memory import fisher_along_input, fisher_summary, memory_capacity
 from ..memory import (
@@ -49,11 +49,11 @@ def fig1_networks(N: int = 100, *, lam: float = 0.98, alpha: float = 1.02, beta:
     source[0] = 1.0
     empty = lambda: torch.empty(N, N, dtype=torch.float64)  # noqa: E731
     return {
-        f"identity (λ = {lam})": (init.identity_(empty(), gain=lam), v),
-        f"orthogonal (λ = {lam})": (init.orthogonal_(empty(), gain=lam, generator=g), v),
-        f"chain (α = {alpha})": (init.chain_(empty(), gain=alpha), source),
+        f"identity (λ = {lam})": (identity_(empty(), gain=lam), v),
+        f"orthogonal (λ = {lam})": (orthogonal_(empty(), gain=lam, generator=g), v),
+        f"chain (α = {alpha})": (chain_(empty(), gain=alpha), source),
         f"chain with feedback (α = {forward}, β = {beta})":
-            (init.feedback_chain_(empty(), gain=forward, feedback=beta), source),
+            (feedback_chain_(empty(), gain=forward, feedback=beta), source),
     }
 
 
@@ -78,10 +78,10 @@ def memory_curves(out: str | Path, *, N: int = 100, lam: float = 0.98, alpha: fl
     source = torch.zeros(N, dtype=torch.float64)
     source[0] = 1.0
     results["J_tot_vs_alpha"] = {
-        str(a): total_memory(init.chain_(torch.empty(N, N, dtype=torch.float64), gain=a), source,
+        str(a): total_memory(chain_(torch.empty(N, N, dtype=torch.float64), gain=a), source,
                              noise=noise) for a in alphas}
     results["J_tot_vs_beta"] = {
-        str(b): total_memory(init.feedback_chain_(torch.empty(N, N, dtype=torch.float64),
+        str(b): total_memory(feedback_chain_(torch.empty(N, N, dtype=torch.float64),
                                                   gain=forward, feedback=b), source, noise=noise)
         for b in betas}
     results["forward"] = forward
@@ -111,9 +111,9 @@ def decoding_toy(out: str | Path, *, N: int = 100, alpha: float = 1.0, lam: floa
     source = torch.eye(N, dtype=torch.float64)[0]
     empty = lambda: torch.empty(N, N, dtype=torch.float64)  # noqa: E731
     networks = {
-        f"chain (α = {alpha})": (init.chain_(empty(), gain=alpha), source),
-        f"orthogonal (λ = {lam})": (init.orthogonal_(empty(), gain=lam, generator=g), v),
-        f"identity (λ = {lam})": (init.identity_(empty(), gain=lam), v),
+        f"chain (α = {alpha})": (chain_(empty(), gain=alpha), source),
+        f"orthogonal (λ = {lam})": (orthogonal_(empty(), gain=lam, generator=g), v),
+        f"identity (λ = {lam})": (identity_(empty(), gain=lam), v),
     }
     panels = [("linear", 0.0), ("linear", noise), (nonlinearity, 0.0)]
     results = dict(N=N, length=length, train=train, test=test, panels=[])

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from .. import init as rinit
+from ..init import chain_, gaussian_, mixed_lstm_, orthogonal_
 from ..registry import HENAFF_RECIPE, register_model
 from .interface import RNNInterface
 
@@ -58,13 +58,13 @@ class LSTM(RNNInterface):
             w = self.lstm.weight_hh_l0
             if self.init == "gaussian":  # Henaff §4.1, each gate's block: fan-in n_in
                 for block in (*self.lstm.weight_ih_l0.chunk(4, dim=0), *w.chunk(4, dim=0)):
-                    rinit.gaussian_(block, gain=1.0 if self.gain is None else self.gain,
+                    gaussian_(block, gain=1.0 if self.gain is None else self.gain,
                                     generator=generator)
                 return
             if self.init == "mixed":
-                rinit.mixed_lstm_(w, gain=1.02 if self.gain is None else self.gain)
+                mixed_lstm_(w, gain=1.02 if self.gain is None else self.gain)
                 return
-            fill = rinit.orthogonal_ if self.init == "orthogonal" else rinit.chain_
+            fill = orthogonal_ if self.init == "orthogonal" else chain_
             for block in w.chunk(4, dim=0):
                 fill(block, gain=1.0 if self.gain is None else self.gain, generator=generator)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .. import init as rinit
+from ..init import get_initializer, init_names
 from ..registry import HENAFF_RECIPE, register_model
 from .interface import RNNInterface
 from .scan import scan, scan_reference
@@ -69,8 +69,8 @@ class _ScanRNN(RNNInterface):
             raise ValueError(f"penalty_lr must be >= 0, got {penalty_lr!r}")
         self.n_inputs, self.hidden, self.clip, self.fused = n_inputs, hidden, clip, fused
         self.penalty_lr, self.penalty_points = penalty_lr, penalty_points
-        self.init = rinit.get_initializer(init, "recurrent")
-        self.input_init = rinit.get_initializer(input_init, "input")
+        self.init = get_initializer(init, "recurrent")
+        self.input_init = get_initializer(input_init, "input")
         self.gain, self.feedback, self.input_gain = gain, feedback, input_gain
         self.input_bias = self.default_input_bias() if input_bias is None else input_bias
         self.U = nn.Linear(n_inputs, hidden)
@@ -209,7 +209,7 @@ def _scan_search(options: dict) -> dict:
 
 _SCAN = dict(check=_check_scan, search=_scan_search,
              choices=dict(input_activation=INPUT_ACTIVATIONS, activation=SRNN_ACTIVATIONS,
-                          input_init=lambda: rinit.init_names("input")),
+                          input_init=lambda: init_names("input")),
              help=_HELP, recipe=HENAFF_RECIPE, _builtin=True)
 register_model("lt-rnn", LTRNN, default_init="orthogonal", **_SCAN, language_model=True,
                reference="per-step autograd")

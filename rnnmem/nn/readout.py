@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import init as rinit
+from ..init import gaussian_
 
 
 def l2_pool(h: torch.Tensor, k: int) -> torch.Tensor:
@@ -35,11 +35,11 @@ class Readout(nn.Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        rinit.gaussian_(self.W.weight, generator=generator)
+        gaussian_(self.W.weight, generator=generator)
         if self.W.bias is not None:
             nn.init.zeros_(self.W.bias)
         if self.W_pool is not None:
-            rinit.gaussian_(self.W_pool.weight, generator=generator)
+            gaussian_(self.W_pool.weight, generator=generator)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         y = self.W(h)
