@@ -203,6 +203,28 @@ def fisher_along_input(layer, n_inputs: int, *, length: int = 100, noise: float 
     return out
 
 
+MAX_FISHER_STATE = 1024  # the Fisher measures cost S³ (along an input L·S³): up to this size
+MEMORY_KEYS = ("memory_J_rest", "memory_J_input", "memory_MC")  # a summary's, a table's columns
+
+
+def network_memory(layer, n_inputs: int, *, horizon: int, lags: int = 100,
+                   noise: float = 0.1) -> dict:
+    """The memory of a trained network as a run's summary records it (the memory benchmark's
+    columns): J_tot·ε/‖v‖² of its linearization at rest over ``horizon`` steps
+    (``memory_J_rest``), the same along an N(0, 1) input (``memory_J_input``), both None above
+    MAX_FISHER_STATE state numbers (the Mamba block's ~5,000), and its memory capacity over
+    ``lags`` lags with state noise ``noise`` (``memory_MC``); None where a measure does not
+    exist (its ``error``)."""
+    state = _flatten(rest_state(layer, n_inputs, settle=0)).numel()
+    rest = along = {"J_tot_normalized": None}
+    if state <= MAX_FISHER_STATE:
+        rest = fisher_summary(layer, n_inputs, horizon=horizon)
+        along = fisher_along_input(layer, n_inputs, length=horizon)
+    capacity = memory_capacity(layer, n_inputs, length=lags, noise=noise)
+    return dict(memory_J_rest=rest["J_tot_normalized"], memory_J_input=along["J_tot_normalized"],
+                memory_MC=capacity["MC"])
+
+
 @torch.no_grad()
 def memory_capacity(layer, n_inputs: int, *, length: int = 100, noise: float = 0.0,
                     channel: int | None = None, train: int = 2000, test: int = 1000,

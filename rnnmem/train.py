@@ -116,6 +116,11 @@ class TaskWorkload:
             x, y = (t.to(self.device) for t in validation_set(longer, self.val_size))
             loss, metric = evaluate(model, longer, x, y)
             result[f"length_x{factor}_loss"], result[f"length_x{factor}_metric"] = loss, metric
+        if getattr(self.task, "generalization", ()):  # the memory benchmark's tasks: the
+            # memory theory beside the accuracy, from the network that training ended with
+            from .layer_memory import network_memory
+
+            result.update(network_memory(model.rnn, model.n_inputs, horizon=self.task.length))
         return result
 
     def extra(self) -> None:

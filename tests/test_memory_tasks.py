@@ -152,6 +152,10 @@ def test_the_memory_benchmark_tunes_registered_models_and_reports_longer_lengths
         (p, m) for p in ("selective copying", "parity") for m in ("lt-rnn", "s6")}
     assert all(0 <= r["length_x4_metric"][0] <= 1 for r in results)
     assert "metric at 2× length | metric at 4× length |" in (part / "table.md").read_text()
+    # the memory theory beside it: each trained network's J_tot (at rest, along an input), MC
+    assert "| J_tot·ε/‖v‖² at rest | J_tot·ε/‖v‖² along an input | memory capacity |" in (
+        part / "table.md").read_text()
+    assert all(r["memory_MC"][0] >= 0 and r["memory_J_rest"][0] is not None for r in results)
     tuned = read_json(part / "tuning.json")["groups"]
     assert {r["group"] for r in tuned} == {"lt-rnn", "s6"}
     seeds = {read_json(c)["seed"] for c in (tmp_path / "tiny-benchmark-quick" / "tuning")

@@ -390,4 +390,9 @@ def _run_train(config, run_dir: Path, args, *, resume: bool) -> int:
     if longer:
         print("held out at longer lengths: " + ", ".join(
             f"{x[1:]}× {summary['metric_name']} {v:.4g}" for x, v in longer))
+    if "memory_MC" in summary:
+        rest, along, mc = (("none" if summary[k] is None else f"{summary[k]:.3f}")
+                           for k in ("memory_J_rest", "memory_J_input", "memory_MC"))
+        print(f"memory of the trained network: J_tot·ε/‖v‖² at rest {rest}, along an N(0, 1) "
+              f"input {along}; memory capacity {mc} (docs/memory.md)")
     return 0 if summary["status"] != "diverged" else 1

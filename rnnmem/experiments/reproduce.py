@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..device import kernel_path, resolve_device
 from ..io import write_json_atomic, write_text_atomic
+from ..layer_memory import MEMORY_KEYS
 from ..plot import load_run, plot_panels
 from ..registry import experiments
 from ..rundir import RunDir, finished_summary
@@ -57,6 +58,8 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
     chosen = {(r["panel"], r["group"]): r["chosen"] for r in tuning or []}
     keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
     factors = _length_factors(job_summaries(jobs, dirs, weights=weights))
+    memory = [k for k in MEMORY_KEYS  # the trained networks' memory (the memory benchmark's)
+              if any(s and k in s for s in job_summaries(jobs, dirs, weights=weights))]
     for panel, group in keys:
         pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel,
                                                                                        group)]
@@ -78,6 +81,8 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
                       metric_name=finished[0]["metric_name"] if finished else "")
         for f in factors:  # held out at f × the training length (token-recall tasks)
             record[f"length_x{f}_metric"] = [s.get(f"length_x{f}_metric") for s in shown]
+        for k in memory:
+            record[k] = [s.get(k) for s in shown]
         records.append(record)
         solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
         name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
@@ -89,12 +94,16 @@ def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
                     f"{format_mean_se(record['test_metric'])} | {solved_text} | "
                     f"{record['diverged']} | {failed} |"
                     + "".join(f" {format_mean_se(record[f'length_x{f}_metric'])} |"
-                              for f in factors))
+                              for f in factors)
+                    + "".join(f" {format_mean_se(record[k])} |" for k in memory))
     header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
               "| solved | diverged | failed |" + "".join(f" metric at {f}× length |"
-                                                          for f in factors),
-              "|---|---|---|---|---|---|---|---|---|" + "---|" * len(factors)]
+                                                          for f in factors)
+              + "".join(f" {MEMORY_COLUMNS[k]} |" for k in memory),
+              "|---|---|---|---|---|---|---|---|---|" + "---|" * (len(factors) + len(memory))]
     table = "\n".join(header + rows) + "\n\n" + SE_NOTE
+    if memory:
+        table += "\n\n" + MEMORY_NOTE
     if tuning is not None:
         table += "\n\n" + tuning_table(tuning)
     return table, records
@@ -112,6 +121,12 @@ class RunsFailed(RuntimeError):
     stood: the report is left as it was."""
 
 
+MEMORY_COLUMNS = dict(memory_J_rest="J_tot·ε/‖v‖² at rest",
+                      memory_J_input="J_tot·ε/‖v‖² along an input", memory_MC="memory capacity")
+MEMORY_NOTE = ("Memory of each trained network (docs/memory.md): J_tot of its linearization at "
+               "rest and along an N(0, 1) input over the task's length, × ε/‖v‖² (1 for a "
+               "normal LTI network; n/a above 1,024 state numbers), and its memory capacity "
+               "(100 lags, state noise 0.1).")
 SE_NOTE = ("x ± y: the mean over a row's seeds ± one standard error of that mean; n = its "
            "runs (a row that names its best grid point: that point's seeds).")
 
