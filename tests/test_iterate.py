@@ -131,6 +131,13 @@ def test_selected_models_and_seeds_run_in_the_grid_and_report_apart(tmp_path, ca
     assert "--models LT-ORNN --panels 'COPY T = 10'" in (
         root / "parts" / "models=LT-ORNN_panels=COPY_T_=_10" / "report.md").read_text()
     assert capsys.readouterr().out.count("(reused)") == 3
+    # report --check recomputes the parts too, from the selection their results.json records
+    from rnnmem.experiments.check import check_reports
+
+    checked = check_reports(tmp_path)
+    assert checked.ok and checked.unbacked == [] and {
+        "leaky-vs-ornn-quick/parts/models=LT-ORNN_seeds=0,4",
+        "leaky-vs-ornn-quick/parts/models=LT-ORNN_panels=COPY_T_=_10"} <= set(checked.backed)
     # --set: other runs, their own directory
     assert main([*args, "--models", "lt-rnn", "--set", "steps=20", "--set", "clip=none"]) == 0
     other = tmp_path / "leaky-vs-ornn-quick-set-steps=20_clip=None" / "parts" / \

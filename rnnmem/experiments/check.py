@@ -43,39 +43,49 @@ class CheckResult:
 
 def check_reports(out: str | Path, progress=None) -> CheckResult:
     """Check every ``<experiment>-<budget>/`` under ``out`` that has a results.json or a
-    horizon.json; ``progress(line)`` hears of each before it is checked."""
+    horizon.json, and every part of one (``parts/<selection>/``, from ``--models``,
+    ``--panels``, ``--seeds``); ``progress(line)`` hears of each before it is checked."""
     from .reproduce import results_table
+    from .selection import Selection
 
     result = CheckResult()
-    results_files = sorted(Path(out).glob("*/results.json"))
-    horizon_files = sorted(Path(out).glob("*/horizon.json"))
+    results_files = sorted(Path(out).glob("*/results.json")) + sorted(
+        Path(out).glob("*/parts/*/results.json"))
+    horizon_files = sorted(Path(out).glob("*/horizon.json")) + sorted(
+        Path(out).glob("*/parts/*/horizon.json"))
     total = len(results_files) + len(horizon_files)
     for i, results_file in enumerate(results_files):
-        root = results_file.parent
+        home = results_file.parent  # the report's directory; its runs are its experiment's
+        root = _experiment_dir(home)
+        name = _report_name(home)
         if progress:
-            progress(f"[{i + 1}/{total}] {root.name}")
-        if not (root / "runs").is_dir():
-            result.unbacked.append(root.name)
-            continue
+            progress(f"[{i + 1}/{total}] {name}")
         recorded = read_json(results_file)
+        if not (root / "runs").is_dir() or (home != root and "selection" not in recorded):
+            result.unbacked.append(name)  # a part written before parts recorded their choice
+            continue
         exp = experiments().get(recorded.get("experiment"))
         if exp is None or exp.jobs is None:
             result.problems.append(f"{results_file}: no training experiment "
                                    f"{recorded.get('experiment')!r}")
             continue
         before = len(result.problems)
-        search = tuning_jobs(exp.jobs, recorded["budget"])
+        selection = Selection.from_record(recorded.get("selection", {}))
+        name_of = recorded["experiment"]
+        search = selection.jobs(tuning_jobs(exp.jobs, recorded["budget"]), reported=False,
+                                experiment=name_of)
         tuning = None
         if search:  # the fair-comparison search first: its runs, then what it chose
             broken, tuning = _check_search(search, root)
             if broken:
                 result.problems += _few(broken, root)
                 continue
-            if json.loads(json.dumps(tuning)) != read_tuning(root):
-                result.problems.append(f"{root / 'tuning.json'} differs from the choice its "
+            if json.loads(json.dumps(tuning)) != read_tuning(home):
+                result.problems.append(f"{home / 'tuning.json'} differs from the choice its "
                                        "tuning runs give")
                 continue
-        jobs = reported_jobs(exp.jobs, recorded["budget"], tuning)
+        jobs = selection.jobs(reported_jobs(exp.jobs, recorded["budget"], tuning),
+                              reported=True, experiment=name_of)
         dirs = [job_dir(root, j) for j in jobs]
         broken = [p for job, d in zip(jobs, dirs, strict=True) for p in _check_run(job, d)]
         if broken:  # the first few, and how many
@@ -84,22 +94,32 @@ def check_reports(out: str | Path, progress=None) -> CheckResult:
         table, records = results_table(jobs, dirs, weights=False, tuning=tuning)
         if records != recorded["groups"]:
             result.problems.append(f"{results_file} differs from the table its runs give")
-        table_file = root / "table.md"
+        table_file = home / "table.md"
         if not table_file.is_file() or table_file.read_text() != table + "\n":
             result.problems.append(f"{table_file} differs from the table its runs give")
-        report = root / "report.md"
+        report = home / "report.md"
         if report.is_file() and table not in report.read_text():
             result.problems.append(f"{report} does not hold the table its runs give")
         if len(result.problems) == before:
-            result.backed.append(root.name)
+            result.backed.append(name)
     for i, horizon_file in enumerate(horizon_files, len(results_files)):
         if progress:
-            progress(f"[{i + 1}/{total}] {horizon_file.parent.name}")
+            progress(f"[{i + 1}/{total}] {_report_name(horizon_file.parent)}")
         before = len(result.problems)
         result.problems += _check_horizon(horizon_file)
         if len(result.problems) == before:
-            result.backed.append(horizon_file.parent.name)
+            result.backed.append(_report_name(horizon_file.parent))
     return result
+
+
+def _experiment_dir(home: Path) -> Path:
+    """The ``<experiment>-<budget>/`` of a report directory (itself, or a part's)."""
+    return home.parent.parent if home.parent.name == "parts" else home
+
+
+def _report_name(home: Path) -> str:
+    root = _experiment_dir(home)
+    return root.name if root == home else f"{root.name}/parts/{home.name}"
 
 
 def _check_search(search: list, root: Path) -> tuple[list[str], list[dict]]:
@@ -144,7 +164,7 @@ def _check_horizon(horizon_file: Path) -> list[str]:
     )
     from .jobs import Job
 
-    root = horizon_file.parent
+    root = _experiment_dir(horizon_file.parent)  # a part's runs are its experiment's
     recorded = read_json(horizon_file)
     spec = BUDGETS[recorded["budget"]]
     problems, records = _check_search(tuning_jobs(list(recorded["models"]), spec), root)
@@ -176,7 +196,7 @@ def _check_horizon(horizon_file: Path) -> list[str]:
                 problems.append(f"{horizon_file}: {model} {task} horizon {found['horizon']} "
                                 f"is not the longest solved probe below every unsolved one "
                                 f"({horizon})")
-    table_file = root / "table.md"
+    table_file = horizon_file.parent / "table.md"
     if not table_file.is_file() or table_file.read_text() != horizon_table(recorded) + "\n":
         problems.append(f"{table_file} differs from the table of {horizon_file.name}")
     return _few(problems, root)

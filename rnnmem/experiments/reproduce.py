@@ -223,8 +223,9 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         table, groups = results_table(jobs, dirs, tuning=records, **RECORD)
         train_seconds = sum(s.get("seconds", 0.0) for s in job_summaries(jobs, dirs, **RECORD)
                             if s)
-        write_json_atomic(home / "results.json", dict(experiment=name, budget=budget,
-                                                       groups=groups))
+        write_json_atomic(home / "results.json", dict(
+            experiment=name, budget=budget, groups=groups,
+            **(dict(selection=selection.record()) if selection.partial else {})))
         searched = (f" and of its {len(searched)} tuning runs under `tuning/` (tuning.json: "
                     "the search and what it chose)" if search else "")
         backing = (f"Backed by the files of its {len(jobs)} runs under `runs/`{searched} "

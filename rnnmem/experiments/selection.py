@@ -48,6 +48,15 @@ class Selection:
             words.append("seeds=" + ",".join(map(str, self.seeds)))
         return _slug("_".join(words))
 
+    def record(self) -> dict:
+        """What a part's results.json records of its selection (report --check replays it)."""
+        return dict(models=list(self.models), panels=list(self.panels), seeds=list(self.seeds))
+
+    @classmethod
+    def from_record(cls, record: dict) -> Selection:
+        return cls(models=tuple(record.get("models", ())), panels=tuple(record.get("panels", ())),
+                   seeds=tuple(record.get("seeds", ())))
+
     def config(self, config: TrainConfig) -> TrainConfig:
         """``config`` with the overrides (validated: a ValueError names a wrong one)."""
         if not self.overrides:
