@@ -69,28 +69,31 @@ def _rnnmem(model: str, fused: bool, **options):
     return lambda n, h: build_model(model, n, 1, h, fused=fused, **recipe, **options).rnn
 
 
-def _kernel_rows(name: str, spec) -> list[Layer]:
-    """The model's fused kernel, or each of its alternative kernels (the default marked)."""
+def _kernel_rows(name: str, spec, quick: bool = False) -> list[Layer]:
+    """The model's fused kernel, or each of its alternative kernels (the default marked; only
+    the default when ``quick``)."""
     if not spec.builtin:  # what runs a plugin's recurrence is its own: not named for it
         return [Layer(f"{name} (plugin)", spec.gemm_blocks, _rnnmem(name, True))]
-    if not spec.kernels:
+    if not spec.kernels or quick:
         return [Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))]
     return [Layer(f"{name} ({label}{', default' if label == spec.kernel else ''})",
                   spec.gemm_blocks, _rnnmem(name, True, **options))
             for label, options in spec.kernels.items()]
 
 
-def bench_layers(models: list[str] | None = None) -> tuple[Layer, ...]:
+def bench_layers(models: list[str] | None = None, *, quick: bool = False
+                 ) -> tuple[Layer, ...]:
     """One row per built-in model (its default init and activation), or per model of
     ``models`` (registered names: a plugin's too), and per reference version, then PyTorch's
-    own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python."""
+    own loops for scale: torch.nn.RNN and an LSTMCell stepped from Python. ``quick``: each
+    model's default kernel alone, no per-step references."""
     specs = model_specs()
     chosen = ({name: specs[name] for name in models} if models is not None else
               {name: spec for name, spec in specs.items() if spec.builtin and not spec.pooled})
     return (
-        *(row for name, spec in chosen.items() for row in _kernel_rows(name, spec)),
+        *(row for name, spec in chosen.items() for row in _kernel_rows(name, spec, quick)),
         *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
-          for name, spec in chosen.items() if spec.reference),
+          for name, spec in chosen.items() if spec.reference and not quick),
         Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
         Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
     )

@@ -12,12 +12,18 @@ def test_bench_quick_reports_every_layer(monkeypatch, capsys):
 
     # every layer at a small size: what is reported, not how fast (benchmarks time that)
     monkeypatch.setattr(bench, "SIZES", (("small", 8, 16, 64, 3),))
-    assert main(["bench", "--quick", "--threads", "1", "--json"]) == 0
+    assert main(["bench", "--threads", "1", "--repeats", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     rows = report["layers"]
     assert {r["layer"] for r in rows} == {layer.name for layer in bench_layers()}
     for r in rows:
         assert r["ms"] > 0 and 0 < r["roofline_fraction"] and r["threads"] == 1
+    # --quick: each model's default kernel (no alternatives, no references), 1 thread
+    assert main(["bench", "--quick", "--json"]) == 0
+    quick = {r["layer"] for r in json.loads(capsys.readouterr().out)["layers"]}
+    assert quick == {layer.name for layer in bench_layers(quick=True)}
+    assert "s6 (sequential linear scan (fused loop))" in quick and len(quick) < len(rows)
+    assert not any("parallel" in name or "autograd" in name for name in quick)
 
 
 def test_bench_says_what_it_will_do_then_counts_down_on_stderr(monkeypatch, capsys):
@@ -25,7 +31,7 @@ def test_bench_says_what_it_will_do_then_counts_down_on_stderr(monkeypatch, caps
 
     layers = [layer for layer in bench.bench_layers() if layer.name.startswith("lt-rnn (")][:1]
     layers += [layer for layer in bench.bench_layers() if layer.name.startswith("gru (")][:1]
-    monkeypatch.setattr(bench, "bench_layers", lambda models=None: tuple(layers))
+    monkeypatch.setattr(bench, "bench_layers", lambda models=None, **_: tuple(layers))
     monkeypatch.setattr(bench, "SIZES", (("tiny", 4, 8, 10, 3),))
     assert main(["bench", "--quick", "--threads", "1"]) == 0
     out, err = capsys.readouterr()

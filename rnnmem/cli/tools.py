@@ -252,9 +252,14 @@ def add_bench_parser(sub) -> None:
                     "achieved GFLOP/s and the fraction of a GEMM roofline measured in the same "
                     "run; with 1 thread and with all cores.")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
-    p.add_argument("--quick", action="store_true", help="smallest size only, 2 repeats")
-    p.add_argument("--threads", choices=("1", "all", "both"), default="both",
-                   help="time with 1 thread, all cores, or both")
+    p.add_argument("--quick", action="store_true",
+                   help="a look in about a minute: the smallest size, 1 thread (unless "
+                        "--threads), each model's default kernel beside torch.nn.RNN and the "
+                        "LSTMCell loop (no alternative kernels, no per-step references), 2 "
+                        "repeats")
+    p.add_argument("--threads", choices=("1", "all", "both"), default=None,
+                   help="time with 1 thread, all cores, or both (default: both; 1 with "
+                        "--quick)")
     p.add_argument("--workers", action="store_true",
                    help="also measure training-run throughput with 1 and 2 worker processes")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -278,7 +283,8 @@ def _cmd_bench(args) -> int:
         if unknown or not models:
             raise UsageError(f"--model: unknown model {unknown[0] if unknown else args.model!r}"
                              f"; valid: {', '.join(model_names())} (a plugin's needs --plugin)")
-    threads = {"1": (1,), "all": (None,), "both": (1, None)}[args.threads]
+    threads = {"1": (1,), "all": (None,), "both": (1, None)}[
+        args.threads or ("1" if args.quick else "both")]
     sizes = bench.SIZES[:1] if args.quick else bench.SIZES
     repeats = 2 if args.quick else args.repeats
     start = time.perf_counter()
@@ -290,12 +296,12 @@ def _cmd_bench(args) -> int:
               flush=True)  # stderr: stdout is the table
 
     if not args.json:
-        layers = len(bench.bench_layers(models))
+        layers = len(bench.bench_layers(models, quick=args.quick))
         print(f"bench: {len(threads) * len(sizes) * layers} rows ({len(threads)} thread "
               f"setting(s) × {len(sizes)} size(s) × {layers} layers), {repeats} repeats each",
               file=sys.stderr, flush=True)
     rows = bench.run_bench(repeats=repeats, threads=threads, sizes=sizes,
-                           layers=bench.bench_layers(models),
+                           layers=bench.bench_layers(models, quick=args.quick),
                            slow_repeats=1 if args.quick else 2,
                            progress=None if args.json else progress)
     throughput = (bench.sweep_throughput(**(dict(runs=2, steps=30) if args.quick else {}))
