@@ -70,3 +70,68 @@ def test_the_readmes_python_example_runs_and_runs_again(tmp_path, monkeypatch):
         assert scope["summary"]["status"] in ("completed", "early-stopped")
         assert tuple(scope["logits"].shape) == (120, 50, 10)
         assert next(iter(scope["loader"]))[0].shape[1] == 50
+
+
+def _using_it_commands() -> list[list[str]]:
+    """Every ``rnnmem`` command of the README's "Using it" block, in order, as argv lists
+    (continued lines joined, comments dropped)."""
+    import shlex
+
+    block = re.search(r"## Using it.*?```bash\n(.*?)```", README.read_text(), re.S)
+    assert block, "the README lost its Using it block"
+    text = block.group(1).replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[0] == "rnnmem":
+            commands.append(words[1:])
+    return commands
+
+
+def test_every_readme_command_parses_and_reads_only_what_an_earlier_one_wrote():
+    """#45: the README's commands run top to bottom: each is accepted by the command line as
+    written (options, values, choices), and every run directory a command reads (plot,
+    memory analyze, --resume) was written by an earlier command's --out."""
+    from rnnmem.cli import _chosen, build_parser
+
+    commands = _using_it_commands()
+    assert len(commands) > 30
+    written: set[str] = set()
+    for argv in commands:
+        if any("my_cell" in word for word in argv):  # the reader's own plugin file
+            continue
+        try:
+            args = build_parser(**_chosen(argv)).parse_args(argv)
+        except SystemExit:
+            raise AssertionError(f"README: rnnmem {' '.join(argv)} is refused") from None
+        reads = list(getattr(args, "run_dirs", None) or [])
+        if getattr(args, "resume", None):
+            reads.append(args.resume)
+        for path in map(str, reads):
+            if path.startswith("runs/") and not path.startswith("runs/reproduce"):
+                assert path in written, f"README: rnnmem {' '.join(argv)} reads {path}, " \
+                    "which no earlier command writes"
+        if getattr(args, "out", None) is not None:
+            written.add(str(args.out))
+
+
+def test_the_readmes_first_commands_run_in_order_at_a_small_size(tmp_path, monkeypatch,
+                                                                 capsys):
+    """The train → train → plot → memory analyze → resume chain of "Using it", as written but
+    for the sizes (a few steps of copy T = 10)."""
+    from rnnmem.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    small = {"--T": "10", "--steps": "20", "--hidden": "16"}
+    chain = [argv for argv in _using_it_commands() if argv[0] in ("train", "plot", "memory")
+             and ("--out" in argv or "--resume" in argv or argv[0] != "train")
+             and "my_cell.py" not in argv and argv[:2] not in (["memory", "curve"],
+                                                                ["memory", "toy"])]
+    assert [a[0] for a in chain[:2]] == ["train", "train"] and any(a[0] == "plot" for a in chain)
+    for argv in chain:
+        argv = [small.get(prev, word) if prev in small else word
+                for prev, word in zip(["", *argv[:-1]], argv, strict=True)]
+        if argv[0] == "memory":
+            argv += ["--length", "20"]
+        assert main(argv) == 0, argv
+    assert (tmp_path / "runs" / "curves.png").is_file()
