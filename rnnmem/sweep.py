@@ -150,7 +150,7 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     if not jobs:
         return []
     if backend == "ray":
-        return _run_ray(jobs, workers, on_done)
+        return _run_ray(jobs, workers, on_done, on_beat, beat)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     summaries: list[dict | None] = [None] * len(jobs)
     if workers > 1 and getattr(multiprocessing.current_process(), "_inheriting", False):
@@ -215,6 +215,24 @@ def _reuse_records(jobs: list, *, on_done=None, on_beat=None, **sweep) -> list[d
     return summaries
 
 
+def _in_flight_on_disk(jobs, indices) -> list[tuple[int, int, int]]:
+    """(index, step, steps) of each unfinished run that has started, read from its run
+    directory (its last evaluation's step): a Ray task reports nothing until it ends, but its
+    run directory does (on one machine, or a cluster with a shared filesystem)."""
+    flight = []
+    for i in indices:
+        config, run_dir = jobs[i]
+        run = RunDir(run_dir)
+        if not run.config_file.is_file() or run.summary_file.is_file():
+            continue  # queued, or just finished
+        try:
+            rows = run.metrics()
+        except (OSError, ValueError):
+            rows = []
+        flight.append((i, int(float(rows[-1]["step"])) if rows else 0, config.steps))
+    return flight
+
+
 class _Heartbeat:
     """Calls a sweep's ``on_done`` and, from a watcher thread, its ``on_beat`` with the runs in
     flight (read from the workers' ``steps`` triples) whenever ``every`` seconds passed
@@ -275,7 +293,7 @@ def _ray_job(config_dict: dict, run_dir: str) -> dict:
     return _train_job(config_dict, run_dir)
 
 
-def _run_ray(jobs, workers, on_done) -> list[dict]:
+def _run_ray(jobs, workers, on_done, on_beat=None, beat: float = HEARTBEAT_S) -> list[dict]:
     try:
         import ray
     except ImportError:
@@ -294,7 +312,11 @@ def _run_ray(jobs, workers, on_done) -> list[dict]:
         summaries: list[dict | None] = [None] * len(jobs)
         pending = list(refs)
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = ray.wait(pending, num_returns=1, timeout=beat if on_beat else None)
+            if not done:  # nothing ended for a beat: the runs in flight, from their directories
+                flight = _in_flight_on_disk(jobs, [refs[ref] for ref in pending])
+                if flight:
+                    on_beat(flight)
             for ref in done:
                 summaries[refs[ref]] = ray.get(ref)
                 if on_done:

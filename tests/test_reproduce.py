@@ -1,3 +1,4 @@
+import dataclasses
 import importlib.util
 
 import pytest
@@ -221,8 +222,13 @@ def test_reproduce_cli(tiny, tmp_path, capsys):
                     reason="Ray not installed (pip install 'rnnmem[ray]'; CI installs it)")
 def test_ray_backend_matches_local_workers(tmp_path):
     jobs = [j.config for j in tiny_experiment("quick")[:3]]
+    beats = []  # #45: a Ray sweep's heartbeat, read from the run directories
+    jobs[0] = dataclasses.replace(jobs[0], steps=200, eval_every=10)  # long enough to beat
     ray_runs = run_all([(c, tmp_path / f"ray{i}") for i, c in enumerate(jobs)], workers=2,
-                       backend="ray")
+                       backend="ray", on_beat=beats.append, beat=0.2)
+    assert beats and all(0 <= step <= steps and steps == jobs[i].steps
+                         for flight in beats for i, step, steps in flight)
+    assert any(step > 0 for flight in beats for _, step, _ in flight)
     local = run_all([(c, tmp_path / f"local{i}") for i, c in enumerate(jobs)], workers=1)
     for a, b in zip(ray_runs, local, strict=True):
         assert a["final_val_loss"] == b["final_val_loss"]
