@@ -352,7 +352,8 @@ _EXPERIMENTS: dict[str, Experiment] = {}
 def register_experiment(name: str, jobs: Callable | None = None, *, run: Callable | None = None,
                         paper: str = "", target: str = "", claim: str = "",
                         curve: str = "val_ratio", table: Callable | None = None,
-                        replace: bool = False, _builtin: bool = False) -> Experiment:
+                        computed: bool = False, replace: bool = False,
+                        _builtin: bool = False) -> Experiment:
     """Register an experiment for ``rnnmem reproduce [--plugin FILE] NAME``: ``jobs(budget)``
     returns its :class:`~rnnmem.experiments.jobs.Job` s for the budget ``quick``, ``paper`` or
     ``full``; the figure, table and report are made as for a built-in experiment."""
@@ -361,7 +362,7 @@ def register_experiment(name: str, jobs: Callable | None = None, *, run: Callabl
     plugin = None if _builtin else current_plugin()
     entry = Experiment(name, paper or (f"plugin {plugin}" if plugin else "user"),
                        target or name, claim or name, jobs=jobs, run=run, curve=curve,
-                       plugin=plugin, table=table)
+                       plugin=plugin, table=table, computed=computed)
     _store(_EXPERIMENTS, name, entry,
            lambda old: (old.jobs, old.run) == (jobs, run), replace, "experiment", _builtin)
     return entry

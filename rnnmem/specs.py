@@ -130,7 +130,8 @@ class Experiment:
     runs, drawn and tabulated by reproduce), or ``run(out_dir, budget, workers) ->
     dict(figures, result)`` for anything else, whose Markdown ``table(result)`` makes (or
     ``dict(figures, table)``). ``plugin``: the plugin that registered it (its report's command
-    names it)."""
+    names it). ``computed``: its report is computed from nothing trained or committed (a
+    construction, the linear theory): ``rnnmem report --check`` computes it again."""
 
     name: str
     paper: str
@@ -141,3 +142,4 @@ class Experiment:
     curve: str = "val_ratio"
     plugin: str | None = None
     table: Callable | None = None
+    computed: bool = False

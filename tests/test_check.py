@@ -17,9 +17,29 @@ RESULTS = Path(__file__).parent.parent / "docs" / "results" / "reproduce"
 
 
 def test_every_committed_report_with_runs_is_what_its_runs_give():
-    result = check_reports(RESULTS)
+    result = check_reports(RESULTS, compute=False)  # the computed ones: the test below
     assert result.ok, result.problems
     assert {"henaff-fig2-paper", "orhan-fig3-paper"} <= set(result.backed)  # their runs: committed
+    assert "orhan-table2-paper" in result.unbacked  # an analysis of uncommitted weights
+
+
+def test_a_computed_report_is_computed_again_and_a_change_is_caught(tmp_path):
+    """#40 item 6: a construction's and the linear theory's reports (no runs) are recomputed
+    by report --check; the quick ones here (seconds), every one by the command."""
+    import shutil
+
+    from rnnmem.experiments.check import _check_computed
+
+    for name in ("henaff-fig1", "orhan-fig1"):
+        assert experiments()[name].computed
+        assert _check_computed(experiments()[name], "quick", RESULTS / f"{name}-quick") is None
+    changed = tmp_path / "orhan-fig1-quick"
+    shutil.copytree(RESULTS / "orhan-fig1-quick", changed)
+    table = changed / "table.md"
+    table.write_text(table.read_text().replace("7.6060", "7.6061"))
+    assert "differs from the table computed again" in _check_computed(
+        experiments()["orhan-fig1"], "quick", changed)
+    assert not experiments()["orhan-table2"].computed  # it reads trained weights
 
 
 @pytest.fixture
@@ -35,7 +55,7 @@ def backed(monkeypatch, tmp_path):
 def test_a_backed_report_checks_and_any_change_is_caught(backed, capsys):
     assert main(["report", "--check", str(backed.parent)]) == 0
     out, err = capsys.readouterr()
-    assert "1 reports recomputed from their committed runs: tiny-quick" in out
+    assert "1 reports recomputed from their committed runs" in out and ": tiny-quick\n" in out
     assert err.startswith("checking [1/1] tiny-quick")  # progress first, on stderr
     run = next(backed.glob("runs/*/*/seed0"))
     for name, change in (("table.md", lambda t: t.replace("| 2 |", "| 3 |", 1)),
@@ -72,7 +92,7 @@ def test_reports_without_runs_are_listed_as_not_checked(backed, tmp_path):
 
 def test_every_committed_report_says_whether_its_table_is_backed(backed):
     assert "Backed by the files of its" in (backed / "report.md").read_text()  # reproduce says so
-    result = check_reports(RESULTS)
+    result = check_reports(RESULTS, compute=False)
     for report in sorted(RESULTS.glob("*/report.md")):
         text, name = report.read_text(), report.parent.name
         said = [s for s in ("Backed by the files of its", "Not backed by committed run files",

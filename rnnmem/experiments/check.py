@@ -41,10 +41,13 @@ class CheckResult:
         return not self.problems
 
 
-def check_reports(out: str | Path, progress=None) -> CheckResult:
+def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> CheckResult:
     """Check every ``<experiment>-<budget>/`` under ``out`` that has a results.json or a
     horizon.json, and every part of one (``parts/<selection>/``, from ``--models``,
-    ``--panels``, ``--seeds``); ``progress(line)`` hears of each before it is checked."""
+    ``--panels``, ``--seeds``); ``compute``: also compute every report of a ``computed``
+    experiment again (a construction, the linear theory) and compare its table; a report of
+    neither kind (an analysis of trained weights, which are not committed) is listed as not
+    checked. ``progress(line)`` hears of each before it is checked."""
     from .reproduce import results_table
     from .selection import Selection
 
@@ -109,7 +112,46 @@ def check_reports(out: str | Path, progress=None) -> CheckResult:
         result.problems += _check_horizon(horizon_file)
         if len(result.problems) == before:
             result.backed.append(_report_name(horizon_file.parent))
+    checked = {p.parent for p in results_files + horizon_files}
+    for report in sorted(Path(out).glob("*/report.md")):
+        home = report.parent
+        if home in checked:
+            continue
+        exp, budget = _experiment_of(home.name)
+        if exp is None or not exp.computed or not compute:
+            result.unbacked.append(home.name)
+            continue
+        if progress:
+            progress(f"computing {home.name} again")
+        problem = _check_computed(exp, budget, home)
+        if problem:
+            result.problems.append(problem)
+        else:
+            result.backed.append(home.name)
     return result
+
+
+def _experiment_of(name: str):
+    """(the experiment, its budget) of a report directory named ``<experiment>-<budget>``."""
+    from .grid import BUDGETS
+
+    for budget in BUDGETS:
+        if name.endswith(f"-{budget}"):
+            return experiments().get(name.removesuffix(f"-{budget}")), budget
+    return None, None
+
+
+def _check_computed(exp, budget: str, home: Path) -> str | None:
+    """A computed report's table made again (in a scratch directory) against its table.md."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        made = exp.run(Path(scratch), budget, 1)
+    table = exp.table(made["result"]) if exp.table is not None else made["table"]
+    table_file = home / "table.md"
+    if not table_file.is_file() or table_file.read_text() != table + "\n":
+        return f"{table_file} differs from the table computed again"
+    return None
 
 
 def _experiment_dir(home: Path) -> Path:
@@ -249,9 +291,10 @@ def _close(a: float, b: float, rel: float = CSV_DIGITS) -> bool:
 
 
 def describe(result: CheckResult) -> str:
-    lines = [f"{len(result.backed)} reports recomputed from their committed runs: "
+    lines = [f"{len(result.backed)} reports recomputed from their committed runs (or, a "
+             f"construction or the linear theory, computed again): "
              f"{', '.join(result.backed) or 'none'}",
-             f"{len(result.unbacked)} reports without committed runs (not checked): "
-             f"{', '.join(result.unbacked) or 'none'}"]
+             f"{len(result.unbacked)} reports without committed runs or weights to recompute "
+             f"them from (not checked): {', '.join(result.unbacked) or 'none'}"]
     lines += [f"  problem: {p}" for p in result.problems]
     return "\n".join(lines)

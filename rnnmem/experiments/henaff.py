@@ -136,7 +136,7 @@ def _pool_activations(out, budget, workers):
 for _e in [
     Experiment("henaff-fig1", "Henaff et al. 2016", "Fig. 1",
                "the copy construction succeeds for small S and degrades as S (and K) grow",
-               run=_construct),
+               run=_construct, computed=True),
     Experiment("henaff-fig2", "Henaff et al. 2016", "Fig. 2",
                "on copy, LT-ORNN solves the task almost at once, LT-IRNN never, LSTM slowly",
                jobs=henaff_fig2),
@@ -158,4 +158,5 @@ for _e in [
                run=_pool_activations),
 ]:
     register_experiment(_e.name, _e.jobs, run=_e.run, paper=_e.paper, target=_e.target,
-                        claim=_e.claim, curve=_e.curve, table=_e.table, _builtin=True)
+                        claim=_e.claim, curve=_e.curve, table=_e.table, computed=_e.computed,
+                        _builtin=True)

@@ -193,10 +193,11 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
 for _e in [
     Experiment("orhan-fig1", "Orhan & Pitkow 2020", "Fig. 1",
                "J_tot = 1 for normal networks; chains exceed it, up to N", run=_memory_curves,
-               table=memory_curves_table),
+               table=memory_curves_table, computed=True),
     Experiment("orhan-fig2", "Orhan & Pitkow 2020", "Fig. 2",
                "with noise or a non-linearity, a chain keeps past inputs decodable longer than "
-               "an orthogonal network", run=_decoding_toy, table=decoding_toy_table),
+               "an orthogonal network", run=_decoding_toy, table=decoding_toy_table,
+               computed=True),
     Experiment("orhan-fig3", "Orhan & Pitkow 2020", "Fig. 3",
                "chain initializations learn copy, adding and psMNIST better than identity and "
                "orthogonal ones; only chains solve copy", jobs=orhan_fig3),
@@ -227,4 +228,5 @@ for _e in [
                                 ("henaff-fig5", lambda j: j.group == "LSTM"))),
 ]:
     register_experiment(_e.name, _e.jobs, run=_e.run, paper=_e.paper, target=_e.target,
-                        claim=_e.claim, curve=_e.curve, table=_e.table, _builtin=True)
+                        claim=_e.claim, curve=_e.curve, table=_e.table, computed=_e.computed,
+                        _builtin=True)

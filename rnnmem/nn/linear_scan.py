@@ -90,11 +90,14 @@ class _SequentialScan(torch.autograd.Function):
         for t in range(len(G) - 1, 0, -1):
             G[t - 1].addcmul_(coefficients[t], G[t])
         grad_a = grad_x0 = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0]:  # ∂L/∂a_t = g_t conj(x_{t-1}), written in place: no
+            # concatenated copy of the states (the backward's largest allocation)
+            grad_a = torch.empty_like(g)
+            torch.mul(g[1:], x[:-1].conj(), out=grad_a[1:])
             if x0 is None:  # x_{-1} = 0: the first coefficient meets nothing
-                grad_a = torch.cat([torch.zeros_like(g[:1]), g[1:] * x[:-1].conj()])
+                grad_a[0].zero_()
             else:
-                grad_a = g * torch.cat([x0[None], x[:-1]]).conj()
+                torch.mul(g[0], x0.conj(), out=grad_a[0])
             if a.dim() == 1:
                 grad_a = grad_a.sum((0, 1))
         if x0 is not None and ctx.needs_input_grad[2]:
