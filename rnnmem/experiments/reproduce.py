@@ -18,11 +18,9 @@ from pathlib import Path
 
 from ..device import kernel_path, resolve_device
 from ..io import write_json_atomic, write_text_atomic
-from ..layer_memory import MEMORY_KEYS
 from ..plot import load_run, plot_panels
 from ..registry import experiments
 from ..rundir import RunDir, finished_summary
-from ..stats import format_mean_se
 from ..sweep import clear_changed
 from .estimate import Lines, Progress, describe_estimate, relative_step_costs
 from .grid import BUDGETS
@@ -35,100 +33,17 @@ from .jobs import (
     run_experiment_jobs,
 )
 from .selection import WHOLE, Selection
-from .tuning import read_tuning, reported_jobs, tune, tuning_jobs, tuning_table
+from .tables import SE_NOTE, results_table  # noqa: F401 - reproduce's own, and check's
+from .tuning import read_tuning, reported_jobs, tune, tuning_jobs
 
 # A grid's table and figure read each run's record (config, metrics, summary), never its
 # weights: a committed run (its model.pt not kept) is finished, not a run to train again
 RECORD = dict(weights=False)
 
 
-def results_table(jobs: list[Job], dirs: list[Path], *, weights: bool = True,
-                  tuning: list[dict] | None = None) -> tuple[str, list[dict]]:
-    """Markdown table: one row per (panel, group), mean ± s.e. over seeds.
-
-    A tuned experiment's rows (``tuning``: :func:`~rnnmem.experiments.tuning.choose`'s records)
-    name their chosen setting, and the search follows the table.
-
-    A group that runs a hyper-parameter grid shows its best grid point's seeds (see
-    :func:`best_variant`) and counts solved runs over the whole grid, as Orhan & Pitkow's
-    Fig. 3d-f do. A run that failed (an error, not a divergence) has no summary; it is counted,
-    not averaged. ``weights=False``: from the runs' committed record (no model.pt).
-    """
-    rows, records = [], []
-    chosen = {(r["panel"], r["group"]): r["chosen"] for r in tuning or []}
-    keys = list(dict.fromkeys((j.panel, j.group) for j in jobs))
-    factors = _length_factors(job_summaries(jobs, dirs, weights=weights))
-    memory = [k for k in MEMORY_KEYS  # the trained networks' memory (the memory benchmark's)
-              if any(s and k in s for s in job_summaries(jobs, dirs, weights=weights))]
-    for panel, group in keys:
-        pairs = [(j, d) for j, d in zip(jobs, dirs, strict=True) if (j.panel, j.group) == (panel,
-                                                                                       group)]
-        mine = [d for _, d in pairs]
-        variant, best = best_variant([j for j, _ in pairs], mine, weights=weights)
-        results = job_summaries([j for j, _ in pairs], mine, weights=weights)
-        finished = [s for s in results if s is not None]
-        shown = [s for (j, _), s in zip(pairs, results, strict=True)
-                 if s is not None and j.variant == variant]
-        failed = len(mine) - len(finished)
-        solved = [s["solved"] for s in finished if s["solved"] is not None]
-        record = dict(panel=panel, group=group, runs=len(mine), failed=failed,
-                      best_variant=variant, best_runs=len(best),
-                      val_ratio=[s["final_val_ratio"] for s in shown],
-                      val_metric=[s["final_val_metric"] for s in shown],
-                      test_metric=[s.get("test_metric") for s in shown],
-                      diverged=sum(s["status"] == "diverged" for s in finished),
-                      solved=sum(solved) if solved else None,
-                      metric_name=finished[0]["metric_name"] if finished else "")
-        for f in factors:  # held out at f × the training length (token-recall tasks)
-            record[f"length_x{f}_metric"] = [s.get(f"length_x{f}_metric") for s in shown]
-        for k in memory:
-            record[k] = [s.get(k) for s in shown]
-        records.append(record)
-        solved_text = "n/a" if record["solved"] is None else f"{record['solved']}/{len(mine)}"
-        name = f"{group} (best: {variant}, {len(best)} seeds)" if variant else group
-        if tuning is not None:
-            record["tuned"] = chosen[(panel, group)]
-            name = f"{group} (tuned: {chosen[(panel, group)]})"
-        rows.append(f"| {panel} | {name} | {len(mine)} | {format_mean_se(record['val_ratio'])} | "
-                    f"{format_mean_se(record['val_metric'])} ({record['metric_name']}) | "
-                    f"{format_mean_se(record['test_metric'])} | {solved_text} | "
-                    f"{record['diverged']} | {failed} |"
-                    + "".join(f" {format_mean_se(record[f'length_x{f}_metric'])} |"
-                              for f in factors)
-                    + "".join(f" {format_mean_se(record[k])} |" for k in memory))
-    header = ["| panel | group | runs | final val loss / chance | final val metric | test metric "
-              "| solved | diverged | failed |" + "".join(f" metric at {f}× length |"
-                                                          for f in factors)
-              + "".join(f" {MEMORY_COLUMNS[k]} |" for k in memory),
-              "|---|---|---|---|---|---|---|---|---|" + "---|" * (len(factors) + len(memory))]
-    table = "\n".join(header + rows) + "\n\n" + SE_NOTE
-    if memory:
-        table += "\n\n" + MEMORY_NOTE
-    if tuning is not None:
-        table += "\n\n" + tuning_table(tuning)
-    return table, records
-
-
-def _length_factors(summaries: list[dict | None]) -> list[int]:
-    """The f of the runs' ``length_x{f}_metric``: the lengths they were held out at."""
-    keys = {k for s in summaries if s for k in s
-            if k.startswith("length_x") and k.endswith("_metric")}
-    return sorted(int(k.removeprefix("length_x").removesuffix("_metric")) for k in keys)
-
-
 class RunsFailed(RuntimeError):
     """Runs of a reproduce that failed (an error, not a divergence) where a report already
     stood: the report is left as it was."""
-
-
-MEMORY_COLUMNS = dict(memory_J_rest="J_tot·ε/‖v‖² at rest",
-                      memory_J_input="J_tot·ε/‖v‖² along an input", memory_MC="memory capacity")
-MEMORY_NOTE = ("Memory of each trained network (docs/memory.md): J_tot of its linearization at "
-               "rest and along an N(0, 1) input over the task's length, × ε/‖v‖² (1 for a "
-               "normal LTI network; n/a above 1,024 state numbers), and its memory capacity "
-               "(100 lags, state noise 0.1).")
-SE_NOTE = ("x ± y: the mean over a row's seeds ± one standard error of that mean; n = its "
-           "runs (a row that names its best grid point: that point's seeds).")
 
 
 def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce",
