@@ -22,7 +22,7 @@ def test_bench_quick_reports_every_layer(monkeypatch, capsys):
     assert main(["bench", "--quick", "--json"]) == 0
     quick = {r["layer"] for r in json.loads(capsys.readouterr().out)["layers"]}
     assert quick == {layer.name for layer in bench_layers(quick=True)}
-    assert "s6 (sequential linear scan (fused loop))" in quick and len(quick) < len(rows)
+    assert "s6 (fused selective scan)" in quick and len(quick) < len(rows)
     assert not any("parallel" in name or "autograd" in name for name in quick)
 
 

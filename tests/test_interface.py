@@ -132,6 +132,37 @@ def test_both_linear_scans_equal_the_step_by_step_one_with_gradients(complex_, m
         assert torch.autograd.gradgradcheck(scan, inputs)
 
 
+def test_the_fused_selective_scan_equals_the_reference_with_gradients():
+    from rnnmem.nn.selective_scan import selective_scan, selective_scan_reference
+
+    g = torch.Generator().manual_seed(5)
+
+    def draw(T, h0):
+        u, B, C = (torch.randn(T, 2, n, generator=g, dtype=torch.float64) for n in (3, 4, 4))
+        delta = torch.nn.functional.softplus(torch.randn(T, 2, 3, generator=g,
+                                                         dtype=torch.float64))
+        A = -0.1 - torch.rand(3, 4, generator=g, dtype=torch.float64)
+        start = torch.randn(2, 12, generator=g, dtype=torch.float64) if h0 else None
+        return [t.requires_grad_() if t is not None else None
+                for t in (u, delta, A, B, C, start)]
+
+    for T in (1, 2, 6):
+        for h0 in (True, False):
+            inputs = draw(T, h0)
+            for fused, ref in zip(selective_scan(*inputs), selective_scan_reference(*inputs),
+                                  strict=True):
+                assert torch.allclose(fused, ref, atol=1e-12)
+            assert torch.autograd.gradcheck(selective_scan, tuple(inputs))
+    inputs = tuple(draw(4, True))
+    assert torch.autograd.gradgradcheck(selective_scan, inputs)
+    # a gradient through the states alone (the carried state, a packed sequence's last state)
+    for take in (lambda y, s: s[-1].sum(), lambda y, s: y.sum()):
+        fused, ref = (torch.autograd.grad(take(*scan(*inputs)), inputs, allow_unused=True,
+                                          materialize_grads=True)
+                      for scan in (selective_scan, selective_scan_reference))
+        assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(fused, ref, strict=True))
+
+
 @pytest.mark.parametrize("name", ["lru", "mingru", "lru-block", "mingru-block", "s6",
                                   "mamba-block", "rg-lru"])
 def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):

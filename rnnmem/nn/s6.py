@@ -15,8 +15,9 @@ for every channel (S4D-real), D = 1, b_Δ such that softplus(b_Δ) is log-unifor
 [dt_min, dt_max] = [0.001, 0.1] (floor 1e-4), W_Δ uniform(±rank^−½), the zero-order hold for A
 and Euler's B̄ = Δ B. This bare layer has no input gate, convolution or output projection (the
 block has them: ``mamba-block``). The recurrence is element-wise over the hidden × d_state
-states and runs as :mod:`rnnmem.nn.linear_scan`'s fused loop; the state (B, hidden·d_state) is
-flat, channel-major.
+states and runs as one fused loop, :func:`~rnnmem.nn.selective_scan.selective_scan` (or, with
+``scan="parallel"``, :mod:`rnnmem.nn.linear_scan`'s log₂ T-step scan); the state
+(B, hidden·d_state) is flat, channel-major.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from .linear_scan import (
     SCAN_HELP,
     SCANS,
     check_scan,
-    linear_scan,
     linear_scan_reference,
 )
+from .selective_scan import selective_scan, selective_scan_reference
 
 
 class SelectiveSSM(nn.Module):
@@ -78,13 +79,13 @@ class SelectiveSSM(nn.Module):
         low, B, C = self.x_proj(u).split([self.rank, self.d_state, self.d_state], dim=-1)
         delta = nn.functional.softplus(self.dt_proj(low))  # (T, B, channels)
         A = -torch.exp(self.A_log)  # (channels, d_state)
-        decay = torch.exp(delta[..., None] * A).flatten(2)  # (T, B, channels · d_state)
-        drive = ((delta * u)[..., None] * B[..., None, :]).flatten(2)
-        if self.fused:
-            states = linear_scan(decay, drive, state, method=self.scan)
+        if not self.fused:
+            y, states = selective_scan_reference(u, delta, A, B, C, state,
+                                                 scan=linear_scan_reference)
+        elif self.scan == "sequential":
+            y, states = selective_scan(u, delta, A, B, C, state)
         else:
-            states = linear_scan_reference(decay, drive, state)
-        y = (states.unflatten(-1, (self.channels, self.d_state)) @ C[..., None]).squeeze(-1)
+            y, states = selective_scan_reference(u, delta, A, B, C, state)
         return y + self.D * u, states
 
 
@@ -219,14 +220,15 @@ class MambaBlock(RNNInterface):
 # comparison searches the rate
 S6_RECIPE = dict(optimizer="adamw", optimizer_options=dict(weight_decay=0.1))
 S6_SEARCH = dict(lr=(1e-4, 3e-4, 1e-3, 3e-3))
+S6_KERNELS = dict(KERNELS, sequential="fused selective scan")  # bench's rows
 
 register_model(
     "s6", S6, recipe=S6_RECIPE, search=S6_SEARCH,
     help=dict(d_state="states per channel (Mamba's N, 16)",
               dt_min="smallest initial step Δ", dt_max="largest initial step Δ",
               scan=SCAN_HELP),
-    choices=dict(scan=SCANS), state_blocks=16, kernel=KERNELS[DEFAULT_SCAN],
-    kernels=dict((KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
+    choices=dict(scan=SCANS), state_blocks=16, kernel=S6_KERNELS[DEFAULT_SCAN],
+    kernels=dict((S6_KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
     _builtin=True)
 
 register_model(
@@ -235,5 +237,5 @@ register_model(
               d_state="states per inner channel (16)", d_conv="causal convolution width (4)",
               dt_min="smallest initial step Δ", dt_max="largest initial step Δ",
               scan=SCAN_HELP),
-    choices=dict(scan=SCANS), state_blocks=64, gemm_blocks=4, kernel=KERNELS[DEFAULT_SCAN],
+    choices=dict(scan=SCANS), state_blocks=64, gemm_blocks=4, kernel=S6_KERNELS[DEFAULT_SCAN],
     reference="per-step autograd", _builtin=True)
