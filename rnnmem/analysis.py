@@ -160,29 +160,20 @@ def recurrent_blocks(layer) -> dict[str, torch.Tensor]:
 
 
 def build_from_config(config, generator: torch.Generator | None = None):
-    """(task, model) for a config: a task model, or a language model for ptb-*."""
-    from .build import make_model, make_task
+    """(task, untrained model) of a config, as training builds them (a language model's task
+    is its corpus)."""
+    from .build import make_task
 
-    if config.task_kind == "language-model":
-        from .lm import LanguageModel, LMWorkload
-
-        corpus = make_task(config)
-        return LMWorkload(corpus, config), LanguageModel(len(corpus.vocab), config, generator)
     task = make_task(config)
-    return task, make_model(config, task, generator)
+    return task, fresh_network(config, task, generator)
 
 
-def fresh_network(config, task, generator: torch.Generator):
+def fresh_network(config, task, generator: torch.Generator | None = None):
     """An untrained network of ``config`` for an already built ``task`` (of
-    :func:`build_from_config`: a language model's is its LMWorkload), initialized by
-    ``generator``."""
-    if config.task_kind == "language-model":
-        from .lm import LanguageModel
+    :func:`build_from_config`), initialized by ``generator``."""
+    from .train import trained_as
 
-        return LanguageModel(len(task.corpus.vocab), config, generator)
-    from .build import make_model
-
-    return make_model(config, task, generator)
+    return trained_as(config).network(config, task, generator)
 
 
 def load_run_model(run_dir: str | Path):

@@ -2,10 +2,11 @@
 
 ``LanguageModel``: embedding → ``layers`` recurrent layers (rnnmem's own sRNN / LT-RNN / LSTM
 with any of their initializers: identity, orthogonal, chain, feedback chain; plain, orthogonal,
-chain, mixed for the LSTM) → linear decoder. ``train_lm(config, run_dir)`` trains it on contiguous
-batches: the training stream is cut into ``batch`` parallel streams, each step takes the next
-``bptt`` tokens of every stream, and the hidden state is carried across steps (detached), as in
-Orhan & Pitkow's §2.3.2 (after awd-lstm-lm; no dropout or weight averaging here).
+chain, mixed for the LSTM) → linear decoder. ``train(config, run_dir)`` trains it (this
+module's :data:`LANGUAGE_MODEL`, the language-model kind of task) on contiguous batches: the
+training stream is cut into ``batch`` parallel streams, each step takes the next ``bptt``
+tokens of every stream, and the hidden state is carried across steps (detached), as in Orhan &
+Pitkow's §2.3.2 (after awd-lstm-lm; no dropout or weight averaging here).
 
 Losses are nats per token; the metric is perplexity (word level) or bits per character.
 The chance baseline is the entropy of the training tokens' unigram distribution.
@@ -14,7 +15,8 @@ The chance baseline is the entropy of the training tokens' unigram distribution.
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +24,8 @@ from torch import nn
 
 from .build import layer_options, make_task
 from .data.ptb import PTBCorpus
-from .device import require_device
 from .footprint import require_lm
-from .loop import LOG_EVERY, train_loop
+from .loop import TaskKind, make_optimizer
 from .nn.model import build_layer
 from .nn.protocol import forward_state
 from .tasks.ptb import EVAL_STREAMS
@@ -148,15 +149,54 @@ def evaluate_stream(model: LanguageModel, ids: torch.Tensor, bptt: int) -> float
     return total / count
 
 
-def train_lm(config, run_dir: str | Path, *, progress=False,
-             resume: bool = False, overwrite: bool = False, loggers=(),
-             log_every: int = LOG_EVERY) -> dict:
-    """Train a language model on ``ptb-word`` or ``ptb-char``; same run directory as train()."""
-    corpus = make_task(config)
-    require_lm(config, len(corpus.vocab), len(corpus.ids["train"]))
-    device = require_device(config.device)
-    model = LanguageModel(len(corpus.vocab), config,
-                          torch.Generator().manual_seed(config.seed)).to(device)
-    return train_loop(config, run_dir, LMWorkload(corpus, config, device), model,
-                      progress=progress, resume=resume, overwrite=overwrite, loggers=loggers,
-                      log_every=log_every)
+def lm_seconds(config, probe_steps: int = 3) -> tuple[float, float, dict]:
+    """(seconds of one training step, seconds per evaluated token, tokens per split) of a
+    language model, on one thread; raises :class:`~rnnmem.data.DataError` if its corpus is
+    not installed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        corpus = make_task(config)
+        model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(0))
+        workload, optimizer = LMWorkload(corpus, config), make_optimizer(config, model)
+        for i in range(probe_steps + 1):
+            if i == 1:
+                start = time.perf_counter()
+            loss = workload.batch_loss(model)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        step = (time.perf_counter() - start) / probe_steps
+        bptt = config.task_options["bptt"]
+        tokens = corpus.ids["valid"][: 4 * bptt * EVAL_STREAMS + 1]
+        start = time.perf_counter()
+        evaluate_stream(model, tokens, bptt)
+        per_token = (time.perf_counter() - start) / (tokens.numel() - 1)
+        return step, per_token, {split: ids.numel() for split, ids in corpus.ids.items()}
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class LMRunCost:
+    """A language model's run time: its steps, and each evaluation reading its validation
+    slice whole, the test split once at the end."""
+
+    step: float
+    per_token: float
+    splits: dict
+
+    def seconds(self, config) -> float:
+        evaluations = math.ceil(config.steps / config.eval_every) + 1
+        val = min(config.task_options["val_tokens"] or math.inf, self.splits["valid"])
+        return self.step * config.steps + self.per_token * (evaluations * val +
+                                                            self.splits["test"])
+
+
+LANGUAGE_MODEL = TaskKind(
+    network=lambda config, corpus, generator: LanguageModel(len(corpus.vocab), config,
+                                                            generator),
+    workload=LMWorkload,
+    require=lambda config, corpus: require_lm(config, len(corpus.vocab),
+                                              len(corpus.ids["train"])),
+    probe=lambda config: LMRunCost(*lm_seconds(config)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -57,6 +59,32 @@ class Workload(Protocol):
 
     def load_extra(self, extra: dict) -> None:
         """Take back what :meth:`extra` gave."""
+
+
+class RunCost(Protocol):
+    """A run's training time on one thread, from a few steps measured here."""
+
+    step: float  # seconds of one training step
+
+    def seconds(self, config: TrainConfig) -> float:
+        """Seconds of a whole run of ``config`` (its steps and every evaluation)."""
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """How a task of one kind (``register_task``'s ``kind``) is trained, so that training,
+    analysis and estimates never ask which kind a task is (the language model is one more
+    kind, not a branch).
+
+    ``network(config, task, generator)``: the untrained model; ``workload(task, config,
+    device)``: the :class:`Workload` that :func:`train_loop` runs it on; ``require(config,
+    task)``: refuses a size this machine cannot hold; ``probe(config)``: a :class:`RunCost`
+    measured here (raises where it cannot be: a corpus not installed, a plugin's bug)."""
+
+    network: Callable
+    workload: Callable
+    require: Callable
+    probe: Callable
 
 
 LOG_EVERY = 10  # steps per point of losses.csv: a training curve between the evaluations

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import time
 from pathlib import Path
 
 import torch
@@ -29,8 +30,10 @@ from .build import make_model, make_task  # noqa: F401 - also importable from he
 from .config import OPTIMIZERS, TrainConfig  # noqa: F401 - also importable from here
 from .device import require_device
 from .footprint import require_training
+from .lm import LANGUAGE_MODEL
 from .loop import (  # noqa: F401 - open_run: tests use it here
     LOG_EVERY,
+    TaskKind,
     make_optimizer,
     open_run,
     train_loop,
@@ -159,28 +162,62 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress=False,
     ``(step, steps)`` after each step.
     """
     with run_threads(config.threads):
-        if config.task_kind == "language-model":
-            from .lm import train_lm
+        kind = trained_as(config)
+        task = make_task(config)  # first: missing data fails before anything is written
+        kind.require(config, task)  # and a size this machine cannot hold
+        device = require_device(config.device)
+        workload = kind.workload(task, config, device)
+        model = kind.network(config, task, torch.Generator().manual_seed(config.seed)).to(device)
+        rnn = getattr(model, "rnn", None)  # a task model's layer (a language model has none)
+        after_update = getattr(rnn, "after_update", None)  # Henaff §4.2's penalty step
+        return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
+                          overwrite=overwrite, loggers=loggers, log_every=log_every,
+                          regularizer=getattr(rnn, "regularization", None),
+                          after_update=None if after_update is None else (
+                              lambda: after_update(workload.generators["ortho"])))
 
-            return train_lm(config, run_dir, progress=progress, resume=resume,
-                            overwrite=overwrite, loggers=loggers, log_every=log_every)
-        return _train_task(config, run_dir, progress=progress, resume=resume,
-                           overwrite=overwrite, loggers=loggers, log_every=log_every)
+
+def step_seconds(config: TrainConfig, probe_steps: int = 3) -> float:
+    """Seconds of one training step of a task model of ``config`` on one thread (after one
+    warm-up step)."""
+    with run_threads(1):
+        task = make_task(config)
+        model = make_model(config, task, torch.Generator().manual_seed(0))
+        optimizer = make_optimizer(config, model)
+        generator = torch.Generator().manual_seed(0)
+        for i in range(probe_steps + 1):
+            if i == 1:
+                start = time.perf_counter()
+            x, y = task.sample(config.batch, generator)
+            loss = task.loss(model(x)[0], y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        return (time.perf_counter() - start) / probe_steps
 
 
-def _train_task(config: TrainConfig, run_dir, *, progress, resume: bool,
-                overwrite: bool, loggers=(), log_every: int = LOG_EVERY) -> dict:
-    task = make_task(config)  # first: missing data fails before anything is written
-    require_training(config, task)  # and a size this machine cannot hold
-    device = require_device(config.device)
-    workload = TaskWorkload(task, config, device)
-    model = make_model(config, task, torch.Generator().manual_seed(config.seed)).to(device)
-    after_update = getattr(model.rnn, "after_update", None)  # Henaff §4.2's penalty step
-    return train_loop(config, run_dir, workload, model, progress=progress, resume=resume,
-                      overwrite=overwrite, loggers=loggers, log_every=log_every,
-                      regularizer=getattr(model.rnn, "regularization", None),
-                      after_update=None if after_update is None else (
-                          lambda: after_update(workload.generators["ortho"])))
+@dataclasses.dataclass(frozen=True)
+class TaskRunCost:
+    """A task run's time: its steps, and each evaluation at a third of a step per held-out
+    batch (a forward pass)."""
+
+    step: float
+
+    def seconds(self, config: TrainConfig) -> float:
+        evaluations = math.ceil(config.steps / config.eval_every) + 1
+        held_out_batches = math.ceil(config.val_size / config.batch)
+        return self.step * (config.steps + evaluations * held_out_batches / 3)
+
+
+TASK = TaskKind(network=make_model, workload=TaskWorkload, require=require_training,
+                probe=lambda config: TaskRunCost(step_seconds(config)))
+# every kind a task registers as (registry.TASK_KINDS) -> how it trains
+KINDS = {"sequence": TASK, "classification": TASK, "language-model": LANGUAGE_MODEL}
+
+
+def trained_as(config: TrainConfig) -> TaskKind:
+    """How ``config``'s task trains: the :class:`~rnnmem.loop.TaskKind` of its kind."""
+    return KINDS[config.task_kind]
 
 
 def probe_diverged(summary: dict, blowup: float = 2.0) -> bool:

@@ -223,7 +223,7 @@ def test_tiny_language_model_overfits_a_short_text():
 
 @needs_ptb
 def test_language_model_time_is_measured():
-    from rnnmem.experiments.estimate import lm_seconds
+    from rnnmem.lm import lm_seconds
 
     step, per_token, splits = lm_seconds(TrainConfig(task="ptb-word", model="lstm", hidden=16,
                                                      batch=4, bptt=20))

@@ -267,13 +267,15 @@ def test_grid_groups_show_their_best_point_and_count_every_run(tmp_path):
 
 
 def test_estimate_is_measured_and_scales_with_steps(monkeypatch, tmp_path):
+    from rnnmem import lm as lm_module
+    from rnnmem import train as train_module
     from rnnmem.experiments import estimate
 
     short = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=100, val_size=8,
                         eval_every=10)
     long = TrainConfig(task="copy", T=5, S=2, K=3, hidden=4, batch=4, steps=1000, val_size=8,
                        eval_every=10)
-    assert 0 < estimate.step_seconds(short) < 10  # a real measurement
+    assert 0 < train_module.step_seconds(short) < 10  # a real measurement
     # a language model without its corpus is counted, not estimated
     lm = TrainConfig(task="ptb-char", model="lstm", init="plain", data_dir=str(tmp_path))
     a, skipped = estimate.estimate_seconds([short, lm])
@@ -281,15 +283,15 @@ def test_estimate_is_measured_and_scales_with_steps(monkeypatch, tmp_path):
     said = estimate.describe_estimate([short, lm], 2)
     assert "1 runs not estimated (a corpus not installed" in said
     # with it: measured steps plus evaluations of the whole validation slice and the test split
-    monkeypatch.setattr(estimate, "lm_seconds", lambda config: (0.1, 1e-4, dict(
+    monkeypatch.setattr(lm_module, "lm_seconds", lambda config: (0.1, 1e-4, dict(
         train=10**6, valid=5000, test=3000)))
     lm = TrainConfig(task="ptb-char", model="lstm", init="plain", steps=100, eval_every=10,
                      val_tokens=2000)
     assert estimate.estimate_seconds([lm]) == (pytest.approx(0.1 * 100 + 1e-4 * (11 * 2000
                                                                                 + 3000)), 0)
     # the arithmetic, with the timing fixed: steps plus a third of a step per val batch
-    monkeypatch.setattr(estimate, "step_seconds", lambda config: 0.01)
-    monkeypatch.setattr(estimate, "_STEP_SECONDS", {})  # forget the real measurement above
+    monkeypatch.setattr(train_module, "step_seconds", lambda config: 0.01)
+    monkeypatch.setattr(estimate, "_COSTS", {})  # forget the real measurement above
     assert estimate.estimate_seconds([short])[0] == pytest.approx(0.01 * (100 + 11 * 2 / 3))
     assert estimate.estimate_seconds([short, long])[0] == pytest.approx(
         0.01 * (100 + 11 * 2 / 3 + 1000 + 101 * 2 / 3))
@@ -321,10 +323,12 @@ def test_progress_estimates_from_the_step_rate_of_the_runs_in_flight(monkeypatch
 
 
 def test_step_costs_are_relative_to_every_step_timed(monkeypatch):
+    from rnnmem import train as train_module
     from rnnmem.experiments import estimate
 
-    monkeypatch.setattr(estimate, "_STEP_SECONDS", {})
-    monkeypatch.setattr(estimate, "step_seconds", lambda c: 0.01 if c.task == "copy" else 0.03)
+    monkeypatch.setattr(estimate, "_COSTS", {})
+    monkeypatch.setattr(train_module, "step_seconds",
+                        lambda c: 0.01 if c.task == "copy" else 0.03)
     copy, adding = TrainConfig(task="copy", steps=10), TrainConfig(task="adding", steps=10)
     estimate.estimate_seconds([copy, adding])
     assert estimate.relative_step_costs([copy]) == pytest.approx([0.5])  # one unit, any list

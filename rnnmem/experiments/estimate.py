@@ -1,26 +1,23 @@
 """How long an experiment's grid will take, measured on this machine before it starts.
 
 Each distinct run shape in the grid (task and its sizes, model, width, batch) trains a few real
-steps on one thread, as a sweep worker does; the estimate multiplies by the steps of every job
-and adds the evaluations (a forward pass costs about a third of a training step). A language
-model's evaluations read whole splits: one is timed on a slice of the validation text.
+steps on one thread, as a sweep worker does (its kind's ``probe``, :class:`rnnmem.loop.TaskKind`);
+the estimate multiplies by the steps of every job and adds the evaluations (for a task, a
+forward pass costs about a third of a training step; a language model's evaluations read whole
+splits: one is timed on a slice of the validation text).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
 import time
 
-import torch
-
-from ..build import make_model, make_task
 from ..config import TrainConfig
-from ..loop import make_optimizer
-from ..tasks.ptb import EVAL_STREAMS
+from ..loop import RunCost
+from ..train import trained_as
 
 
 def _shape(config: TrainConfig) -> str:
@@ -29,110 +26,35 @@ def _shape(config: TrainConfig) -> str:
                        config.hidden, config.batch], sort_keys=True, default=str)
 
 
-def step_seconds(config: TrainConfig, probe_steps: int = 3) -> float:
-    """Seconds of one training step of ``config`` on one thread (after one warm-up step)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        task = make_task(config)
-        model = make_model(config, task, torch.Generator().manual_seed(0))
-        optimizer = make_optimizer(config, model)
-        generator = torch.Generator().manual_seed(0)
-        for i in range(probe_steps + 1):
-            if i == 1:
-                start = time.perf_counter()
-            x, y = task.sample(config.batch, generator)
-            loss = task.loss(model(x)[0], y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        return (time.perf_counter() - start) / probe_steps
-    finally:
-        torch.set_num_threads(threads)
+_COSTS: dict[str, RunCost | None] = {}  # a run's shape -> its measured cost (None: it failed)
 
 
-def lm_seconds(config: TrainConfig, probe_steps: int = 3) -> tuple[float, float, dict]:
-    """(seconds of one training step, seconds per evaluated token, tokens per split) of a
-    language model, on one thread; raises :class:`~rnnmem.data.DataError` if its corpus is
-    not installed."""
-    from ..lm import LanguageModel, LMWorkload, evaluate_stream
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        corpus = make_task(config)
-        model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(0))
-        workload, optimizer = LMWorkload(corpus, config), make_optimizer(config, model)
-        for i in range(probe_steps + 1):
-            if i == 1:
-                start = time.perf_counter()
-            loss = workload.batch_loss(model)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        step = (time.perf_counter() - start) / probe_steps
-        bptt = config.task_options["bptt"]
-        tokens = corpus.ids["valid"][: 4 * bptt * EVAL_STREAMS + 1]
-        start = time.perf_counter()
-        evaluate_stream(model, tokens, bptt)
-        per_token = (time.perf_counter() - start) / (tokens.numel() - 1)
-        return step, per_token, {split: ids.numel() for split, ids in corpus.ids.items()}
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _lm_run_seconds(c: TrainConfig, step: float, per_token: float, splits: dict) -> float:
-    evaluations = math.ceil(c.steps / c.eval_every) + 1
-    val = min(c.task_options["val_tokens"] or math.inf, splits["valid"])
-    return step * c.steps + per_token * (evaluations * val + splits["test"])
-
-
-_STEP_SECONDS: dict[str, float | None] = {}  # a step's shape -> its measured seconds (or None)
+def _cost(config: TrainConfig) -> RunCost | None:
+    key = _shape(config)
+    if key not in _COSTS:
+        try:
+            _COSTS[key] = trained_as(config).probe(config)
+        except Exception:  # noqa: BLE001 - no corpus, or a plugin's bug: its runs fail, each
+            _COSTS[key] = None  # in one line, and the estimate counts them as not estimated
+    return _COSTS[key]
 
 
 def relative_step_costs(configs: list[TrainConfig]) -> list[float]:
     """Each config's step cost relative to the mean of every step :func:`estimate_seconds`
     timed in this process (1 where its shape was not timed): the weights of a sweep's time
     left (:class:`Progress`), in one unit however many lists are asked."""
-    measured = [s for s in _STEP_SECONDS.values() if s]
+    measured = [c.step for c in _COSTS.values() if c and c.step]
     mean = sum(measured) / len(measured) if measured else 1.0
-    return [s / mean if (s := _STEP_SECONDS.get(_shape(c))) else 1.0 for c in configs]
+    costs = [_COSTS.get(_shape(c)) for c in configs]
+    return [cost.step / mean if cost and cost.step else 1.0 for cost in costs]
 
 
 def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
     """(estimated core-seconds of training every config, configs not estimated: language
-    models whose corpus is not installed)."""
-    from ..data import DataError
-
-    per_step = _STEP_SECONDS
-    per_lm: dict[tuple, tuple | None] = {}
-    total, skipped = 0.0, 0
-    for c in configs:
-        if c.task_kind == "language-model":
-            key = _shape(c)
-            if key not in per_lm:
-                try:
-                    per_lm[key] = lm_seconds(c)
-                except DataError:
-                    per_lm[key] = None
-            if per_lm[key] is None:
-                skipped += 1
-            else:
-                total += _lm_run_seconds(c, *per_lm[key])
-            continue
-        key = _shape(c)
-        if key not in per_step:
-            try:
-                per_step[key] = step_seconds(c)
-            except Exception:  # noqa: BLE001 - a plugin's bug: its runs fail, each in one line
-                per_step[key] = None
-        if per_step[key] is None:
-            skipped += 1
-            continue
-        evaluations = math.ceil(c.steps / c.eval_every) + 1
-        eval_steps = evaluations * math.ceil(c.val_size / c.batch) / 3
-        total += per_step[key] * (c.steps + eval_steps)
-    return total, skipped
+    models whose corpus is not installed, a model that fails)."""
+    costs = [_cost(c) for c in configs]
+    total = sum(cost.seconds(c) for c, cost in zip(configs, costs, strict=True) if cost)
+    return total, sum(cost is None for cost in costs)
 
 
 def describe_estimate(configs: list[TrainConfig], workers: int | None) -> str:
