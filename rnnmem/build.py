@@ -6,6 +6,7 @@ import torch
 
 from .config import READOUT_OPTIONS, TrainConfig
 from .errors import RnnmemError
+from .plugins import time_limit
 from .registry import model_spec, task_spec
 
 
@@ -61,7 +62,8 @@ def check_layer_output(layer, name: str, n_inputs: int, width: int) -> None:
     x = torch.zeros(3, 2, n_inputs)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         try:
-            h = all_states(layer, x)
+            with time_limit("its forward on a (3, 2) batch"):
+                h = all_states(layer, x)
         except Exception as err:  # noqa: BLE001 - the plugin's code: any error, one line
             raise ModelBuildError(f"model {name}: its layer fails on a (T, B, n_inputs) = "
                                   f"(3, 2, {n_inputs}) input: {_first_line(err)}") from None

@@ -15,13 +15,17 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import RnnmemError
 from .registry import registering_from
 
 ENV = "RNNMEM_PLUGINS"
+TIMEOUT_ENV = "RNNMEM_PLUGIN_TIMEOUT"  # seconds a plugin's import, or its layer's first
+TIMEOUT = 120.0  # forward on a tiny batch, may take before it is refused (default)
 ENTRY_POINTS = "rnnmem.plugins"
 _loaded: dict[str, str] = {}  # the spec as given -> the spec as loaded (a file: absolute)
 
@@ -68,13 +72,55 @@ def _no_exit():
         os._exit = real
 
 
+def plugin_seconds() -> float:
+    """The time limit of a plugin's import and of its layer's first tiny forward:
+    ``$RNNMEM_PLUGIN_TIMEOUT`` seconds (default 120; 0 for none)."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        seconds = float(text) if text else TIMEOUT
+    except ValueError:
+        raise PluginError(f"${TIMEOUT_ENV} must be a number of seconds, got {text!r}") from None
+    if not seconds >= 0:  # also NaN
+        raise PluginError(f"${TIMEOUT_ENV} must be >= 0 seconds, got {text!r}")
+    return seconds
+
+
+@contextlib.contextmanager
+def time_limit(what: str):
+    """Raise TimeoutError in the body after :func:`plugin_seconds` (a plugin that sleeps or
+    waits at import, or in its forward, is refused instead of hanging the command). Only where
+    it can be done without disturbing anyone: in the main thread, with SIGALRM free (no timer
+    running, no handler of someone else's, e.g. a test runner's); elsewhere the body runs
+    unlimited."""
+    seconds = plugin_seconds()
+    usable = (seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None)
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not usable:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise TimeoutError(f"{what} took more than {seconds:g} s (a plugin that waits or "
+                           f"loops; ${TIMEOUT_ENV} sets the limit, 0 for none)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def load_plugin(spec: str) -> None:
     """Import one plugin (a module name, or the path of a Python file), once per process."""
     if spec in _loaded:
         return
     key = str(Path(spec).resolve()) if _is_file(spec) else spec
     try:
-        with registering_from(spec), _no_exit():
+        with registering_from(spec), _no_exit(), time_limit("its import"):
             if _is_file(spec):
                 _import_file(Path(key))
             else:

@@ -372,3 +372,30 @@ def test_the_memory_check_reads_ulimit_and_the_cgroup(tmp_path):
     assert footprint._cgroup((str(tmp_path / "none"),)) == 2**62
     with pytest.raises(footprint.TooLarge, match=r"more than the .* this process may use"):
         footprint.require(footprint.available_bytes() + 1, "this job", "make it smaller")
+
+
+def test_a_plugin_that_waits_at_import_or_in_its_forward_is_refused(tmp_path):
+    """#43: a plugin that sleeps is one line after $RNNMEM_PLUGIN_TIMEOUT, not a hang (a
+    process of its own: the in-process test runner holds SIGALRM, and the limit then steps
+    aside)."""
+    import subprocess
+
+    from test_reliability import command
+
+    waits = tmp_path / "waits.py"
+    waits.write_text("import time\ntime.sleep(600)\n")
+    sleepy = tmp_path / "sleepy_layer.py"
+    sleepy.write_text(LAYERS.format(returns="h", name="sleepy").replace(
+        "h = torch.tanh", "import time; time.sleep(600); h = torch.tanh"))
+    env = {**os.environ, "RNNMEM_PLUGIN_TIMEOUT": "1"}
+    for plugin, args, message in (
+            (waits, [], "plugin {} failed to import: TimeoutError: its import took more than 1 s"),
+            (sleepy, ["--model", "hostile-sleepy"],
+             "model hostile-sleepy: its layer fails on a (T, B, n_inputs) = (3, 2, 10) input: "
+             "TimeoutError: its forward on a (3, 2) batch took more than 1 s")):
+        done = subprocess.run(command("train", "--plugin", str(plugin), *args, "--steps", "1",
+                                      "--out", str(tmp_path / "r")),
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert message.format(plugin) in done.stderr, done.stderr
+        assert not (tmp_path / "r").exists()
