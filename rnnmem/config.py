@@ -203,12 +203,30 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        """A config.json's config: this version's, or an earlier flat one (:func:`from_legacy`)."""
+        """A config.json's config: this version's, or an earlier flat one (:func:`from_legacy`).
+        As a config file is on the command line, one that gives an option twice (``"T": 5`` and
+        ``"task_options": {"T": 6}``) is refused (:func:`check_given_once`); the constructor
+        lets a flat keyword override the nested one."""
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a JSON object, got {values!r}")
         if is_legacy(values):
             return from_legacy(values)
+        check_given_once(values)
         return cls(**values)
+
+
+def check_given_once(values: dict) -> None:
+    """ValueError if a config dict gives an option both by name and in its owner's
+    ``*_options`` with different values: which one was meant is ambiguous."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    flat = {k: v for k, v in values.items() if k not in fields}
+    for owner in ("task", "model", "optimizer"):
+        nested = values.get(f"{owner}_options")
+        twice = [k for k in flat if isinstance(nested, dict) and k in nested
+                 and nested[k] != flat[k]]
+        if twice:
+            raise ValueError(f"{twice[0]!r} is given twice, {flat[twice[0]]!r} and "
+                             f"{nested[twice[0]]!r} in {owner}_options; give it once")
 
 
 MAX_THREADS = 256

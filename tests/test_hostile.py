@@ -311,6 +311,11 @@ def test_a_config_file_giving_an_option_twice_is_refused(tmp_path, capsys):
                  str(tmp_path / "r")]) == 2
     assert "'T' is given twice, 5 and 'five' in task_options" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+    from rnnmem.train import TrainConfig  # Python refuses the same dict with the same words
+
+    with pytest.raises(ValueError, match="'T' is given twice, 5 and 'five' in task_options"):
+        TrainConfig.from_dict({"T": 5, "task_options": {"T": "five"}})
+    assert TrainConfig.from_dict({"T": 5, "task_options": {"T": 5}}).task_options["T"] == 5
 
 
 LAYERS = '''

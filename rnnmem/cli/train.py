@@ -227,6 +227,7 @@ def _load_config_file(path: Path) -> dict:
 
 def _resolve_config(args):
     from ..config import (
+        check_given_once,
         check_options,
         default_optimizer,
         field_types,
@@ -255,15 +256,11 @@ def _resolve_config(args):
         # the file's own option keywords first (routed by name), then the flags over them
         task, model = values.get("task", DEFAULT_TASK), values.get("model", DEFAULT_MODEL)
         optimizer = values.get("optimizer", default_optimizer(model))
+        try:  # a file that gives an option twice is ambiguous (as TrainConfig.from_dict says)
+            check_given_once(values)
+        except ValueError as err:
+            raise ValueError(f"config file {args.config}: {err}") from None
         flat = {k: values.pop(k) for k in list(values) if k not in names}
-        for owner in OWNERS_ORDER:  # a file that gives an option twice is ambiguous
-            nested = values.get(f"{owner}_options") or {}
-            twice = [k for k in flat if isinstance(nested, dict) and k in nested
-                     and nested[k] != flat[k]]
-            if twice:
-                raise ValueError(f"config file {args.config}: {twice[0]!r} is given twice, "
-                                 f"{flat[twice[0]]!r} and {nested[twice[0]]!r} in "
-                                 f"{owner}_options; give it once")
         routed = route_options(str(task), str(model), str(optimizer), flat,
                                values.get("task_options", {}), values.get("model_options", {}),
                                values.get("optimizer_options", {}))
