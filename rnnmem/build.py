@@ -27,17 +27,22 @@ class ModelBuildError(RnnmemError):
 
 def make_model(config: TrainConfig, task, generator: torch.Generator | None = None):
     """The model a config describes, sized for ``task`` (as :func:`~rnnmem.nn.build_model`).
-    A layer constructor's ValueError (its own check of its options) is a
-    :class:`ModelBuildError`."""
+    A layer constructor's ValueError (its own check of its options), or any exception of a
+    plugin's constructor, is a :class:`ModelBuildError`."""
     from .nn import RecurrentNet, build_layer, build_readout  # rnnmem.nn registers through here
 
+    spec = model_spec(config.model)
     try:
         rnn = build_layer(config.model, task.n_inputs, config.hidden, generator=generator,
                           **layer_options(config))
     except ValueError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelBuildError(f"model {config.model}: {reason}") from None
-    spec = model_spec(config.model)
+    except Exception as err:  # noqa: BLE001 - a plugin's code: any error, one line
+        if spec.builtin:
+            raise  # rnnmem's own bug: its traceback
+        raise ModelBuildError(f"model {config.model}: its constructor fails: "
+                              f"{_first_line(err)}") from None
     if not spec.builtin:
         check_layer_output(rnn, config.model, task.n_inputs, spec.output_blocks * config.hidden)
     options = config.model_options

@@ -341,6 +341,7 @@ OUTPUTS = {  # what the layer returns -> what the one line says
     "float64": ("h.double()", "returned torch.float64 states"),
     "none": ("None", "returned NoneType, not a tensor"),
     "raises": ("h[5]", "its layer fails on a (T, B, n_inputs) = (3, 2, 10) input: IndexError"),
+    "init-raises": ("h", "its constructor fails: RuntimeError: no such weights"),
 }
 
 
@@ -348,7 +349,10 @@ OUTPUTS = {  # what the layer returns -> what the one line says
 def test_a_plugin_layer_with_a_wrong_output_is_refused_at_build_time(name, tmp_path, capsys):
     returns, message = OUTPUTS[name]
     plugin = tmp_path / f"layer_{name.replace('-', '_')}.py"
-    plugin.write_text(LAYERS.format(returns=returns, name=name))
+    code = LAYERS.format(returns=returns, name=name)
+    if name == "init-raises":
+        code = code.replace("super().__init__()", "raise RuntimeError('no such weights')")
+    plugin.write_text(code)
     # B = T would hide a (B, T, H) layer: the check runs its own T != B
     assert main(["train", "--plugin", str(plugin), "--model", f"hostile-{name}", "--hidden",
                  "8", "--T", "3", "--S", "1", "--batch", "5", "--steps", "1", "--out",
