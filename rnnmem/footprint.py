@@ -73,7 +73,11 @@ def training_bytes(config, task) -> float:
     from .registry import model_spec
 
     width = model_spec(config.model).state_blocks * config.hidden
-    length = task.length
+    length = getattr(task, "length", None)  # a plugin's task need not say: one sequence does
+    if length is None:
+        import torch
+
+        length = task.sample(1, torch.Generator().manual_seed(0))[0].shape[0]
     train_states = 4 * length * config.batch * (width + task.n_outputs)
     val_inputs = length * config.val_size * task.n_inputs
     val_states = length * min(config.val_size, 500) * (width + task.n_outputs)

@@ -152,6 +152,29 @@ def load_plugins(specs=()) -> None:
         load_plugin(spec)
 
 
+def plugin_frame(err: BaseException) -> tuple[str, object] | None:
+    """(the plugin, its innermost frame) where ``err`` was raised in a loaded plugin's code, or
+    None (rnnmem's own code, or torch's called by rnnmem's)."""
+    import traceback
+
+    files: dict[str, str] = {}  # a plugin's file, or its package's folder -> the plugin
+    for spec, key in _loaded.items():
+        if _is_file(spec):
+            files[key] = spec
+            continue
+        module = sys.modules.get(key.split(":")[0])
+        path = getattr(module, "__file__", None)
+        if path:
+            path = str(Path(path).resolve())
+            files[str(Path(path).parent) + os.sep if path.endswith("__init__.py") else path] = spec
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        path = str(Path(frame.filename).resolve())
+        for place, spec in files.items():
+            if path == place or place.endswith(os.sep) and path.startswith(place):
+                return spec, frame
+    return None
+
+
 def loaded() -> list[str]:
     """The plugins loaded in this process, as given (a command line repeats them)."""
     return list(_loaded)

@@ -22,6 +22,10 @@ def forget_registrations():
     that walks the experiments on that worker fail or hang."""
     from rnnmem import plugins, registry
 
+    # rnnmem's own entries first: registered during the test (on a first import of their
+    # module, never repeated), the restore below would drop them for the rest of the worker
+    registry._builtins()
+    registry.experiments()
     tables = [registry._MODELS, registry._TASKS, registry._EXPERIMENTS, plugins._loaded,
               *registry._INITS.values()]
     saved = [dict(table) for table in tables]

@@ -408,3 +408,64 @@ def test_a_plugin_that_waits_at_import_or_in_its_forward_is_refused(tmp_path):
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert message.format(plugin) in done.stderr, done.stderr
         assert not (tmp_path / "r").exists()
+
+
+TASK_PLUGIN = '''
+import torch
+import rnnmem
+
+
+class Task:
+    n_inputs, n_outputs, metric_name = 3, 3, "accuracy"
+
+    def __init__(self, T: int = 4):
+        self.T = T
+
+    def sample(self, batch, generator):
+        x = torch.zeros(self.T, batch, 3)
+        {sample}
+        return x, torch.zeros(self.T, batch, dtype=torch.long)
+
+    def loss(self, output, y):
+        return torch.nn.functional.cross_entropy(output.reshape(-1, 3), y.reshape(-1))
+
+    def metric(self, output, y):
+        return 0.0
+
+    def baseline(self):
+        return 1.0
+
+    def solved(self, val_loss):
+        return False
+
+
+def bad_(W, generator=None):
+    raise ZeroDivisionError("no init here")
+
+
+rnnmem.register_task("{name}", Task)
+rnnmem.register_init("{name}-init", bad_)
+'''
+
+
+def test_a_plugins_error_anywhere_is_one_line_naming_it(tmp_path, capsys):
+    """#43: a plugin task's or init's bug, met while the command runs, is one line naming the
+    plugin, the function and its line (RNNMEM_TRACEBACK=1 gives the traceback); a plugin task
+    need not say its length."""
+    cases = {"raises": ('raise KeyError("no samples")', ["--task", "hostile-raises"],
+                        "failed in sample (line 14): KeyError: 'no samples'"),
+             "init": ("pass", ["--task", "hostile-init", "--model", "srnn", "--init",
+                               "hostile-init-init"], "failed in bad_ (line 31): ZeroDivisionError"),
+             "fine": ("pass", ["--task", "hostile-fine"], None)}
+    for name, (sample, args, message) in cases.items():
+        plugin = tmp_path / f"task_{name}.py"
+        plugin.write_text(TASK_PLUGIN.format(sample=sample, name=f"hostile-{name}"))
+        out = tmp_path / name
+        code = main(["train", "--plugin", str(plugin), *args, "--hidden", "4", "--steps", "2",
+                     "--eval-every", "1", "--val-size", "4", "--out", str(out)])
+        err = capsys.readouterr().err
+        if message is None:  # no length attribute: the memory check reads one sequence
+            assert code == 0 and (out / "summary.json").is_file(), err
+            continue
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"plugin {plugin} {message}" in err and "RNNMEM_TRACEBACK=1" in err, err

@@ -6,6 +6,7 @@ Bad input of any kind exits with status 2 and one line on stderr saying what is 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -125,6 +126,19 @@ def _main(argv: list[str] | None) -> int:
     except OSError as err:  # a path the command cannot read or write
         where = f"{err.filename}: " if err.filename else ""
         print(f"rnnmem: error: {_one_line(f'{where}{err.strerror or err}')}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a plugin's bug is one line naming it; rnnmem's own, a traceback
+        from ..plugins import plugin_frame
+
+        found = None if os.environ.get("RNNMEM_TRACEBACK") else plugin_frame(err)
+        if found is None:
+            raise
+        plugin, frame = found
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        what = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
+        message = f"plugin {plugin} failed in {frame.name} (line {frame.lineno}): {what}"
+        print(f"rnnmem: error: {_one_line(message)} (RNNMEM_TRACEBACK=1 shows the traceback)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         word = "terminated" if isinstance(err, Terminated) else "interrupted"
