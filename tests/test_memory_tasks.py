@@ -136,7 +136,8 @@ def test_the_memory_benchmark_tunes_registered_models_and_reports_longer_lengths
     from rnnmem.registry import experiments, model_names
 
     groups = RegisteredModels()
-    assert list(groups) == list(model_names()) and groups["s6"] == dict(model="s6")
+    assert list(groups) == [*model_names(), "srnn chain", "lt-rnn chain"]
+    assert groups["s6"] == dict(model="s6") and groups["lt-rnn chain"]["init"] == "chain"
     tiny = Grid(base=dict(hidden=8, batch=8, steps=20, val_size=16),
                 panels=[Panel("selective copying", dict(task="selective-copy", T=6, S=2, K=3)),
                         Panel("parity", dict(task="parity", T=5))],

@@ -17,22 +17,27 @@ from collections.abc import Mapping
 
 from ..registry import model_specs, register_experiment
 from .grid import ByBudget, Grid, Panel, Tune
+from .variants import CHAIN_VARIANTS
 
 
 class RegisteredModels(Mapping):
     """group name -> its options: one group per registered model (its registry name), read
-    from the registry when asked, so that a plugin loaded later is in."""
+    from the registry when asked, so that a plugin loaded later is in; then Orhan & Pitkow's
+    chains (:data:`~rnnmem.experiments.variants.CHAIN_VARIANTS`: inits, not models)."""
 
     def __getitem__(self, name: str) -> dict:
+        if name in CHAIN_VARIANTS:
+            model, options = CHAIN_VARIANTS[name]
+            return dict(model=model, **options)
         if name not in model_specs():
             raise KeyError(name)
         return dict(model=name)
 
     def __iter__(self):
-        return iter(model_specs())
+        return iter([*model_specs(), *CHAIN_VARIANTS])
 
     def __len__(self) -> int:
-        return len(model_specs())
+        return len(model_specs()) + len(CHAIN_VARIANTS)
 
 
 MEMORY_TASKS = [

@@ -35,6 +35,7 @@ from ..train import TrainConfig
 from .estimate import Lines, Progress
 from .jobs import Job, job_dir
 from .tuning import chosen_options, points, search_space, tune, tuning_table
+from .variants import CHAIN_VARIANTS
 
 SEEDS = (0, 1, 2)
 NEEDED = 2  # seeds of 3 that must solve a length
@@ -52,13 +53,7 @@ BUDGETS = dict(
               adding=dict(grid=(50, 100, 200, 400, 750, 1500, 3000))),
 )
 TASKS = ("copy", "adding")
-# Orhan & Pitkow's non-normal transitions are inits of the sRNN and LT-RNN, not models: they
-# enter as variants (label -> model and options), the chain with its input at the source unit.
-VARIANTS = {
-    "srnn chain": ("srnn", dict(activation="elu", init="chain", gain=1.0, input_init="source",
-                                input_gain=0.9, clip=None)),
-    "lt-rnn chain": ("lt-rnn", dict(init="chain", gain=1.0, input_init="source")),
-}
+VARIANTS = CHAIN_VARIANTS  # Orhan & Pitkow's chains: inits, entered as variants of models
 
 
 def horizon_models() -> list[str]:

@@ -72,7 +72,12 @@ class Selection:
             if reported and (missing := sorted(names - known)):
                 raise ValueError(f"--models {','.join(missing)}: not in {experiment}'s grid; "
                                  f"its models: {', '.join(sorted(known))}")
-            jobs = [j for j in jobs if {j.config.model.lower(), j.group.lower()} & names]
+            # a group's own name picks that group; a model's name, every group of that model
+            # (a name that is both, e.g. the memory benchmark's "lt-rnn" beside "lt-rnn
+            # chain", picks the group alone)
+            groups = {j.group.lower() for j in jobs}
+            jobs = [j for j in jobs if j.group.lower() in names
+                    or j.config.model.lower() in names - groups]
         if self.panels:
             names = {p.lower() for p in self.panels}
             known = {j.panel.lower(): j.panel for j in jobs}
