@@ -306,3 +306,40 @@ def test_a_chain_grown_by_training_beats_untrained_networks_and_one_there_at_ini
     assert grown["untrained_band_p"] == pytest.approx(1 / 20)
     assert abs(grown["untrained_band_mean"]) < 0.05 < grown["band_score"]
     assert inborn["untrained_band_p"] > 0.2  # a chain at init is no sign of training
+
+
+def test_the_memory_docs_analysis_is_what_its_committed_weights_give(tmp_path):
+    """docs/memory.md's trained-network table: analysis.json recomputed from the committed
+    weights (the orthogonal run: the other two are the same code), and every row of the table
+    read from analysis.json and the runs' summaries."""
+    import re
+    from pathlib import Path
+
+    from rnnmem.experiments.memory import analyze_runs
+    from rnnmem.io import read_json
+
+    docs = Path(__file__).parents[1] / "docs"
+    committed = read_json(docs / "results" / "memory" / "analysis.json")
+    run = docs / "results" / "memory" / "runs" / "adding200-srnn-orthogonal"
+    analyze_runs([run], tmp_path, figure=False)
+    again = read_json(tmp_path / "analysis.json")["adding200-srnn-orthogonal"]
+    for label in ("initial", "trained"):
+        for key in ("henrici", "offdiag_fraction", "chain_score", "band_score"):
+            assert again[label]["W"][key] == pytest.approx(
+                committed["adding200-srnn-orthogonal"][label]["W"][key], rel=1e-4, abs=1e-7)
+        assert again["memory"][label]["capacity"]["MC"] == pytest.approx(
+            committed["adding200-srnn-orthogonal"]["memory"][label]["capacity"]["MC"], rel=1e-4)
+    text = (docs / "memory.md").read_text()
+    for name, entry in committed.items():
+        W, MC = entry["trained"]["W"], entry["memory"]["trained"]["capacity"]["MC"]
+        ratio = read_json(docs / "results" / "memory" / "runs" / name / "summary.json")[
+            "final_val_ratio"]
+        init = entry["config"]["model_options"]["init"]
+        lr = f"{entry['config']['lr']:.0e}".replace("e-0", "e-")
+        row = re.search(rf"^\| {init} \| {lr} \| ([^|]+) \| 0\.00 → ([^|]+) \| ([^|]+) % \|"
+                        rf" [^|]+ \| [^|]+ \| [^|]+ → ([^|]+) \|$", text, re.M)
+        assert row, (init, lr)
+        assert float(row[1]) == pytest.approx(ratio, rel=5e-3)
+        assert float(row[2]) == pytest.approx(W["henrici"], abs=5e-3)
+        assert float(row[3]) == pytest.approx(100 * W["offdiag_fraction"], abs=0.05)
+        assert float(row[4]) == pytest.approx(MC, abs=5e-3)
