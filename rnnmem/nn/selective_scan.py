@@ -54,7 +54,7 @@ class _SelectiveScan(torch.autograd.Function):
         y = u.new_empty(T, batch, channels)
         drive_scale = delta * u  # (T, B, channels): Δ_t u_t
         decay = torch.empty_like(states[0])
-        prev = None if h0 is None else h0.view(batch, channels, -1)
+        prev = None if h0 is None else h0.reshape(batch, channels, -1)
         for t in range(T):
             h = states[t]
             torch.mul(B[t, :, None, :], drive_scale[t, :, :, None], out=h)
@@ -89,11 +89,11 @@ class _SelectiveScan(torch.autograd.Function):
         d_state = A.shape[1]
         states = states.view(T, batch, channels, d_state)
         if grad_states is not None:
-            grad_states = grad_states.view(T, batch, channels, d_state)
+            grad_states = grad_states.reshape(T, batch, channels, d_state)
         if grad_y is None:
             grad_y = torch.zeros_like(u)
         drive_scale = delta * u
-        prev_states = states.new_empty(0) if h0 is None else h0.view(batch, channels, d_state)
+        prev_states = states.new_empty(0) if h0 is None else h0.reshape(batch, channels, d_state)
         grad_B, grad_C = torch.empty_like(B), torch.empty_like(C)
         grad_scale = torch.empty_like(u)  # ∂L/∂(Δ_t u_t)
         grad_delta = torch.zeros_like(delta)  # through the decay; the drive's is added below
