@@ -40,7 +40,8 @@ def _is_file(spec: str) -> bool:
 
 def _import_file(path: Path):
     if not path.is_file():
-        raise PluginError(f"plugin {path}: no such file")
+        raise PluginError(f"plugin {path}: " + ("a folder, not a Python file" if path.is_dir()
+                                                 else "no such file"))
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
     name = f"rnnmem_plugin_{path.stem}_{digest}"  # one module per file, whatever its stem
     if name in sys.modules:

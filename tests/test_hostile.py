@@ -19,7 +19,7 @@ def _files(tmp_path):
     (zero_run / "config.json").symlink_to("/dev/zero")
     exits = tmp_path / "exits.py"
     exits.write_text("import os\nos._exit(0)\n")
-    return dict(deep=deep, fifo=fifo, zero_run=zero_run, exits=exits)
+    return dict(deep=deep, fifo=fifo, zero_run=zero_run, exits=exits, deep_dir=tmp_path)
 
 
 CASES = {
@@ -52,6 +52,9 @@ CASES = {
     "a plugin that calls os._exit at import": (["train", "--plugin", "{exits}"],
                                                 "it called os._exit(0) while being imported"),
     "a line break in a run path": (["plot", "a\nb"], "a\\nb is not a run directory"),
+    "a negative reported seed": (["reproduce", "henaff-fig2", "--seeds", "-1"],
+                                 "--seeds: '-1': seed must be in"),
+    "a folder as a plugin": (["train", "--plugin", "{deep_dir}"], "a folder, not a Python file"),
     "an unstable network's stationary memory": (["memory", "curve", "--lam", "1.5", "--N",
                                                  "10"], "does not exist"),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -60,11 +61,14 @@ def _names(text: str) -> tuple[str, ...]:
 def _seeds(text: str) -> tuple[int, ...]:
     from ..config import check_seed
 
-    seeds = tuple(int(n) for n in text.split(",") if n.strip())
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError("give distinct seeds separated by commas")
-    for seed in seeds:
-        check_seed(seed)
+    try:  # argparse words a ValueError as "invalid _seeds value": say what is wrong instead
+        seeds = tuple(int(n) for n in text.split(",") if n.strip())
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError("give distinct seeds separated by commas")
+        for seed in seeds:
+            check_seed(seed)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
     return seeds
 
 
