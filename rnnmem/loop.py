@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .device import kernel_path, model_device
 from .io import read_json
 from .provenance import code_change, code_record
-from .rundir import RunDir, RunExists
+from .rundir import RunDir, RunExists, require_path
 
 
 class Workload(Protocol):
@@ -104,7 +104,7 @@ def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
     held throughout (one writer per run)."""
     if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
         raise ValueError(f"log_every must be a positive integer, got {log_every!r}")
-    run_dir = RunDir(run_dir)
+    run_dir = RunDir(require_path(run_dir))
     with run_dir.lock():
         if not (resume or overwrite) and run_dir.is_finished():
             raise RunExists(f"{run_dir.path} already holds a finished run; pass overwrite=True "

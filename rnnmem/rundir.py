@@ -55,6 +55,15 @@ class RunChanged(RunDirError):
     """A run directory holding a run of another config or other code than the one asked for."""
 
 
+def require_path(path: str | Path, what: str = "run directory") -> Path:
+    """``path`` as a Path; RunDirError for an empty string, which Path reads as the current
+    directory (the CLI refuses ``--out ""`` as the Python API does: the run's files would land
+    beside whatever the user is working on)."""
+    if isinstance(path, str) and not path.strip():
+        raise RunDirError(f"an empty path; name the {what}")
+    return Path(path)
+
+
 class RunDir:
     """One run's directory. ``RunDir(path).summary()`` etc.; the paths are attributes."""
 
@@ -218,7 +227,10 @@ class RunDir:
         holder's pid) if another process holds it. The lock is an ``flock`` on the directory
         itself (deleting ``.lock`` cannot let a second writer in) and on ``.lock``, which names
         the holder's pid: the OS releases both when the process dies, kill -9 included."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # a file, or a symlink to nothing, in the run's place
+            raise RunDirError(f"{self.path} exists and is not a directory") from None
         directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             try:

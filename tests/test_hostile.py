@@ -472,3 +472,25 @@ def test_a_plugins_error_anywhere_is_one_line_naming_it(tmp_path, capsys):
             continue
         assert code == 2 and err.count("\n") == 1, err
         assert f"plugin {plugin} {message}" in err and "RNNMEM_TRACEBACK=1" in err, err
+
+
+def test_python_refuses_an_empty_or_occupied_run_path_as_the_cli_does(tmp_path, monkeypatch):
+    """#43: train(config, "") wrote the run into the current directory; a file (or a symlink
+    to nothing) in the run's place was a FileExistsError; reproduce(out="") likewise."""
+    from rnnmem.experiments.reproduce import reproduce
+    from rnnmem.rundir import RunDirError
+    from rnnmem.train import TrainConfig, train
+
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(T=5, S=2, K=3, hidden=4, steps=2, eval_every=1, val_size=4)
+    with pytest.raises(RunDirError, match="an empty path; name the run directory"):
+        train(config, "")
+    with pytest.raises(RunDirError, match="an empty path; name the output directory"):
+        reproduce("henaff-fig2", out=" ")
+    (tmp_path / "a-file").write_text("mine")
+    (tmp_path / "a-link").symlink_to(tmp_path / "nowhere")
+    for occupied in ("a-file", "a-link"):
+        with pytest.raises(RunDirError, match=f"{occupied} exists and is not a directory"):
+            train(config, tmp_path / occupied)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-link"]  # nothing written
+    assert (tmp_path / "a-file").read_text() == "mine"

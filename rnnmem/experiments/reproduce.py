@@ -20,7 +20,7 @@ from ..device import kernel_path, resolve_device
 from ..io import write_json_atomic, write_text_atomic
 from ..plot import load_run, plot_panels
 from ..registry import experiments
-from ..rundir import RunDir, finished_summary
+from ..rundir import RunDir, finished_summary, require_path
 from ..sweep import clear_changed
 from .estimate import Lines, Progress, describe_estimate, relative_step_costs
 from .grid import BUDGETS
@@ -74,7 +74,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
     exp = experiments()[name]
     device = resolve_device(device)
     suffix = "" if device == "cpu" or exp.jobs is None else "-" + device.replace(":", "")
-    root = Path(out) / f"{name}-{budget}{suffix}{selection.suffix()}"
+    root = require_path(out, "output directory") / f"{name}-{budget}{suffix}{selection.suffix()}"
     home = root / "parts" / selection.part() if selection.partial else root  # the report's
     start = time.perf_counter()
     if exp.jobs is not None:
