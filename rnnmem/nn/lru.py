@@ -100,14 +100,18 @@ class LRU(RNNInterface):
 
     def _run(self, x: torch.Tensor, state: torch.Tensor | None):
         """(y (T, B, hidden), every complex state x_t (T, B, hidden))."""
-        B = torch.complex(self.B_re, self.B_im)
-        drive = torch.exp(self.gamma_log) * (x.to(B.dtype) @ B.t())  # γ ⊙ (B u_t), (T, B, N)
-        if self.fused:
+        # B u_t and Re(C x_t) as real products: u is real and only y's real part is kept, so a
+        # complex product would compute (and differentiate) parts that are zero or discarded
+        # γ ⊙ (B u_t) = (diag(γ) B) u_t: γ scales B's rows, never a (T, B, N) tensor
+        B = torch.exp(self.gamma_log)[:, None, None] * torch.stack([self.B_re, self.B_im], dim=1)
+        drive = torch.view_as_complex((x @ B.flatten(0, 1).t()).unflatten(-1, (-1, 2)))
+        if self.fused:  # (T, B, N)
             states = linear_scan(self.eigenvalues(), drive, state, method=self.scan)
         else:
             states = linear_scan_reference(self.eigenvalues(), drive, state)
-        C = torch.complex(self.C_re, self.C_im)
-        return (states @ C.t()).real + x @ self.D.t(), states
+        # Re(C x) = C_re x_re − C_im x_im: one real product over the (re, im) pairs
+        C = torch.stack([self.C_re, -self.C_im], dim=-1).flatten(1)  # (hidden, 2N)
+        return torch.view_as_real(states).flatten(-2) @ C.t() + x @ self.D.t(), states
 
     def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
         """(y (T, B, hidden), final complex state (B, hidden)) from a complex state (B, hidden)."""
