@@ -125,20 +125,23 @@ def test_a_plugin_cell_on_the_public_scan_matches_its_per_step_loop(tmp_path):
 
     fast = str(Path(PLUGIN).with_name("scan_plugin.py"))
     load_plugin(fast)
-    layer = model_spec("skew-rnn").layer(3, 6, alpha=0.5, generator=torch.Generator()
-                                         .manual_seed(0)).double()
-    with torch.no_grad():
-        layer.A.normal_(generator=torch.Generator().manual_seed(1))
-    x = torch.randn(7, 4, 3, dtype=torch.float64, requires_grad=True)
-    h = layer(x)
-    W, h_prev, loop = layer.recurrent_matrix(), torch.zeros(4, 6, dtype=torch.float64), []
-    for x_t in x:
-        h_prev = torch.tanh(layer.U(x_t) + h_prev @ W.T)
-        loop.append(h_prev)
-    loop = torch.stack(loop)
-    assert torch.allclose(h, loop)
-    grads = torch.autograd.grad(h.square().sum(), (x, layer.A, layer.Q))
-    expected = torch.autograd.grad(loop.square().sum(), (x, layer.A, layer.Q))
-    assert all(torch.allclose(g, e) for g, e in zip(grads, expected, strict=True))
+    for linear in (False, True):  # skew-rnn, and skew-lt-rnn (the LT-RNN's form)
+        layer = model_spec("skew-rnn").layer(3, 6, alpha=0.5, linear=linear,
+                                             generator=torch.Generator().manual_seed(0)).double()
+        with torch.no_grad():
+            layer.A.normal_(generator=torch.Generator().manual_seed(1))
+        x = torch.randn(7, 4, 3, dtype=torch.float64, requires_grad=True)
+        h = layer(x)
+        W, h_prev, loop = layer.recurrent_matrix(), torch.zeros(4, 6, dtype=torch.float64), []
+        for x_t in x:
+            h_prev = (layer.U(x_t) + h_prev @ W.T if linear
+                      else torch.tanh(layer.U(x_t) + h_prev @ W.T))
+            loop.append(h_prev)
+        loop = torch.stack(loop)
+        assert torch.allclose(h, loop)
+        grads = torch.autograd.grad(h.square().sum(), (x, layer.A, layer.Q))
+        expected = torch.autograd.grad(loop.square().sum(), (x, layer.A, layer.Q))
+        assert all(torch.allclose(g, e) for g, e in zip(grads, expected, strict=True))
+    assert model_spec("skew-lt-rnn").defaults == dict(linear=True)
     assert main(["train", "--plugin", fast, "--model", "skew-rnn", "--alpha", "0.2", "--T", "5",
                  "--hidden", "8", "--steps", "10", "--quiet", "--out", str(tmp_path / "r")]) == 0
