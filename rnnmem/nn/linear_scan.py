@@ -87,10 +87,22 @@ class _SequentialScan(torch.autograd.Function):
         G = g.unbind(0)
         conj_a = a.conj()
         coefficients = conj_a.unbind(0) if a.dim() == 3 else (conj_a,) * len(G)
+        # a constant a (the LRU's λ): ∂L/∂a = Σ_t g_t conj(x_{t-1}) summed as the loop makes
+        # each g_t, on a (B, N) step in cache, not as one (T, B, N) product
+        constant = a.dim() == 1 and ctx.needs_input_grad[0]
+        if constant:
+            total = torch.zeros_like(G[0])
+            previous = x.conj().resolve_conj().unbind(0)
         for t in range(len(G) - 1, 0, -1):
             G[t - 1].addcmul_(coefficients[t], G[t])
+            if constant:
+                total.addcmul_(G[t], previous[t - 1])
         grad_a = grad_x0 = None
-        if ctx.needs_input_grad[0]:  # ∂L/∂a_t = g_t conj(x_{t-1}), written in place: no
+        if constant:
+            if x0 is not None:
+                total.addcmul_(G[0], x0.conj())
+            grad_a = total.sum(0)
+        elif ctx.needs_input_grad[0]:  # ∂L/∂a_t = g_t conj(x_{t-1}), written in place: no
             # concatenated copy of the states (the backward's largest allocation)
             grad_a = torch.empty_like(g)
             torch.mul(g[1:], x[:-1].conj(), out=grad_a[1:])
@@ -98,8 +110,6 @@ class _SequentialScan(torch.autograd.Function):
                 grad_a[0].zero_()
             else:
                 torch.mul(g[0], x0.conj(), out=grad_a[0])
-            if a.dim() == 1:
-                grad_a = grad_a.sum((0, 1))
         if x0 is not None and ctx.needs_input_grad[2]:
             grad_x0 = coefficients[0] * G[0]
         return grad_a, g if ctx.needs_input_grad[1] else None, grad_x0
