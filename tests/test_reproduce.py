@@ -1,5 +1,6 @@
 import dataclasses
 import importlib.util
+import shutil
 
 import pytest
 
@@ -10,7 +11,7 @@ from rnnmem.experiments.reproduce import job_dir, reproduce, write_report
 from rnnmem.experiments.tuning import tuning_jobs
 from rnnmem.registry import Experiment, experiments
 from rnnmem.rundir import RunChanged
-from rnnmem.sweep import run_all
+from rnnmem.sweep import _in_flight_on_disk, run_all
 from rnnmem.train import TrainConfig
 
 PAPER_TARGETS = {
@@ -228,7 +229,13 @@ def test_ray_backend_matches_local_workers(tmp_path):
                        backend="ray", on_beat=beats.append, beat=0.2)
     assert beats and all(0 <= step <= steps and steps == jobs[i].steps
                          for flight in beats for i, step, steps in flight)
-    assert any(step > 0 for flight in beats for _, step, _ in flight)
+    # a beat's step is the run's last evaluation on disk (whether a beat catches one past 0
+    # is timing: read it from a copy of a run made unfinished, not from the race)
+    shutil.copytree(tmp_path / "ray0", tmp_path / "started")
+    (tmp_path / "started" / "summary.json").unlink()
+    queued = [(jobs[0], tmp_path / "started"), (jobs[1], tmp_path / "queued"),
+              (jobs[2], tmp_path / "ray2")]
+    assert _in_flight_on_disk(queued, [0, 1, 2]) == [(0, 200, 200)]
     local = run_all([(c, tmp_path / f"local{i}") for i, c in enumerate(jobs)], workers=1)
     for a, b in zip(ray_runs, local, strict=True):
         assert a["final_val_loss"] == b["final_val_loss"]
