@@ -126,21 +126,10 @@ def train_loop(config: TrainConfig, run_dir: str | Path, workload: Workload,
 
 def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume, regularizer,
                   after_update, loggers, log_every) -> dict:
+    optimizer = make_optimizer(config, model)
     saved = open_run(config, run_dir.path, resume)
     baseline = workload.baseline()
-    optimizer = make_optimizer(config, model)
     rows, train_losses, window, first_step = [], [], [], 1
-    if saved is not None:
-        restore(saved, model=model, optimizer=optimizer, generators=workload.generators)
-        workload.load_extra(saved["extra"])
-        rows, train_losses = list(saved["rows"]), saved["train_losses"].tolist()
-        first_step = saved["step"] + 1
-    status, diverged_at = "completed", None
-    if saved is not None and (stopped := stop_reason(rows, config, baseline)):
-        # killed after its stopping evaluation was saved, before the summary was
-        status, first_step = stopped, config.steps + 1
-    start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
-    bar = progress_bar(config.steps, progress, initial=first_step - 1)
     logged = [0]  # training-loss points given to the loggers so far
 
     def log_losses() -> None:
@@ -150,7 +139,8 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
                 log.train_points(points[logged[0]:])
         logged[0] = len(points)
 
-    def record(step: int) -> list[dict]:
+    def record(step: int) -> list[dict]:  # an evaluation: its row, losses and checkpoint
+        # (``start`` and ``bar`` are set below, before the first evaluation)
         val_loss, val_metric = workload.evaluate(model)
         train_loss = sum(window) / len(window) if window else val_loss
         window.clear()
@@ -169,6 +159,17 @@ def _train_locked(config, run_dir: RunDir, workload, model, *, progress, resume,
                                 f"{workload.metric_name}={val_metric:.3f}")
         return rows
 
+    if saved is not None:
+        restore(saved, model=model, optimizer=optimizer, generators=workload.generators)
+        workload.load_extra(saved["extra"])
+        rows, train_losses = list(saved["rows"]), saved["train_losses"].tolist()
+        first_step = saved["step"] + 1
+    status, diverged_at = "completed", None
+    if saved is not None and (stopped := stop_reason(rows, config, baseline)):
+        # killed after its stopping evaluation was saved, before the summary was
+        status, first_step = stopped, config.steps + 1
+    start = time.perf_counter() - (saved["elapsed"] if saved is not None else 0.0)
+    bar = progress_bar(config.steps, progress, initial=first_step - 1)
     if saved is None:
         record(0)
     if status == "completed":

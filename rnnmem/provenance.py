@@ -69,8 +69,9 @@ def _strings(value):
 def plugin_files(config) -> list[Path]:
     """The files outside rnnmem that define ``config``'s model, task and the inits its options
     name (a plugin's; an installed plugin package's module)."""
+    names = list(_strings(config.model_options))  # an option may name an init
     used = [model_spec(config.model).layer, task_spec(config.task).task]
-    used += [fn for s in _strings(config.model_options) if (fn := find_init(s)) is not None]
+    used += [fn for name in names if (fn := find_init(name)) is not None]
     files = dict.fromkeys(p for p in map(_source, used) if p is not None)
     return [p for p in files if PACKAGE not in p.parents]
 
