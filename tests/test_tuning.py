@@ -66,6 +66,11 @@ def test_the_reported_seeds_are_fresh_and_train_at_the_best_validated_setting(tu
         assert {read_json(r / "config.json")["lr"] for r in reported} == {best}
     table = (root / "table.md").read_text()
     assert "(tuned: lr=" in table and "settings searched" in table
+    # run again: the plan is the finished search's choice, all finished, nothing estimated
+    again = []
+    reproduce("tuned", out=root.parent, workers=1, progress=again.append)
+    assert "12 runs (8 of them tuning runs), 12 already finished" in again[0]
+    assert "estimated" not in again[0]
 
 
 def test_a_tuned_report_is_checked_and_a_changed_choice_is_caught(tuned):

@@ -84,7 +84,11 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
             return selection.jobs(_on_device(jobs, device), reported=reported, experiment=name)
 
         search = select(tuning_jobs(exp.jobs, budget), reported=False)
-        plan = search + select(exp.jobs(budget))  # the reported, before tuning
+        # the reported runs at the search's choice where its runs are all finished, else at
+        # the untuned settings (which of them the search will choose is not known yet)
+        known = _finished_choice(search, root) if search else None
+        plan = search + select(reported_jobs(exp.jobs, budget, known) if known is not None
+                               else exp.jobs(budget))
         finished = {i for i, j in enumerate(plan)
                     if finished_summary(j.config, job_dir(root, j), **RECORD) is not None}
         todo = [j.config for i, j in enumerate(plan) if i not in finished]
@@ -178,6 +182,25 @@ def _run(exp, root: Path, budget: str, workers, selection: Selection, rerun_chan
 def _on_device(jobs: list[Job], device: str) -> list[Job]:
     return [j if device == "cpu" else dataclasses.replace(
         j, config=dataclasses.replace(j.config, device=device)) for j in jobs]
+
+
+def _finished_choice(search: list[Job], root: Path) -> list[dict] | None:
+    """The search's choice (:func:`~rnnmem.experiments.tuning.tune`'s records) read from its
+    finished runs, extensions past an edge included; None while any of them is unfinished."""
+    class Unfinished(Exception):
+        pass
+
+    def finished(jobs: list[Job]) -> list[Path]:
+        dirs = [job_dir(root, j) for j in jobs]
+        if any(finished_summary(j.config, d, **RECORD) is None
+               for j, d in zip(jobs, dirs, strict=True)):
+            raise Unfinished
+        return dirs
+
+    try:
+        return tune(search, finished, **RECORD)[2]
+    except Unfinished:
+        return None
 
 
 def _clear_changed(jobs: list[Job], root: Path, rerun_changed: bool, progress) -> None:
