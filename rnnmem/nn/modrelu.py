@@ -58,15 +58,27 @@ def _orthogonal_linear(hidden: int, init: str, generator) -> nn.Linear:
     return layer
 
 
+def _he_normal_(weight: torch.Tensor, generator=None) -> torch.Tensor:
+    """expRNN's input weights (orthogonal.py:88,94): N(0, 2/n_in) (He), no bias."""
+    return weight.normal_(0.0, math.sqrt(2 / weight.shape[1]), generator=generator)
+
+
+def _linear_default_(weight: torch.Tensor, generator=None) -> torch.Tensor:
+    """nnRNN's input weights (RNN_Cell.py): PyTorch's default Linear init, U(±1/√n_in) (its
+    xavier is never applied)."""
+    bound = 1 / math.sqrt(weight.shape[1])
+    return weight.uniform_(-bound, bound, generator=generator)
+
+
 class _ModReLURNN(RNNInterface):
     """``h_t = clip(modReLU(U x_t + V h_{t-1}))`` with V from :meth:`recurrent_matrix`.
 
     U has no bias in either original (the modReLU bias plays that part); each subclass draws
-    U as its original does (:meth:`init_input_`).
+    U as its original does (``init_input``: an in-place initializer of U's weight).
     """
 
     def __init__(self, n_inputs: int, hidden: int, *, clip: float | None,
-                 lr_orth: float | None, generator):
+                 lr_orth: float | None, init_input, generator):
         super().__init__()
         if lr_orth is not None and not lr_orth > 0:
             raise ValueError(f"lr_orth must be > 0 or none, got {lr_orth!r}")
@@ -74,11 +86,8 @@ class _ModReLURNN(RNNInterface):
         self.U = nn.Linear(n_inputs, hidden, bias=False)
         self.bias = nn.Parameter(torch.empty(hidden))
         with torch.no_grad():
-            self.init_input_(self.U.weight, generator)
+            init_input(self.U.weight, generator=generator)
             self.bias.uniform_(-0.01, 0.01, generator=generator)
-
-    def init_input_(self, weight: torch.Tensor, generator) -> None:
-        raise NotImplementedError
 
     def forward_state(self, x, state=None):
         V = self.recurrent_matrix()  # formed once per forward, not per step
@@ -96,12 +105,9 @@ class ExpRNN(_ModReLURNN):
     def __init__(self, n_inputs: int, hidden: int, *, init: str = "henaff",
                  clip: float | None = None, lr_orth: float | None = None,
                  generator: torch.Generator | None = None):
-        super().__init__(n_inputs, hidden, clip=clip, lr_orth=lr_orth, generator=generator)
+        super().__init__(n_inputs, hidden, clip=clip, lr_orth=lr_orth,
+                         init_input=_he_normal_, generator=generator)
         self.recurrent = _orthogonal_linear(hidden, init, generator)
-
-    def init_input_(self, weight, generator) -> None:
-        """expRNN orthogonal.py:88,94: N(0, 2/n_in) (He), no bias."""
-        weight.normal_(0.0, math.sqrt(2 / self.n_inputs), generator=generator)
 
     def recurrent_matrix(self) -> torch.Tensor:
         return self.recurrent.weight
@@ -126,7 +132,8 @@ class NNRNN(_ModReLURNN):
         for name, value in (("t_decay", t_decay), ("gamma_penalty", gamma_penalty)):
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
-        super().__init__(n_inputs, hidden, clip=clip, lr_orth=lr_orth, generator=generator)
+        super().__init__(n_inputs, hidden, clip=clip, lr_orth=lr_orth,
+                         init_input=_linear_default_, generator=generator)
         self.t_decay, self.gamma_penalty = t_decay, gamma_penalty
         self.P = _orthogonal_linear(hidden, init, generator)
         self.theta = nn.Parameter(torch.empty(hidden // 2))
@@ -134,11 +141,6 @@ class NNRNN(_ModReLURNN):
         self.T = nn.Parameter(torch.zeros(hidden, hidden))
         with torch.no_grad():
             self.theta.uniform_(-math.pi, math.pi, generator=generator)
-
-    def init_input_(self, weight, generator) -> None:
-        """nnRNN RNN_Cell.py: PyTorch's default Linear init (its xavier is never applied)."""
-        bound = 1 / math.sqrt(self.n_inputs)
-        weight.uniform_(-bound, bound, generator=generator)
 
     def schur_parts(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(Λ, strictly upper-triangular T)."""
