@@ -238,6 +238,10 @@ def test_unreadable_paths_and_malformed_runs_are_one_line(tmp_path, capsys):
     (["--model", "urnn", "--input-init", "source"], "input_init is an option of model lt-rnn"),
     (["--task", "adding", "--S", "3"],
      "S is an option of task copy, varcopy, selective-copy, not of adding"),
+    (["--model", "lru", "--r_min", "0.5"],  # its own option, with the flag misspelled
+     "--r_min is not a flag: model lru's option r_min is given as --r-min"),
+    (["--model", "exprnn", "--lr_orth=1e-3"],
+     "--lr_orth is not a flag: model exprnn's option lr_orth is given as --lr-orth"),
 ])
 def test_an_option_that_does_not_apply_to_the_model_is_an_error(args, message, tmp_path,
                                                                  capsys):

@@ -196,14 +196,17 @@ def explain_unrecognized(message: str, chosen: dict) -> str:
 
     if not message.startswith("unrecognized arguments: "):
         return message
-    flag = message.removeprefix("unrecognized arguments: ").split()[0]
-    option = flag.removeprefix("--").split("=")[0].replace("-", "_")
+    flag = message.removeprefix("unrecognized arguments: ").split()[0].split("=")[0]
+    option = flag.removeprefix("--").replace("-", "_")
     for owner, specs, default in (("model", model_specs(), DEFAULT_MODEL),
                                   ("task", task_specs(), DEFAULT_TASK)):
         takers = [name for name, spec in specs.items() if option in spec.all_options()]
+        mine = chosen.get(owner, default)
+        if mine in takers:  # the chosen one's own option, spelled otherwise (--r_min)
+            return (f"{flag} is not a flag: {owner} {mine}'s option {option} is given as "
+                    f"--{option.replace('_', '-')}")
         if takers:
-            return (f"{option} is an option of {owner} {', '.join(takers)}, not of "
-                    f"{chosen.get(owner, default)}")
+            return f"{option} is an option of {owner} {', '.join(takers)}, not of {mine}"
     return message
 
 
