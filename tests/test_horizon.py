@@ -30,6 +30,8 @@ def test_a_tuned_horizon_of_two_models_is_a_consistent_and_tested_bisection(tmp_
     beats = [line for line in lines if line.startswith("  ... ")]  # the sweep's heartbeat
     lines = [line for line in lines if line not in beats]
     assert lines[0].startswith("memory horizon, tuning: 16 runs at copy T=8, adding T=20")
+    # the plan's estimate: the 16 tuning runs, and 2 rounds and a probe past them (3 seeds)
+    assert "; about 52 runs to train; estimated training time" in lines[0]
     assert lines[1].startswith("memory horizon, round 1: 4 searches, 12 runs")
     for record in result["tuning"]:  # the setting of each search: its lowest tuning score
         scores = {v: s if s is not None else float("inf") for v, s in record["scores"]}
@@ -87,8 +89,10 @@ def test_a_tuned_horizon_of_two_models_is_a_consistent_and_tested_bisection(tmp_
     for weights in set(tmp_path.glob("runs/**/model.pt")) - analysed:
         weights.unlink()
     start = time.perf_counter()
+    said = []
     again = memory_horizon(tmp_path, "quick", 1, models=["lt-rnn", "mingru"],
-                           progress=lambda _: None)
+                           progress=said.append)
+    assert "estimated" not in said[0]  # the bisection replayed over its finished runs
     assert time.perf_counter() - start < 20
     assert set(tmp_path.glob("runs/**/model.pt")) == analysed  # nothing retrained
     for m, e in again["models"].items():

@@ -60,13 +60,18 @@ def estimate_seconds(configs: list[TrainConfig]) -> tuple[float, int]:
 def describe_estimate(configs: list[TrainConfig], workers: int | None) -> str:
     """One line: estimated core-hours and wall time on ``workers`` processes."""
     seconds, skipped = estimate_seconds(configs)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(configs)))
-    text = (f"estimated training time {_duration(seconds)} of one core, about "
-            f"{_duration(seconds / workers)} on {workers} worker process"
-            f"{'es' if workers > 1 else ''} (measured here)")
+    text = describe_seconds(seconds, workers, len(configs))
     if skipped:
         text += f"; {skipped} runs not estimated (a corpus not installed, or a model that fails)"
     return text
+
+
+def describe_seconds(seconds: float, workers: int | None, runs: int) -> str:
+    """Core-seconds of ``runs`` runs said as core time and wall time on ``workers`` processes."""
+    workers = max(1, min(workers or os.cpu_count() or 1, runs))
+    return (f"estimated training time {_duration(seconds)} of one core, about "
+            f"{_duration(seconds / workers)} on {workers} worker process"
+            f"{'es' if workers > 1 else ''} (measured here)")
 
 
 def _duration(seconds: float) -> str:

@@ -24,6 +24,7 @@ S and K per budget, the reference length of the search.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..io import write_json_atomic
@@ -32,9 +33,16 @@ from ..registry import model_spec, model_specs
 from ..rundir import finished_summary
 from ..sweep import clear_changed, run_all
 from ..train import TrainConfig
-from .estimate import Lines, Progress
+from .estimate import Lines, Progress, describe_seconds, estimate_seconds
 from .jobs import Job, job_dir
-from .tuning import chosen_options, points, search_space, tune, tuning_table
+from .tuning import (
+    chosen_options,
+    finished_choice,
+    points,
+    search_space,
+    tune,
+    tuning_table,
+)
 from .variants import CHAIN_VARIANTS
 
 SEEDS = (0, 1, 2)
@@ -96,6 +104,61 @@ def tuning_jobs(models: list[str], budget: dict) -> list[Job]:
     return jobs
 
 
+def plan_estimate(models: list[str], budget: dict, out: Path, search: list[Job],
+                  workers: int | None) -> str | None:
+    """One line: the training still to do, measured here (:mod:`.estimate`), or None when
+    nothing is left: the unfinished tuning runs, and for each (model, task) the probes its
+    bisection has still to run (replayed over its finished probes where the search has chosen:
+    its rounds left and the probe past the first unsolved length, :func:`_lengths_left`). A
+    probe at length T is timed as its reference-length run scaled by T, for its whole step
+    budget (a solved run stops early)."""
+    todo = [j.config for j in search
+            if finished_summary(j.config, job_dir(out, j), weights=False) is None]
+    records = None if todo else finished_choice(search, out)
+    chosen = None if records is None else chosen_options(records)
+    seconds, runs = estimate_seconds(todo)[0] if todo else 0.0, len(todo)
+    for entry in models:
+        for task in TASKS:
+            grid = budget[task]["grid"]
+            lengths = _lengths_left(grid, None if chosen is None else (
+                lambda T, seed, e=entry, t=task: finished_summary(
+                    job_config(e, t, T, seed, budget, chosen[(t, e)]),
+                    run_dir(out, e, t, T, seed), weights=False)))
+            if lengths:
+                reference = reference_length(grid)
+                one = estimate_seconds([job_config(entry, task, reference, 0, budget)])[0]
+                seconds += len(SEEDS) * one * sum(lengths) / reference
+                runs += len(SEEDS) * len(lengths)
+    if not runs:
+        return None
+    return (f"about {runs} runs to train; " + describe_seconds(seconds, workers, runs)
+            + ", less where solved runs stop early")
+
+
+def _lengths_left(grid, summary) -> list[float]:
+    """The lengths a bisection over ``grid`` has still to probe, given ``summary(T, seed)`` of
+    its finished probes (None: none): the next, then the mean length of the rest."""
+    lo, hi = -1, len(grid)
+    while hi - lo > 1:
+        i = (lo + hi) // 2
+        found = [summary(grid[i], seed) for seed in SEEDS] if summary else [None]
+        if any(s is None for s in found):  # unknown from here: this probe, then as many as
+            # rounds are left and the probe past them, each at the mean length they could take
+            rounds = math.ceil(math.log2(hi - lo))
+            rest = grid[lo + 1:min(hi + 2, len(grid))]
+            return [grid[i]] + [sum(rest) / len(rest)] * rounds
+        if sum(bool(s.get("solved")) for s in found) >= NEEDED:
+            lo = i
+        else:
+            hi = i
+    past = hi + 1  # the length after the first unsolved one
+    if past >= len(grid):
+        return []
+    if all(summary(grid[past], seed) is not None for seed in SEEDS):
+        return []
+    return [grid[past]]
+
+
 def run_dir(root: Path, entry: str, task: str, T: int, seed: int) -> Path:
     return root / "runs" / task / entry.replace(" ", "-") / f"T{T}" / f"seed{seed}"
 
@@ -143,8 +206,9 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
 
     search = tuning_jobs(models, spec)
     where = ", ".join(f"{t} T={reference_length(spec[t]['grid'])}" for t in TASKS)
+    estimate = plan_estimate(models, spec, out, search, workers)
     progress(f"memory horizon, tuning: {len(search)} runs at {where} on seed {TUNING_SEED}, "
-             "never a probe's (docs/protocol.md)")
+             "never a probe's (docs/protocol.md)" + (f"; {estimate}" if estimate else ""))
     def tune_runs(jobs: list[Job]) -> list[Path]:
         sweep([(j.config, job_dir(out, j)) for j in jobs])
         return [job_dir(out, j) for j in jobs]

@@ -34,7 +34,7 @@ from .jobs import (
 )
 from .selection import WHOLE, Selection
 from .tables import SE_NOTE, results_table  # noqa: F401 - reproduce's own, and check's
-from .tuning import read_tuning, reported_jobs, tune, tuning_jobs
+from .tuning import finished_choice, read_tuning, reported_jobs, tune, tuning_jobs
 
 # A grid's table and figure read each run's record (config, metrics, summary), never its
 # weights: a committed run (its model.pt not kept) is finished, not a run to train again
@@ -86,7 +86,7 @@ def reproduce(name: str, *, budget: str = "quick", out: str | Path = "reproduce"
         search = select(tuning_jobs(exp.jobs, budget), reported=False)
         # the reported runs at the search's choice where its runs are all finished, else at
         # the untuned settings (which of them the search will choose is not known yet)
-        known = _finished_choice(search, root) if search else None
+        known = finished_choice(search, root) if search else None
         plan = search + select(reported_jobs(exp.jobs, budget, known) if known is not None
                                else exp.jobs(budget))
         finished = {i for i, j in enumerate(plan)
@@ -182,25 +182,6 @@ def _run(exp, root: Path, budget: str, workers, selection: Selection, rerun_chan
 def _on_device(jobs: list[Job], device: str) -> list[Job]:
     return [j if device == "cpu" else dataclasses.replace(
         j, config=dataclasses.replace(j.config, device=device)) for j in jobs]
-
-
-def _finished_choice(search: list[Job], root: Path) -> list[dict] | None:
-    """The search's choice (:func:`~rnnmem.experiments.tuning.tune`'s records) read from its
-    finished runs, extensions past an edge included; None while any of them is unfinished."""
-    class Unfinished(Exception):
-        pass
-
-    def finished(jobs: list[Job]) -> list[Path]:
-        dirs = [job_dir(root, j) for j in jobs]
-        if any(finished_summary(j.config, d, **RECORD) is None
-               for j, d in zip(jobs, dirs, strict=True)):
-            raise Unfinished
-        return dirs
-
-    try:
-        return tune(search, finished, **RECORD)[2]
-    except Unfinished:
-        return None
 
 
 def _clear_changed(jobs: list[Job], root: Path, rerun_changed: bool, progress) -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..io import read_json
 from ..registry import model_spec
-from .jobs import Job, best_variant
+from ..rundir import finished_summary
+from .jobs import Job, best_variant, job_dir
 
 LR_AROUND = (1 / 3, 1.0, 3.0)  # a model that registers no search: the run's lr times these
 EXTEND = 2  # rates added past an end of the range at most, per (panel, group)
@@ -147,6 +148,25 @@ def tune(first: list[Job], run: Callable[[list[Job]], list[Path]], *, extend: in
         jobs += more
         dirs += run(more)
     return jobs, dirs, choose(jobs, dirs, weights=weights)
+
+
+def finished_choice(search: list[Job], root: Path) -> list[dict] | None:
+    """The choice of a search whose runs under ``root`` are finished (:func:`tune`'s records,
+    read from them, extensions past an edge included); None while any of them is not."""
+    class Unfinished(Exception):
+        pass
+
+    def finished(jobs: list[Job]) -> list[Path]:
+        dirs = [job_dir(root, j) for j in jobs]
+        if any(finished_summary(j.config, d, weights=False) is None
+               for j, d in zip(jobs, dirs, strict=True)):
+            raise Unfinished
+        return dirs
+
+    try:
+        return tune(search, finished, weights=False)[2]
+    except Unfinished:
+        return None
 
 
 def _past_the_edge(jobs: list[Job], records: list[dict]) -> list[Job]:
