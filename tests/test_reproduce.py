@@ -224,9 +224,11 @@ def test_reproduce_cli(tiny, tmp_path, capsys):
 def test_ray_backend_matches_local_workers(tmp_path):
     jobs = [j.config for j in tiny_experiment("quick")[:3]]
     beats = []  # #45: a Ray sweep's heartbeat, read from the run directories
-    jobs[0] = dataclasses.replace(jobs[0], steps=200, eval_every=10)  # long enough to beat
+    # long enough to beat: ~1 s of training after the short runs end, against beats of 0.05 s
+    # (at 200 steps a fast CPU finished it inside one beat after the others: no beat at all)
+    jobs[0] = dataclasses.replace(jobs[0], steps=2000, eval_every=100)
     ray_runs = run_all([(c, tmp_path / f"ray{i}") for i, c in enumerate(jobs)], workers=2,
-                       backend="ray", on_beat=beats.append, beat=0.2)
+                       backend="ray", on_beat=beats.append, beat=0.05)
     assert beats and all(0 <= step <= steps and steps == jobs[i].steps
                          for flight in beats for i, step, steps in flight)
     # a beat's step is the run's last evaluation on disk (whether a beat catches one past 0
@@ -235,7 +237,7 @@ def test_ray_backend_matches_local_workers(tmp_path):
     (tmp_path / "started" / "summary.json").unlink()
     queued = [(jobs[0], tmp_path / "started"), (jobs[1], tmp_path / "queued"),
               (jobs[2], tmp_path / "ray2")]
-    assert _in_flight_on_disk(queued, [0, 1, 2]) == [(0, 200, 200)]
+    assert _in_flight_on_disk(queued, [0, 1, 2]) == [(0, 2000, 2000)]
     local = run_all([(c, tmp_path / f"local{i}") for i, c in enumerate(jobs)], workers=1)
     for a, b in zip(ray_runs, local, strict=True):
         assert a["final_val_loss"] == b["final_val_loss"]
