@@ -3,12 +3,13 @@ busy machine.
 
     python benchmarks/interleaved.py skew-lt-rnn,lt-rnn,skew-rnn,srnn \
         --plugin docs/examples/scan_plugin.py [--size 520,50,80] [--rounds 40]
+    python benchmarks/interleaved.py mingru:scan=compiled,lt-rnn,mingru,lt-rnn --size 520,50,128
 
 Each round runs forward + backward of every layer once (T × B sequences of 10 inputs, width H,
 one thread); a layer's time is the least over the rounds (what a load took nothing from). The
 ratios are of consecutive pairs (1st / 2nd, 3rd / 4th, ...): name each plugin before the
-built-in of its equation. `rnnmem bench` measures its rows one after another, so a load that
-comes and goes moves their ratios.
+built-in of its equation; ``name:option=value`` sets a layer's string option. `rnnmem bench`
+measures its rows one after another, so a load that comes and goes moves their ratios.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def main() -> None:
     T, B, H = (int(n) for n in args.size.split(","))
     names = args.models.split(",")
     x = torch.randn(T, B, 10, generator=torch.Generator().manual_seed(1))
-    layers = {n: build_layer(n, 10, H, generator=torch.Generator().manual_seed(0)) for n in names}
+    layers = {n: build_layer(n.split(":")[0], 10, H, generator=torch.Generator().manual_seed(0),
+                             **dict(o.split("=") for o in n.split(":")[1:]))
+              for n in names}
     least = dict.fromkeys(names, float("inf"))
     for _ in range(args.rounds):
         for name, layer in layers.items():

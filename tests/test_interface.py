@@ -2,6 +2,8 @@
 batch_first, unbatched input, hx in nn.RNN's layout, and variable lengths through
 PackedSequence, exact against running each sequence alone."""
 
+import importlib.util
+
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
@@ -177,6 +179,50 @@ def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
     y2.pow(2).sum().backward()
     for (n, p), q in zip(fused.named_parameters(), ref.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, atol=1e-10), n
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                    reason="numba not installed (pip install 'rnnmem[fast]'; CI installs it)")
+def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
+    from rnnmem.nn.compiled_scan import gated_scan, reference_gated_scan
+
+    g = torch.Generator().manual_seed(6)
+    for T in (1, 2, 9):
+        gate, candidate = (torch.randn(T, 2, 5, generator=g, dtype=torch.float64,
+                                       requires_grad=True) for _ in range(2))
+        start = torch.randn(2, 5, generator=g, dtype=torch.float64, requires_grad=True)
+        for h0 in (start, None):
+            inputs = (gate, candidate, h0)
+            assert torch.allclose(gated_scan(*inputs), reference_gated_scan(*inputs),
+                                  atol=1e-12)
+            assert torch.autograd.gradcheck(gated_scan, inputs)
+    assert torch.autograd.gradgradcheck(gated_scan, (gate, candidate, start))
+    # non-contiguous halves of one projection, in float32: PyTorch's values up to rounding
+    pre = torch.randn(50, 3, 8, generator=g, requires_grad=True)
+    weights = torch.randn(50, 3, 4, generator=g)
+    fused, ref = (torch.autograd.grad((scan(*pre.chunk(2, -1)) * weights).sum(), pre)[0]
+                  for scan in (gated_scan, reference_gated_scan))
+    assert torch.allclose(fused, ref, atol=1e-5)
+    # the layers with scan "compiled" against their per-step references
+    for name in ("mingru", "mingru-block"):
+        x = torch.randn(11, 3, N_IN, generator=g, dtype=torch.float64)
+        layers = [build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0),
+                              **options).double()
+                  for options in (dict(scan="compiled"), dict(fused=False))]
+        (y1, s1), (y2, s2) = (layer(x) for layer in layers)
+        assert torch.allclose(y1, y2, atol=1e-12)
+        (y1.pow(2).sum() + sum(s.sum() for s in torch.utils._pytree.tree_leaves(s1))).backward()
+        (y2.pow(2).sum() + sum(s.sum() for s in torch.utils._pytree.tree_leaves(s2))).backward()
+        for (n, p), (_, q) in zip(*(layer.named_parameters() for layer in layers), strict=True):
+            assert torch.allclose(p.grad, q.grad, atol=1e-10), (name, n)
+
+
+def test_a_compiled_scan_without_numba_is_one_clear_error(monkeypatch):
+    from rnnmem.nn import compiled_scan
+
+    monkeypatch.setattr(compiled_scan.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ValueError, match="needs numba: pip install numba"):
+        build_layer("mingru", N_IN, H, scan="compiled")
 
 
 def test_the_lru_starts_on_its_ring_with_its_normalization():

@@ -3,7 +3,8 @@ one registration.
 
 ``z_t = σ(W_z x_t + b_z)``, ``h̃_t = W_h x_t + b_h``, ``h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ h̃_t``.
 The gates depend on the input only, so the recurrence is element-wise and linear in h: it runs
-as the linear scan of :mod:`rnnmem.nn.linear_scan` (``scan``: sequential or parallel) in
+as the linear scan of :mod:`rnnmem.nn.linear_scan` (``scan``: sequential or parallel), or with
+its gate as one compiled loop each way (``scan="compiled"``, :mod:`rnnmem.nn.compiled_scan`), in
 linear space (its coefficients 1 − z_t lie in (0, 1), so long products underflow to 0 and
 nothing overflows). The paper's log-space form (for its positive-valued variant with g(h̃)) is
 not implemented. Weights: PyTorch's Linear init, U(±1/√n_in), as the paper's reference code
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from ..registry import register_model
+from .compiled_scan import check_compiled, gated_scan, reference_gated_scan
 from .interface import RNNInterface
 from .linear_scan import (
     DEFAULT_SCAN,
@@ -29,6 +31,35 @@ from .linear_scan import (
     linear_scan_reference,
 )
 
+# minGRU's scans: the linear scan's, and its gate and scan compiled as one loop (not the default:
+# its values differ from the sequential form's in the last bits, and committed runs used that)
+MINGRU_SCANS = (*SCANS, "compiled")
+MINGRU_SCAN_HELP = (SCAN_HELP + "; compiled: the gate and the scan as one numba loop each way "
+                    "(pip install numba; equal to sequential up to rounding)")
+MINGRU_KERNELS = {**KERNELS, "compiled": "gate and scan compiled (numba)"}
+
+
+def check_mingru_scan(scan: str) -> None:
+    if scan == "compiled":
+        check_compiled()
+    else:
+        check_scan(scan)
+
+
+def gate_and_scan(gate: torch.Tensor, candidate: torch.Tensor, state, scan: str,
+                  fused: bool = True) -> torch.Tensor:
+    """``h_t = (1 − σ(g_t)) ⊙ h_{t−1} + σ(g_t) ⊙ c_t``, every state, by the layer's ``scan``
+    (``fused=False``: the per-step autograd reference)."""
+    if not fused:
+        z = torch.sigmoid(gate)
+        return linear_scan_reference(1 - z, z * candidate, state)
+    if scan == "compiled":
+        return gated_scan(gate, candidate, state)
+    if scan == "sequential":
+        return reference_gated_scan(gate, candidate, state)
+    z = torch.sigmoid(gate)
+    return linear_scan(1 - z, z * candidate, state, method=scan)
+
 
 class MinGRU(RNNInterface):
     """``x (T, B, n_inputs) -> h (T, B, hidden)``; the state is the output."""
@@ -36,7 +67,7 @@ class MinGRU(RNNInterface):
     def __init__(self, n_inputs: int, hidden: int, *, scan: str = DEFAULT_SCAN,
                  fused: bool = True, generator: torch.Generator | None = None):
         super().__init__()
-        check_scan(scan)
+        check_mingru_scan(scan)
         self.n_inputs, self.hidden, self.fused, self.scan = n_inputs, hidden, fused, scan
         self.proj = nn.Linear(n_inputs, 2 * hidden)  # [W_z; W_h] in one product
         bound = 1 / math.sqrt(n_inputs)
@@ -46,11 +77,7 @@ class MinGRU(RNNInterface):
 
     def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
         pre_z, candidate = self.proj(x).chunk(2, dim=-1)
-        z = torch.sigmoid(pre_z)
-        if self.fused:
-            h = linear_scan(1 - z, z * candidate, state, method=self.scan)
-        else:
-            h = linear_scan_reference(1 - z, z * candidate, state)
+        h = gate_and_scan(pre_z, candidate, state, self.scan, self.fused)
         return h, h[-1]
 
     def extra_repr(self) -> str:
@@ -59,10 +86,10 @@ class MinGRU(RNNInterface):
 
 # the fair comparison's search: Feng et al. train minGRU with Adam around 1e-3 (no other knob)
 MINGRU_SEARCH = dict(lr=(1e-4, 3e-4, 1e-3, 3e-3))
-register_model("mingru", MinGRU, help=dict(scan=SCAN_HELP), choices=dict(scan=SCANS),
-               search=MINGRU_SEARCH,
+register_model("mingru", MinGRU, help=dict(scan=MINGRU_SCAN_HELP),
+               choices=dict(scan=MINGRU_SCANS), search=MINGRU_SEARCH,
                gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
-               kernels=dict((KERNELS[k], dict(scan=k)) for k in SCANS),
+               kernels=dict((MINGRU_KERNELS[k], dict(scan=k)) for k in MINGRU_SCANS),
                reference="per-step autograd", _builtin=True)
 
 
@@ -92,7 +119,7 @@ class MinGRUBlock(RNNInterface):
                  ff_mult: int = 4, scan: str = DEFAULT_SCAN, fused: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
-        check_scan(scan)
+        check_mingru_scan(scan)
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, got {depth!r}")
         inner = int(hidden * expansion)
@@ -124,11 +151,7 @@ class MinGRUBlock(RNNInterface):
 
     def _recur(self, i: int, u: torch.Tensor, state):
         candidate, gate = self.gates[i](u).chunk(2, dim=-1)
-        z = torch.sigmoid(gate)
-        a, b = 1 - z, z * _g(candidate)
-        states = (linear_scan(a, b, state, method=self.scan) if self.fused
-                  else linear_scan_reference(a, b, state))
-        return states
+        return gate_and_scan(gate, _g(candidate), state, self.scan, self.fused)
 
     def _run(self, x: torch.Tensor, state, last: torch.Tensor | None):
         h, finals = self.encoder(x), []
@@ -156,6 +179,6 @@ register_model("mingru-block", MinGRUBlock, search=MINGRU_SEARCH, recipe=dict(op
                help=dict(depth="residual minGRU + feed-forward layers (minLM's depth)",
                          expansion="minGRU's inner width over hidden (minLM's expansion)",
                          ff_mult="the feed-forward layer's width over hidden (minLM's ff_mult)",
-                         scan=SCAN_HELP),
-               choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
+                         scan=MINGRU_SCAN_HELP),
+               choices=dict(scan=MINGRU_SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
                reference="per-step autograd", form="block", _builtin=True)

@@ -1,0 +1,117 @@
+"""minGRU's gate and recurrence as one compiled loop each way (numba, from PyPI: no compiler
+step): ``h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ c_t`` with ``z_t = σ(g_t)``.
+
+Through PyTorch the same recurrence is a dozen whole-sequence element-wise passes over
+(T, B, N) (1 − z, z ⊙ c, the scan, and their gradients); here the forward makes one pass (after
+σ, which PyTorch vectorizes) and the backward one, writing ∂L/∂g and ∂L/∂c as it goes. The
+values are those of the PyTorch form up to rounding (not bit for bit: PyTorch fuses a
+multiply-add where this loop rounds twice), so it is an option of the layers (``scan
+"compiled"``), never a default that committed runs were trained with. numba is imported at
+the first call; its functions are compiled then, in each process (about a second; nothing is
+written to disk: no cache). Off the CPU, under tracing or for a double backward it runs the
+PyTorch form.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+
+import torch
+
+from .linear_scan import linear_scan
+from .scan import _traced
+
+NEEDS = "scan 'compiled' needs numba: pip install numba (or the 'fast' extra: rnnmem[fast])"
+
+
+def check_compiled() -> None:
+    """A clear error where numba is missing (at the layer's construction, not its first step)."""
+    if importlib.util.find_spec("numba") is None:
+        raise ValueError(NEEDS)
+
+
+def gated_scan(gate: torch.Tensor, candidate: torch.Tensor, h0: torch.Tensor | None = None
+               ) -> torch.Tensor:
+    """Every state (T, B, N) of ``h_t = (1 − σ(g_t)) h_{t−1} + σ(g_t) c_t`` from ``h0``
+    (B, N; default 0), for ``gate`` and ``candidate`` (T, B, N), real."""
+    if gate.device.type != "cpu" or gate.is_complex() or _traced(gate, candidate, h0):
+        return reference_gated_scan(gate, candidate, h0)
+    if h0 is None:
+        h0 = gate.new_zeros(gate.shape[1:])
+    return _GatedScan.apply(gate, candidate, h0)
+
+
+def reference_gated_scan(gate, candidate, h0=None) -> torch.Tensor:
+    """The same states by PyTorch's ops (minGRU's ``scan="sequential"`` form)."""
+    z = torch.sigmoid(gate)
+    return linear_scan(1 - z, z * candidate, h0, method="sequential")
+
+
+class _GatedScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, gate, candidate, h0):
+        z = torch.sigmoid(gate.detach()).contiguous()
+        c, start = candidate.detach().contiguous(), h0.detach().contiguous()
+        h = torch.empty_like(c)
+        _kernels()[0](z.numpy(), c.numpy(), start.numpy(), h.numpy(), _one(z))
+        # the inputs for a double backward, their contiguous values for this one
+        ctx.save_for_backward(gate, candidate, h0, c, start, h, z)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad):
+        gate, candidate, h0, c, start, h, z = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: differentiate PyTorch's form
+            wanted = [t for t in (gate, candidate, h0) if t.requires_grad]
+            with torch.enable_grad():
+                out = reference_gated_scan(gate, candidate, h0)
+                grads = dict(zip(map(id, wanted), torch.autograd.grad(
+                    out, wanted, grad, create_graph=True, allow_unused=True), strict=True))
+            return tuple(grads.get(id(t)) for t in (gate, candidate, h0))
+        grad_gate, grad_candidate, grad_h0 = (torch.empty_like(z), torch.empty_like(z),
+                                              torch.empty_like(start))
+        _kernels()[1](z.numpy(), c.numpy(), start.numpy(), h.numpy(),
+                      grad.contiguous().numpy(), grad_gate.numpy(), grad_candidate.numpy(),
+                      grad_h0.numpy(), _one(z))
+        return grad_gate, grad_candidate, grad_h0
+
+
+def _one(z: torch.Tensor):
+    """1 in z's precision: a literal 1 would make numba compute in float64."""
+    return z.numpy().dtype.type(1)
+
+
+@cache
+def _kernels():
+    """The forward and backward loops, compiled at the first call (numba imported then)."""
+    from numba import njit
+
+    @njit(boundscheck=False)
+    def forward(z, c, h0, h, one):
+        T, B, N = z.shape
+        for t in range(T):
+            for b in range(B):
+                prev = h0[b] if t == 0 else h[t - 1, b]
+                zt, ct, ht = z[t, b], c[t, b], h[t, b]
+                for j in range(N):  # contiguous: the loop vectorizes
+                    ht[j] = zt[j] * ct[j] + (one - zt[j]) * prev[j]
+
+    @njit(boundscheck=False)
+    def backward(z, c, h0, h, grad, grad_gate, grad_c, grad_h0, one):
+        # G_t = ∂L/∂h_t + (1 − z_{t+1}) G_{t+1}; ∂h_t/∂z_t = c_t − h_{t−1}, σ' = z (1 − z)
+        T, B, N = z.shape
+        carried = grad_h0  # G_{t+1} (1 − z_{t+1}), over B x N, in place: ∂L/∂h0 at the end
+        carried[:] = 0
+        for t in range(T - 1, -1, -1):
+            for b in range(B):
+                prev = h0[b] if t == 0 else h[t - 1, b]
+                zt, ct, gt, cb = z[t, b], c[t, b], grad[t, b], carried[b]
+                ggt, gct = grad_gate[t, b], grad_c[t, b]
+                for j in range(N):
+                    G = gt[j] + cb[j]
+                    ggt[j] = G * (ct[j] - prev[j]) * zt[j] * (one - zt[j])
+                    gct[j] = G * zt[j]
+                    cb[j] = G * (one - zt[j])
+
+    return forward, backward
