@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..registry import register_model
-from .compiled_scan import check_compiled, gated_scan, reference_gated_scan
+from .compiled_scan import check_compiled, gated_scan
 from .interface import RNNInterface
 from .linear_scan import (
     DEFAULT_SCAN,
@@ -50,15 +50,11 @@ def gate_and_scan(gate: torch.Tensor, candidate: torch.Tensor, state, scan: str,
                   fused: bool = True) -> torch.Tensor:
     """``h_t = (1 − σ(g_t)) ⊙ h_{t−1} + σ(g_t) ⊙ c_t``, every state, by the layer's ``scan``
     (``fused=False``: the per-step autograd reference)."""
-    if not fused:
-        z = torch.sigmoid(gate)
-        return linear_scan_reference(1 - z, z * candidate, state)
-    if scan == "compiled":
+    if fused and scan == "compiled":
         return gated_scan(gate, candidate, state)
-    if scan == "sequential":
-        return reference_gated_scan(gate, candidate, state)
     z = torch.sigmoid(gate)
-    return linear_scan(1 - z, z * candidate, state, method=scan)
+    a, b = 1 - z, z * candidate
+    return linear_scan(a, b, state, method=scan) if fused else linear_scan_reference(a, b, state)
 
 
 class MinGRU(RNNInterface):
