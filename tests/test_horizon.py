@@ -11,6 +11,7 @@ from rnnmem.experiments.horizon import (
     horizon_models,
     horizon_of,
     horizon_table,
+    longest_first,
     memory_horizon,
     run_dir,
 )
@@ -105,6 +106,18 @@ def test_the_horizon_is_the_longest_length_below_every_unsolved_one():
     assert horizon_of({4: True, 8: True, 16: False, 32: True}) == 8
     assert horizon_of({4: False, 8: True}) is None
     assert horizon_of({4: True, 16: True}) == 16  # unprobed lengths are not held against it
+
+
+def test_a_rounds_probes_start_with_the_longest_expected(monkeypatch):
+    from rnnmem.experiments import horizon
+
+    # the block's measured step 3x the layer's; unmeasured (the default) counts 1
+    monkeypatch.setattr(horizon, "relative_step_costs", lambda configs: [
+        3.0 if c.model == "lru-block" else 1.0 for c in configs])
+    jobs = [(("lru", "copy"), 10, 0), (("lru", "adding"), 40, 0), (("lru-block", "copy"), 8, 0),
+            (("lru", "copy"), 16, 1)]
+    # T / reference (copy 8, adding 20 in SMALL) x step: 1.25, 2, 3, 2
+    assert longest_first(jobs, SMALL) == [jobs[2], jobs[1], jobs[3], jobs[0]]
 
 
 def test_every_registered_model_is_in_the_horizon_experiment():

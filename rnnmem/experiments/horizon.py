@@ -33,7 +33,13 @@ from ..registry import model_spec, model_specs
 from ..rundir import finished_summary
 from ..sweep import clear_changed, run_all
 from ..train import TrainConfig
-from .estimate import Lines, Progress, describe_seconds, estimate_seconds
+from .estimate import (
+    Lines,
+    Progress,
+    describe_seconds,
+    estimate_seconds,
+    relative_step_costs,
+)
 from .jobs import Job, job_dir
 from .tuning import (
     chosen_options,
@@ -163,6 +169,17 @@ def run_dir(root: Path, entry: str, task: str, T: int, seed: int) -> Path:
     return root / "runs" / task / entry.replace(" ", "-") / f"T{T}" / f"seed{seed}"
 
 
+def longest_first(jobs: list[tuple], spec: dict) -> list[tuple]:
+    """A round's ((model, task), T, seed) probes, the longest expected first: T over the
+    task's reference length × the step cost that the plan's estimate measured at that length
+    (1 where it measured none). The round's last runs to start are then short ones, so a
+    worker idles least at its end; the runs and what they give are the same in any order."""
+    refs = {t: reference_length(spec[t]["grid"]) for (_, t), _, _ in jobs}
+    steps = relative_step_costs([job_config(m, t, refs[t], 0, spec) for (m, t), _, _ in jobs])
+    return [job for _, job in sorted(zip(steps, jobs, strict=True),
+                                     key=lambda pair: -pair[0] * pair[1][1] / refs[pair[1][0][1]])]
+
+
 def horizon_of(solved: dict[int, bool]) -> int | None:
     """The longest length solved with every shorter probed length solved too (None: not even
     the shortest probed)."""
@@ -221,6 +238,7 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
     def probe(todo: dict, what: str) -> None:
         jobs = [((m, t), spec[t]["grid"][i], seed) for (m, t), i in todo.items()
                 for seed in SEEDS]
+        jobs = longest_first(jobs, spec)
         progress(f"memory horizon, {what}: {len(todo)} searches, {len(jobs)} runs "
                  f"({', '.join(sorted({f'{t} T={T}' for (_, t), T, _ in jobs}))})")
         summaries = sweep([(job_config(m, t, T, seed, spec, chosen[(t, m)]),
