@@ -352,17 +352,18 @@ _EXPERIMENTS: dict[str, Experiment] = {}
 def register_experiment(name: str, jobs: Callable | None = None, *, run: Callable | None = None,
                         paper: str = "", target: str = "", claim: str = "",
                         curve: str = "val_ratio", table: Callable | None = None,
-                        computed: bool = False, replace: bool = False,
-                        _builtin: bool = False) -> Experiment:
+                        computed: bool = False, reads: tuple[str, ...] = (),
+                        replace: bool = False, _builtin: bool = False) -> Experiment:
     """Register an experiment for ``rnnmem reproduce [--plugin FILE] NAME``: ``jobs(budget)``
     returns its :class:`~rnnmem.experiments.jobs.Job` s for the budget ``quick``, ``paper`` or
-    ``full``; the figure, table and report are made as for a built-in experiment."""
+    ``full``; the figure, table and report are made as for a built-in experiment. ``reads``:
+    the experiments whose trained weights ``run`` analyses (see :class:`Experiment`)."""
     if (jobs is None) == (run is None):
         raise ValueError(f"register_experiment({name!r}): give exactly one of jobs and run")
     plugin = None if _builtin else current_plugin()
     entry = Experiment(name, paper or (f"plugin {plugin}" if plugin else "user"),
                        target or name, claim or name, jobs=jobs, run=run, curve=curve,
-                       plugin=plugin, table=table, computed=computed)
+                       plugin=plugin, table=table, computed=computed, reads=tuple(reads))
     _store(_EXPERIMENTS, name, entry,
            lambda old: (old.jobs, old.run) == (jobs, run), replace, "experiment", _builtin)
     return entry

@@ -131,7 +131,9 @@ class Experiment:
     dict(figures, result)`` for anything else, whose Markdown ``table(result)`` makes (or
     ``dict(figures, table)``). ``plugin``: the plugin that registered it (its report's command
     names it). ``computed``: its report is computed from nothing trained or committed (a
-    construction, the linear theory): ``rnnmem report --check`` computes it again."""
+    construction, the linear theory): ``rnnmem report --check`` computes it again. ``reads``:
+    the experiments whose trained runs its ``run`` analyses (their weights); where those runs'
+    weights are committed beside them, ``rnnmem report --check`` computes it again from them."""
 
     name: str
     paper: str
@@ -143,3 +145,4 @@ class Experiment:
     plugin: str | None = None
     table: Callable | None = None
     computed: bool = False
+    reads: tuple[str, ...] = ()

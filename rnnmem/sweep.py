@@ -8,6 +8,8 @@ interrupted ones resume from their last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import multiprocessing
 import os
@@ -125,6 +127,24 @@ class SweepError(RuntimeError):
     """A sweep's worker pool that broke (one line: what to do)."""
 
 
+class TrainingRefused(RuntimeError):
+    """A sweep inside :func:`no_training` that would train a run."""
+
+
+_REFUSE = contextvars.ContextVar("refuse_training", default=False)
+
+
+@contextlib.contextmanager
+def no_training():
+    """Every sweep inside reuses finished runs or raises :class:`TrainingRefused` before it
+    trains anything: what ``report --check`` recomputes from committed files stays a check."""
+    token = _REFUSE.set(True)
+    try:
+        yield
+    finally:
+        _REFUSE.reset(token)
+
+
 def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None = None,
             on_done=None, backend: str = "local", on_beat=None,
             beat: float = HEARTBEAT_S, weights: bool = True) -> list[dict]:
@@ -144,6 +164,12 @@ def run_all(jobs: list[tuple[TrainConfig, str | Path]], *, workers: int | None =
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if _REFUSE.get():
+        todo = [d for c, d in jobs if RunDir(d).finished_summary(c, weights=weights) is None]
+        if todo:
+            raise TrainingRefused(f"{len(todo)} run(s) not finished here"
+                                  + (" with their weights" if weights else "")
+                                  + f", e.g. {todo[0]}")
     if not weights:
         return _reuse_records(jobs, workers=workers, on_done=on_done, backend=backend,
                               on_beat=on_beat, beat=beat)

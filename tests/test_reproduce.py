@@ -188,7 +188,8 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
     from rnnmem.experiments.tables import analysis_table
 
     monkeypatch.setitem(experiments(), "tiny-analysis", Experiment(
-        "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis, table=analysis_table))
+        "tiny-analysis", "Test paper", "Fig. 9", "nothing", run=analysis, table=analysis_table,
+        reads=("tiny", "tiny-lstm")))
     stale = tmp_path / "tiny-analysis-quick" / "analysis-a-run-no-longer-selected.png"
     stale.parent.mkdir()
     stale.write_bytes(b"")
@@ -199,6 +200,26 @@ def test_an_analysis_experiment_trains_and_reads_each_of_its_sources(tiny, tmp_p
     assert report.count("| copy_T_=_5-orthogonal-seed") == 2  # one W block per seed
     assert report.count("| copy_T_=_5-LSTM-seed") == 8  # four gates per seed
     assert "trend in i − j" in report
+    # report --check computes it again from the runs as committed: the analysed runs' weights
+    # beside their records, no checkpoints, no other weights; nothing is trained
+    from rnnmem.experiments.check import check_reports
+
+    for path in tmp_path.rglob("*.pt"):
+        if path.name == "checkpoint.pt" or "orthogonal" not in str(path) and "LSTM" not in str(
+                path):
+            path.unlink()
+    result = check_reports(tmp_path)
+    assert result.ok and "tiny-analysis-quick" in result.backed, result
+    table = tmp_path / "tiny-analysis-quick" / "table.md"
+    saved = table.read_text()
+    table.write_text(saved.replace("| copy_T_=_5-LSTM-seed0", "| copy_T_=_5-LSTM-seed9", 1))
+    assert any("differs from the table computed again" in p
+               for p in check_reports(tmp_path).problems)
+    table.write_text(saved)
+    next(tmp_path.glob("tiny-lstm-quick/**/model.pt")).unlink()  # an analysed run's weights
+    result = check_reports(tmp_path)
+    assert result.ok and "tiny-analysis-quick" in result.unbacked
+    assert not list(tmp_path.rglob("checkpoint.pt"))  # nothing was trained
 
 
 def test_reproduce_cli(tiny, tmp_path, capsys):

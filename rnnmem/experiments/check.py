@@ -9,7 +9,9 @@ median of the last ``final_evals`` evaluations of metrics.csv; then it rebuilds 
 results.json from those summaries and compares them with the committed ones, character for
 character. A report without runs is listed as not backed, never as checked. The
 memory-horizon experiment (``horizon.json``) is checked probe by probe
-(:func:`_check_horizon`).
+(:func:`_check_horizon`). A report computed from nothing committed (a construction) is computed
+again, and so is an analysis of trained weights (its experiment's ``reads``) where the analysed
+runs' weights are committed beside them; one whose weights are not is listed as not backed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..io import read_json
 from ..loop import final_figures
 from ..registry import experiments
 from ..rundir import RunDir, RunDirError
+from ..sweep import TrainingRefused, no_training
 from .jobs import job_dir
 from .tuning import chosen_options, read_tuning, reported_jobs, tune, tuning_jobs
 
@@ -45,9 +48,10 @@ def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> Ch
     """Check every ``<experiment>-<budget>/`` under ``out`` that has a results.json or a
     horizon.json, and every part of one (``parts/<selection>/``, from ``--models``,
     ``--panels``, ``--seeds``); ``compute``: also compute every report of a ``computed``
-    experiment again (a construction, the linear theory) and compare its table; a report of
-    neither kind (an analysis of trained weights, which are not committed) is listed as not
-    checked. ``progress(line)`` hears of each before it is checked."""
+    experiment again (a construction, the linear theory), and every analysis of trained
+    weights whose weights are committed (nothing is trained: :func:`~rnnmem.sweep.no_training`),
+    and compare its table; the others are listed as not checked. ``progress(line)`` hears of
+    each before it is checked."""
     from .reproduce import results_table
     from .selection import Selection
 
@@ -118,12 +122,16 @@ def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> Ch
         if home in checked:
             continue
         exp, budget = _experiment_of(home.name)
-        if exp is None or not exp.computed or not compute:
+        if exp is None or not (exp.computed or exp.reads) or not compute:
             result.unbacked.append(home.name)
             continue
         if progress:
             progress(f"computing {home.name} again")
-        problem = _check_computed(exp, budget, home)
+        try:
+            problem = _check_computed(exp, budget, home)
+        except TrainingRefused:  # an analysis whose weights are not all committed
+            result.unbacked.append(home.name)
+            continue
         if problem:
             result.problems.append(problem)
         else:
@@ -142,11 +150,22 @@ def _experiment_of(name: str):
 
 
 def _check_computed(exp, budget: str, home: Path) -> str | None:
-    """A computed report's table made again (in a scratch directory) against its table.md."""
+    """A computed report's table made again (in a scratch directory) against its table.md; an
+    analysis's from a copy of the runs it reads (beside ``home``), training nothing
+    (:class:`~rnnmem.sweep.TrainingRefused` where a run or its weights are not there)."""
+    import shutil
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:
-        made = exp.run(Path(scratch), budget, 1)
+        for source in exp.reads:
+            runs = home.parent / f"{source}-{budget}"
+            if runs.is_dir():
+                shutil.copytree(runs, Path(scratch) / runs.name,
+                                ignore=shutil.ignore_patterns("checkpoint.pt", ".lock", "*.png"))
+        out = Path(scratch) / home.name
+        out.mkdir()
+        with no_training():
+            made = exp.run(out, budget, 1)
     table = exp.table(made["result"]) if exp.table is not None else made["table"]
     table_file = home / "table.md"
     if not table_file.is_file() or table_file.read_text() != table + "\n":

@@ -7,7 +7,7 @@ import functools
 
 from ..registry import Experiment, register_experiment
 from .grid import BUDGETS, ByBudget, Grid, Panel
-from .jobs import run_experiment_jobs
+from .jobs import run_experiment_jobs, weights_backing
 
 _say = functools.partial(print, flush=True)  # a long run's progress lines
 
@@ -126,10 +126,8 @@ def _pool_activations(out, budget, workers):
             and j.config.task == "adding"]
     run_dirs = run_experiment_jobs("henaff-fig4", jobs, out.parent / f"henaff-fig4-{budget}",
                                    workers)
-    return dict(plot_pool_activations(run_dirs, out), backing=(
-        f"Computed from the trained weights (model.pt) of {len(run_dirs)} `henaff-fig4` runs, "
-        "which are not committed: the command above recomputes it after those runs (it trains "
-        "those missing)."))
+    return dict(plot_pool_activations(run_dirs, out),
+                backing=weights_backing(len(run_dirs), "`henaff-fig4`"))
 
 
 # The built-in experiments, registered as a plugin's are.
@@ -155,8 +153,8 @@ for _e in [
                jobs=henaff_readings),
     Experiment("henaff-fig6", "Henaff et al. 2016", "Fig. 6",
                "the pooling network stores the marked numbers in the radius of rotations",
-               run=_pool_activations),
+               run=_pool_activations, reads=("henaff-fig4",)),
 ]:
     register_experiment(_e.name, _e.jobs, run=_e.run, paper=_e.paper, target=_e.target,
                         claim=_e.claim, curve=_e.curve, table=_e.table, computed=_e.computed,
-                        _builtin=True)
+                        reads=_e.reads, _builtin=True)

@@ -106,3 +106,10 @@ def checked_jobs(name: str, jobs):
         return made
 
     return checked
+
+
+def weights_backing(runs: int, names: str) -> str:
+    """An analysis report's backing line."""
+    return (f"Computed from the trained weights (model.pt) of {runs} runs of {names}; where "
+            "their weights are committed beside their runs, `rnnmem report --check` computes "
+            "it again from them (else the command above trains those missing).")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..registry import Experiment, experiments, model_spec, register_experiment
 from .grid import BUDGETS, ByBudget, Grid, Panel
-from .jobs import Job, best_variant, job_summaries, run_experiment_jobs
+from .jobs import Job, best_variant, job_summaries, run_experiment_jobs, weights_backing
 from .tables import analysis_table, decoding_toy_table, memory_curves_table
 
 _say = functools.partial(print, flush=True)  # a long run's progress lines
@@ -157,34 +157,36 @@ def _analysis_of(*sources: tuple[str, Callable[[Job], bool]]):
     """Analyse the trained weights of each (source experiment, selection): of each selected
     (panel, group), every seed of its best grid point (see
     :func:`~rnnmem.experiments.reproduce.best_variant`). A source's missing runs are trained
-    first, as its own ``reproduce`` would."""
+    first, as its own ``reproduce`` would; of a finished run only the analysed ones need their
+    weights (committed beside their runs, or trained again)."""
     def run(out, budget, workers):
         from .memory import analyze_runs
 
         dirs = []
         for source, select in sources:
             jobs = [j for j in experiments()[source].jobs(budget) if select(j)]
-            all_dirs = run_experiment_jobs(source, jobs, out.parent / f"{source}-{budget}",
-                                           workers)
+            root = out.parent / f"{source}-{budget}"
+            all_dirs = run_experiment_jobs(source, jobs, root, workers, weights=False)
             by_group: dict[tuple, tuple[list, list]] = {}
+            job_of = {}
             for j, d in zip(jobs, all_dirs, strict=True):
                 entry = by_group.setdefault((j.panel, j.group), ([], []))
                 entry[0].append(j)
                 entry[1].append(d)
-            current = {d for j, d, s in zip(jobs, all_dirs, job_summaries(jobs, all_dirs),
-                                            strict=True)
+                job_of[d] = j
+            current = {d for j, d, s in zip(jobs, all_dirs, job_summaries(
+                jobs, all_dirs, weights=False), strict=True)
                        if s is not None}  # a failed or stale run has nothing to analyse
-            dirs += [d for entry in by_group.values() for d in best_variant(*entry)[1]
-                     if d in current]
+            analysed = [d for entry in by_group.values()
+                        for d in best_variant(*entry, weights=False)[1] if d in current]
+            run_experiment_jobs(source, [job_of[d] for d in analysed], root, workers)
+            dirs += analysed
         r = analyze_runs(dirs, out, memory=False)  # the papers' weight analysis
         figures = [str(out / e["figure"]) for e in r.values() if "figure" in e]
         for old in set(out.glob("analysis-*.png")) - {Path(f) for f in figures}:
             old.unlink()  # a run no longer selected (another best grid point): not a result
         names = " and ".join(f"`{source}`" for source, _ in sources)
-        return dict(figures=figures, result=r, backing=(
-            f"Computed from the trained weights (model.pt) of {len(dirs)} runs of {names}, "
-            "which are not committed: the command above recomputes it after those runs (it "
-            "trains those missing)."))
+        return dict(figures=figures, result=r, backing=weights_backing(len(dirs), names))
 
     return run
 
@@ -213,7 +215,7 @@ for _e in [
                jobs=orhan_lm_activation),
     Experiment("orhan-table2", "Orhan & Pitkow 2020", "Table 2 and Fig. 5",
                "training makes identity/orthogonal networks non-normal, with hidden chains",
-               table=analysis_table,
+               table=analysis_table, reads=("orhan-fig3",),
                run=_analysis_of(("orhan-fig3", lambda j: j.group in ("identity", "orthogonal")
                                  and "copy" not in j.panel))),
     Experiment("orhan-table3", "Orhan & Pitkow 2020", "Table 3",
@@ -223,10 +225,10 @@ for _e in [
                "trained LSTM gates: input/forget/output weights monotone in i−j, a chain in "
                "the cell (update) gate",
                # the LM networks of every init, and LSTMs that learned a memory task
-               table=analysis_table,
+               table=analysis_table, reads=("orhan-table3", "henaff-fig5"),
                run=_analysis_of(("orhan-table3", lambda j: True),
                                 ("henaff-fig5", lambda j: j.group == "LSTM"))),
 ]:
     register_experiment(_e.name, _e.jobs, run=_e.run, paper=_e.paper, target=_e.target,
                         claim=_e.claim, curve=_e.curve, table=_e.table, computed=_e.computed,
-                        _builtin=True)
+                        reads=_e.reads, _builtin=True)
