@@ -8,8 +8,8 @@ values are those of the PyTorch form up to rounding (not bit for bit: PyTorch fu
 multiply-add where this loop rounds twice), so it is an option of the layers (``scan
 "compiled"``), never a default that committed runs were trained with. numba is imported at
 the first call; its functions are compiled then, in each process (about a second; nothing is
-written to disk: no cache). Off the CPU, under tracing or for a double backward it runs the
-PyTorch form.
+written to disk: no cache). Off the CPU, in another precision, under tracing or for a double
+backward it runs the PyTorch form.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ def check_compiled() -> None:
 def gated_scan(gate: torch.Tensor, candidate: torch.Tensor, h0: torch.Tensor | None = None
                ) -> torch.Tensor:
     """Every state (T, B, N) of ``h_t = (1 − σ(g_t)) h_{t−1} + σ(g_t) c_t`` from ``h0``
-    (B, N; default 0), for ``gate`` and ``candidate`` (T, B, N), real."""
-    if gate.device.type != "cpu" or gate.is_complex() or _traced(gate, candidate, h0):
+    (B, N; default 0), for ``gate`` and ``candidate`` (T, B, N) (float32 or float64 on the
+    CPU; other tensors take PyTorch's form)."""
+    if (gate.device.type != "cpu" or gate.dtype not in (torch.float32, torch.float64)
+            or _traced(gate, candidate, h0)):
         return reference_gated_scan(gate, candidate, h0)
     if h0 is None:
         h0 = gate.new_zeros(gate.shape[1:])
