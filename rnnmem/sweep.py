@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import RnnmemError
 from .rundir import RunChanged, RunDir
 from .train import TrainConfig, train_or_resume
 
@@ -127,7 +128,7 @@ class SweepError(RuntimeError):
     """A sweep's worker pool that broke (one line: what to do)."""
 
 
-class TrainingRefused(RuntimeError):
+class TrainingRefused(RnnmemError):
     """A sweep inside :func:`no_training` that would train a run."""
 
 
