@@ -245,11 +245,11 @@ def test_reproduce_cli(tiny, tmp_path, capsys):
 def test_ray_backend_matches_local_workers(tmp_path):
     jobs = [j.config for j in tiny_experiment("quick")[:3]]
     beats = []  # #45: a Ray sweep's heartbeat, read from the run directories
-    # long enough to beat: ~1 s of training after the short runs end, against beats of 0.05 s
+    # long enough to beat: ~1 s of training after the short runs end, against beats of 0.1 s
     # (at 200 steps a fast CPU finished it inside one beat after the others: no beat at all)
     jobs[0] = dataclasses.replace(jobs[0], steps=2000, eval_every=100)
     ray_runs = run_all([(c, tmp_path / f"ray{i}") for i, c in enumerate(jobs)], workers=2,
-                       backend="ray", on_beat=beats.append, beat=0.05)
+                       backend="ray", on_beat=beats.append, beat=0.1)
     assert beats and all(0 <= step <= steps and steps == jobs[i].steps
                          for flight in beats for i, step, steps in flight)
     # a beat's step is the run's last evaluation on disk (whether a beat catches one past 0
