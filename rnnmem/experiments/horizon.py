@@ -425,6 +425,7 @@ def run(out: Path, budget: str, workers: int | None, *, selection=None,
     return dict(figures=result.pop("figures"), result=result, backing=(
         f"Backed by the files of its {runs} runs under `runs/` (config.json, metrics.csv, "
         "summary.json) and horizon.json (every probe, per seed); the memory columns read the "
-        "weights of seed 0's runs, which are not committed. Rerunning the command reuses every "
-        "finished run."))
+        "weights of seed 0's runs at the lengths measured: where those are committed beside "
+        "them, `rnnmem report --check` computes the columns again from them. Rerunning the "
+        "command reuses every finished run."))
 
