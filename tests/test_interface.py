@@ -184,7 +184,7 @@ def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
 @pytest.mark.skipif(importlib.util.find_spec("numba") is None,
                     reason="numba not installed (pip install 'rnnmem[fast]'; CI installs it)")
 def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
-    from rnnmem.nn.compiled_scan import gated_scan, reference_gated_scan
+    from rnnmem.nn.compiled_scan import gated_scan, packed_gated_scan, reference_gated_scan
 
     g = torch.Generator().manual_seed(6)
     for T in (1, 2, 9):
@@ -197,6 +197,13 @@ def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
                                   atol=1e-12)
             assert torch.autograd.gradcheck(gated_scan, inputs)
     assert torch.autograd.gradgradcheck(gated_scan, (gate, candidate, start))
+    # minGRU's one projection [gate, candidate], read in place, its gradient one tensor
+    pre = torch.cat([gate, candidate], -1).detach().requires_grad_()
+    for h0 in (start, None):
+        assert torch.allclose(packed_gated_scan(pre, h0),
+                              reference_gated_scan(*pre.chunk(2, -1), h0), atol=1e-12)
+        assert torch.autograd.gradcheck(packed_gated_scan, (pre, h0))
+    assert torch.autograd.gradgradcheck(packed_gated_scan, (pre, start))
     # non-contiguous halves of one projection, in float32: PyTorch's values up to rounding
     pre = torch.randn(50, 3, 8, generator=g, requires_grad=True)
     weights = torch.randn(50, 3, 4, generator=g)

@@ -36,12 +36,20 @@ def gated_scan(gate: torch.Tensor, candidate: torch.Tensor, h0: torch.Tensor | N
     """Every state (T, B, N) of ``h_t = (1 − σ(g_t)) h_{t−1} + σ(g_t) c_t`` from ``h0``
     (B, N; default 0), for ``gate`` and ``candidate`` (T, B, N) (float32 or float64 on the
     CPU; other tensors take PyTorch's form)."""
-    if (gate.device.type != "cpu" or gate.dtype not in (torch.float32, torch.float64)
-            or _traced(gate, candidate, h0)):
+    if not _compiles(gate, candidate, h0):
         return reference_gated_scan(gate, candidate, h0)
-    if h0 is None:
-        h0 = gate.new_zeros(gate.shape[1:])
-    return _GatedScan.apply(gate, candidate, h0)
+    return _GatedScan.apply(torch.stack([gate, candidate], dim=2), _start(gate, h0))
+
+
+def packed_gated_scan(projection: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`gated_scan` of ``projection``'s halves (T, B, 2N) = [gate, candidate] (minGRU's
+    one product): read in place, and their gradient written as one (T, B, 2N) tensor, where
+    the halves as two inputs cost a copy each way (a third of the layer's time at H = 128)."""
+    gate, candidate = projection.chunk(2, dim=-1)
+    if not _compiles(projection, h0):
+        return reference_gated_scan(gate, candidate, h0)
+    T, B, N2 = projection.shape
+    return _GatedScan.apply(projection.reshape(T, B, 2, N2 // 2), _start(gate, h0))
 
 
 def reference_gated_scan(gate, candidate, h0=None) -> torch.Tensor:
@@ -50,33 +58,44 @@ def reference_gated_scan(gate, candidate, h0=None) -> torch.Tensor:
     return linear_scan(1 - z, z * candidate, h0, method="sequential")
 
 
+def _compiles(*tensors) -> bool:
+    """Whether the loops take these tensors: float32 or float64 on the CPU, not traced."""
+    x = tensors[0]
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and not _traced(*tensors))
+
+
+def _start(gate: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    return gate.new_zeros(gate.shape[1:]) if h0 is None else h0
+
+
 class _GatedScan(torch.autograd.Function):
+    """On the gate and candidate stacked (T, B, 2, N): its gradient is one tensor, shaped so."""
+
     @staticmethod
-    def forward(ctx, gate, candidate, h0):
-        z = torch.sigmoid(gate.detach()).contiguous()
-        c, start = candidate.detach().contiguous(), h0.detach().contiguous()
-        h = torch.empty_like(c)
-        _kernels()[0](z.numpy(), c.numpy(), start.numpy(), h.numpy(), _one(z))
+    def forward(ctx, stacked, h0):
+        pair, start = stacked.detach().contiguous(), h0.detach().contiguous()
+        z = torch.sigmoid(pair[:, :, 0]).contiguous()
+        h = torch.empty_like(z)
+        _kernels()[0](z.numpy(), pair.numpy(), start.numpy(), h.numpy(), _one(z))
         # the inputs for a double backward, their contiguous values for this one
-        ctx.save_for_backward(gate, candidate, h0, c, start, h, z)
+        ctx.save_for_backward(stacked, h0, pair, start, h, z)
         return h
 
     @staticmethod
     def backward(ctx, grad):
-        gate, candidate, h0, c, start, h, z = ctx.saved_tensors
+        stacked, h0, pair, start, h, z = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: differentiate PyTorch's form
-            wanted = [t for t in (gate, candidate, h0) if t.requires_grad]
+            wanted = [t for t in (stacked, h0) if t.requires_grad]
             with torch.enable_grad():
-                out = reference_gated_scan(gate, candidate, h0)
+                out = reference_gated_scan(stacked[:, :, 0], stacked[:, :, 1], h0)
                 grads = dict(zip(map(id, wanted), torch.autograd.grad(
                     out, wanted, grad, create_graph=True, allow_unused=True), strict=True))
-            return tuple(grads.get(id(t)) for t in (gate, candidate, h0))
-        grad_gate, grad_candidate, grad_h0 = (torch.empty_like(z), torch.empty_like(z),
-                                              torch.empty_like(start))
-        _kernels()[1](z.numpy(), c.numpy(), start.numpy(), h.numpy(),
-                      grad.contiguous().numpy(), grad_gate.numpy(), grad_candidate.numpy(),
-                      grad_h0.numpy(), _one(z))
-        return grad_gate, grad_candidate, grad_h0
+            return tuple(grads.get(id(t)) for t in (stacked, h0))
+        grad_pair, grad_h0 = torch.empty_like(pair), torch.empty_like(start)
+        _kernels()[1](z.numpy(), pair.numpy(), start.numpy(), h.numpy(),
+                      grad.contiguous().numpy(), grad_pair.numpy(), grad_h0.numpy(), _one(z))
+        return grad_pair, grad_h0
 
 
 def _one(z: torch.Tensor):
@@ -90,17 +109,17 @@ def _kernels():
     from numba import njit
 
     @njit(boundscheck=False)
-    def forward(z, c, h0, h, one):
+    def forward(z, pair, h0, h, one):
         T, B, N = z.shape
         for t in range(T):
             for b in range(B):
                 prev = h0[b] if t == 0 else h[t - 1, b]
-                zt, ct, ht = z[t, b], c[t, b], h[t, b]
+                zt, ct, ht = z[t, b], pair[t, b, 1], h[t, b]
                 for j in range(N):  # contiguous: the loop vectorizes
                     ht[j] = zt[j] * ct[j] + (one - zt[j]) * prev[j]
 
     @njit(boundscheck=False)
-    def backward(z, c, h0, h, grad, grad_gate, grad_c, grad_h0, one):
+    def backward(z, pair, h0, h, grad, grad_pair, grad_h0, one):
         # G_t = ∂L/∂h_t + (1 − z_{t+1}) G_{t+1}; ∂h_t/∂z_t = c_t − h_{t−1}, σ' = z (1 − z)
         T, B, N = z.shape
         carried = grad_h0  # G_{t+1} (1 − z_{t+1}), over B x N, in place: ∂L/∂h0 at the end
@@ -108,8 +127,8 @@ def _kernels():
         for t in range(T - 1, -1, -1):
             for b in range(B):
                 prev = h0[b] if t == 0 else h[t - 1, b]
-                zt, ct, gt, cb = z[t, b], c[t, b], grad[t, b], carried[b]
-                ggt, gct = grad_gate[t, b], grad_c[t, b]
+                zt, ct, gt, cb = z[t, b], pair[t, b, 1], grad[t, b], carried[b]
+                ggt, gct = grad_pair[t, b, 0], grad_pair[t, b, 1]
                 for j in range(N):
                     G = gt[j] + cb[j]
                     ggt[j] = G * (ct[j] - prev[j]) * zt[j] * (one - zt[j])
