@@ -12,6 +12,7 @@ import sys
 import threading
 
 from .._version import __version__
+from ..allocator import keep_freed_memory
 from .common import Parser, UsageError, check_writable
 from .experiments import add_export_parser, add_report_parser, add_reproduce_parser
 from .runs import add_demo_parser, add_plot_parser
@@ -89,6 +90,7 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # the command owns its process (rnnmem.allocator)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
