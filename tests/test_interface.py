@@ -184,7 +184,12 @@ def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
 @pytest.mark.skipif(importlib.util.find_spec("numba") is None,
                     reason="numba not installed (pip install 'rnnmem[fast]'; CI installs it)")
 def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
-    from rnnmem.nn.compiled_scan import gated_scan, packed_gated_scan, reference_gated_scan
+    from rnnmem.nn.compiled_scan import (
+        gated_scan,
+        input_product,
+        packed_gated_scan,
+        reference_gated_scan,
+    )
 
     g = torch.Generator().manual_seed(6)
     for T in (1, 2, 9):
@@ -210,6 +215,16 @@ def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
     fused, ref = (torch.autograd.grad((scan(*pre.chunk(2, -1)) * weights).sum(), pre)[0]
                   for scan in (gated_scan, reference_gated_scan))
     assert torch.allclose(fused, ref, atol=1e-5)
+    # its input product: F.linear's values and gradients, its weight gradient formed otherwise
+    x = torch.randn(6, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    weight, bias = (torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+                    for shape in ((7, 4), (7,)))
+    assert torch.autograd.gradcheck(input_product, (x, weight, bias))
+    assert torch.autograd.gradgradcheck(input_product, (x, weight, bias))
+    probe = torch.randn(6, 3, 7, generator=g, dtype=torch.float64)
+    grads = [torch.autograd.grad((f(x, weight, bias) * probe).sum(), (x, weight, bias))
+             for f in (input_product, torch.nn.functional.linear)]
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(*grads, strict=True))
     # the layers with scan "compiled" against their per-step references
     for name in ("mingru", "mingru-block"):
         x = torch.randn(11, 3, N_IN, generator=g, dtype=torch.float64)

@@ -52,6 +52,37 @@ def packed_gated_scan(projection: torch.Tensor, h0: torch.Tensor | None = None) 
     return _GatedScan.apply(projection.reshape(T, B, 2, N2 // 2), _start(gate, h0))
 
 
+def input_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` whose weight gradient is formed as (xᵀ G)ᵀ rather than
+    Gᵀ x: the same values here (one dot product per entry either way), but MKL forms the
+    product nn.Linear's backward asks for several times slower where x has few features (the
+    tasks' 10 inputs, T·B rows: docs/bench.md)."""
+    if not _compiles(x, weight) or not x.requires_grad and not weight.requires_grad \
+            and not bias.requires_grad:
+        return torch.nn.functional.linear(x, weight, bias)
+    return _InputProduct.apply(x, weight, bias)
+
+
+class _InputProduct(torch.autograd.Function):
+
+    @staticmethod
+    def forward(x, weight, bias):
+        return torch.nn.functional.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], inputs[1])
+
+    @staticmethod
+    def backward(ctx, grad):  # differentiable ops: a double backward goes through them
+        x, weight = ctx.saved_tensors
+        flat_x, flat_grad = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
+        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
+        grad_weight = (flat_x.T @ flat_grad).T if ctx.needs_input_grad[1] else None
+        grad_bias = flat_grad.sum(0) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_weight, grad_bias
+
+
 def reference_gated_scan(gate, candidate, h0=None) -> torch.Tensor:
     """The same states by PyTorch's ops (minGRU's ``scan="sequential"`` form)."""
     z = torch.sigmoid(gate)
@@ -75,7 +106,8 @@ class _GatedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, stacked, h0):
         pair, start = stacked.detach().contiguous(), h0.detach().contiguous()
-        z = torch.sigmoid(pair[:, :, 0]).contiguous()
+        z = pair.new_empty(pair.shape[:2] + pair.shape[3:])
+        torch.sigmoid(pair[:, :, 0], out=z)  # into a contiguous z: no copy after
         h = torch.empty_like(z)
         _kernels()[0](z.numpy(), pair.numpy(), start.numpy(), h.numpy(), _one(z))
         # the inputs for a double backward, their contiguous values for this one

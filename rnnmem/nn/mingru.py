@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..registry import register_model
-from .compiled_scan import check_compiled, gated_scan, packed_gated_scan
+from .compiled_scan import check_compiled, gated_scan, input_product, packed_gated_scan
 from .interface import RNNInterface
 from .linear_scan import (
     DEFAULT_SCAN,
@@ -73,7 +73,8 @@ class MinGRU(RNNInterface):
 
     def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
         if self.fused and self.scan == "compiled":
-            h = packed_gated_scan(self.proj(x), state)  # [W_z; W_h] x read in place
+            # [W_z; W_h] x, read in place by the loops
+            h = packed_gated_scan(input_product(x, self.proj.weight, self.proj.bias), state)
             return h, h[-1]
         pre_z, candidate = self.proj(x).chunk(2, dim=-1)
         h = gate_and_scan(pre_z, candidate, state, self.scan, self.fused)
