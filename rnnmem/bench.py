@@ -1,9 +1,13 @@
 """``rnnmem bench``: speed of the recurrent layers at the papers' sizes.
 
 For each size and layer: forward + backward milliseconds (median of ``repeats``), the achieved
-GFLOP/s, and the fraction of a "GEMM roofline" measured in the same run: the time of the step's
-matrix products alone, at the step's shapes, with no other work (for the scan kernel: T
-forward products, T backward products and the one large ∂L/∂V product).
+GFLOP/s, and the fraction of a roofline measured in the same run. A layer whose step is a
+matrix product has the "GEMM roofline": the time of the step's matrix products alone, at the
+step's shapes, with no other work (for the scan kernel: T forward products, T backward products
+and the one large ∂L/∂V product). An element-wise recurrence (diagonal or selective: the LRU,
+minGRU, S6, RG-LRU) has the "memory roofline": the time of moving the (T, B, H) tensors its
+scan must read or write at least (its registration's ``scan_traffic``), at the speed of a copy
+of one such tensor measured there.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Layer:
     name: str
     gates: int  # matrix products per step are (B, H) @ (H, gates·H)
     build: object  # (n_inputs, hidden) -> module mapping (T, B, n) to (T, B, H)
+    traffic: float = 0  # an element-wise recurrence's least (T, B, H) passes: memory roofline
 
 
 class _TorchRNN(torch.nn.Module):
@@ -72,12 +77,13 @@ def _rnnmem(model: str, fused: bool, **options):
 def _kernel_rows(name: str, spec, quick: bool = False) -> list[Layer]:
     """The model's fused kernel, or each of its alternative kernels (the default marked; only
     the default when ``quick``)."""
+    bound = dict(gates=spec.gemm_blocks, traffic=spec.scan_traffic)
     if not spec.builtin:  # what runs a plugin's recurrence is its own: not named for it
-        return [Layer(f"{name} (plugin)", spec.gemm_blocks, _rnnmem(name, True))]
+        return [Layer(f"{name} (plugin)", build=_rnnmem(name, True), **bound)]
     if not spec.kernels or quick:
-        return [Layer(f"{name} ({spec.kernel})", spec.gemm_blocks, _rnnmem(name, True))]
+        return [Layer(f"{name} ({spec.kernel})", build=_rnnmem(name, True), **bound)]
     return [Layer(f"{name} ({label}{', default' if label == spec.kernel else ''})",
-                  spec.gemm_blocks, _rnnmem(name, True, **options))
+                  build=_rnnmem(name, True, **options), **bound)
             for label, options in spec.kernels.items()]
 
 
@@ -92,7 +98,8 @@ def bench_layers(models: list[str] | None = None, *, quick: bool = False
               {name: spec for name, spec in specs.items() if spec.builtin and not spec.pooled})
     return (
         *(row for name, spec in chosen.items() for row in _kernel_rows(name, spec, quick)),
-        *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False))
+        *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False),
+                spec.scan_traffic)
           for name, spec in chosen.items() if spec.reference and not quick),
         Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
         Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
@@ -144,6 +151,29 @@ def roofline_ms(B: int, H: int, T: int, gates: int, repeats: int) -> float:
     return _median_ms(products, repeats)
 
 
+def memory_roofline_ms(B: int, H: int, T: int, traffic: float, repeats: int) -> float:
+    """``traffic`` passes over a (T, B, H) float32 tensor at the speed of copying one (a copy
+    reads one and writes one: two passes), measured at that size (in cache or not, as the
+    layer's tensors are); the least of at least 5 copies: a bound, which a load only raises."""
+    source, target = torch.randn(T, B, H), torch.empty(T, B, H)
+    target.copy_(source)  # its pages mapped before the timing
+    times = []
+    for _ in range(max(repeats, 5)):
+        start = time.perf_counter()
+        target.copy_(source)
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times) * traffic / 2
+
+
+def roofline(gates: int, traffic: float, B: int, H: int, T: int, repeats: int
+             ) -> tuple[str, float]:
+    """A layer's bound and its milliseconds: memory for an element-wise recurrence (``traffic``
+    passes), GEMM otherwise (``gates``)."""
+    if traffic:
+        return "memory", memory_roofline_ms(B, H, T, traffic, repeats)
+    return "GEMM", roofline_ms(B, H, T, gates, repeats)
+
+
 def flops(B: int, H: int, T: int, n: int, gates: int) -> float:
     """Multiply-adds × 2 of forward + backward: recurrent (3 products) and input (3 products)."""
     return 2 * 3 * T * B * gates * H * (H + n)
@@ -161,8 +191,10 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
             n_threads = n_threads or os.cpu_count() or 1
             torch.set_num_threads(n_threads)
             for size, B, H, T, n in sizes:
-                roofs = {g: roofline_ms(B, H, T, g, repeats) for g in {lay.gates for lay in layers}}
+                roofs = {key: roofline(*key, B, H, T, repeats)
+                         for key in {(lay.gates, lay.traffic) for lay in layers}}
                 for layer in layers:
+                    key = (layer.gates, layer.traffic)
                     slow = "per-step" in layer.name
                     try:
                         ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
@@ -174,15 +206,16 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
                     remeasured = 0
                     # a layer faster than its own matrix products alone: one of the two timings
                     # was disturbed (a loaded machine); measure both again, then say so
-                    while roofs[layer.gates] / ms > 1 and remeasured < 2:
+                    while roofs[key][1] / ms > 1 and remeasured < 2:
                         remeasured += 1
-                        roofs[layer.gates] = roofline_ms(B, H, T, layer.gates, repeats)
+                        roofs[key] = roofline(*key, B, H, T, repeats)
                         ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
-                    fraction = roofs[layer.gates] / ms
+                    bound, roof_ms = roofs[key]
+                    fraction = roof_ms / ms
                     rows.append(dict(threads=n_threads, size=size, B=B, H=H, T=T, inputs=n,
                                      layer=layer.name, ms=ms,
                                      gflops=flops(B, H, T, n, layer.gates) / ms / 1e6,
-                                     roofline_ms=roofs[layer.gates],
+                                     bound=bound, roofline_ms=roof_ms,
                                      roofline_fraction=fraction, disturbed=fraction > 1))
                     if fraction > 1:
                         warnings.warn(f"{layer.name} at {size}: roofline fraction {fraction:.2f} "
@@ -197,12 +230,12 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["| threads | size (B, H, T) | layer | fwd+bwd ms | GFLOP/s | GEMM roofline ms | "
+    lines = ["| threads | size (B, H, T) | layer | fwd+bwd ms | GFLOP/s | roofline ms | "
              "roofline fraction |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['threads']} | {r['size']} ({r['B']}, {r['H']}, {r['T']}) | "
                      f"{r['layer']} | {r['ms']:.1f} | {r['gflops']:.2f} | "
-                     f"{r['roofline_ms']:.1f} | {r['roofline_fraction']:.2f}"
+                     f"{r['roofline_ms']:.1f} ({r['bound']}) | {r['roofline_fraction']:.2f}"
                      f"{' (disturbed)' if r.get('disturbed') else ''} |")
     return "\n".join(lines)
 

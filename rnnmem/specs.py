@@ -53,6 +53,10 @@ class ModelSpec:
     state_blocks: int = 1  # hidden-size blocks of state per step (gates; uRNN: Re and Im)
     output_blocks: int = 1  # hidden-size blocks the readout sees (uRNN: [Re h, Im h])
     gemm_blocks: int = 1  # a step's product is (B, H) @ (H, gemm_blocks·H) (gates; complex: 4)
+    # an element-wise (diagonal, selective) recurrence: the (T, B, hidden) float32 tensors it
+    # must read or write at least, forward and backward together (complex ones count twice);
+    # its benchmark bound is then the memory roofline. 0: a step is a matrix product (GEMM)
+    scan_traffic: float = 0
     pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
     even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
     language_model: bool = False  # can be the layer of a PTB language model

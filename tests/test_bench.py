@@ -18,6 +18,10 @@ def test_bench_quick_reports_every_layer(monkeypatch, capsys):
     assert {r["layer"] for r in rows} == {layer.name for layer in bench_layers()}
     for r in rows:
         assert r["ms"] > 0 and 0 < r["roofline_fraction"] and r["threads"] == 1
+    # the element-wise recurrences against the memory roofline, the matrix steps the GEMM one
+    bound = {r["layer"].split(" (")[0]: r["bound"] for r in rows}
+    assert {m for m, b in bound.items() if b == "memory"} == {"lru", "mingru", "s6", "rg-lru"}
+    assert bound["lt-rnn"] == bound["lstm"] == bound["torch.nn.RNN tanh"] == "GEMM"
     # --quick: each model's default kernel (no alternatives, no references), 1 thread
     assert main(["bench", "--quick", "--json"]) == 0
     quick = {r["layer"] for r in json.loads(capsys.readouterr().out)["layers"]}
@@ -49,9 +53,11 @@ def test_bench_measures_a_plugins_layer_beside_the_builtin(monkeypatch, capsys):
     plugin = Path(__file__).parents[1] / "docs" / "examples" / "leaky_plugin.py"
     monkeypatch.setattr(bench, "SIZES", (("tiny", 4, 8, 10, 3),))
     assert main(["bench", "--plugin", str(plugin), "--model", "leaky-rnn,lt-rnn", "--quick",
-                 "--threads", "1", "--json"]) == 0
+                 "--threads", "1", "--size", "tiny", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["layers"]
     assert {r["layer"] for r in rows} >= {"leaky-rnn (plugin)", "lt-rnn (fused scan)"}
     assert not any(r["layer"].startswith("gru") for r in rows)
     assert main(["bench", "--model", "nope", "--quick"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+    assert main(["bench", "--size", "tiny,nope", "--quick"]) == 2
+    assert "unknown size 'nope'; valid: tiny" in capsys.readouterr().err

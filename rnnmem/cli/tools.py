@@ -249,8 +249,10 @@ def add_bench_parser(sub) -> None:
         "bench", help="speed of the recurrent layers at the papers' sizes",
         description="Forward+backward milliseconds of each recurrent layer (fused scan, "
                     "per-step autograd reference, torch.nn.RNN/LSTM) at the papers' sizes, "
-                    "achieved GFLOP/s and the fraction of a GEMM roofline measured in the same "
-                    "run; with 1 thread and with all cores.")
+                    "achieved GFLOP/s and the fraction of a roofline measured in the same run "
+                    "(GEMM: a step's matrix products alone; memory: the least traffic of an "
+                    "element-wise recurrence at a copy's speed); with 1 thread and with all "
+                    "cores.")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
     p.add_argument("--quick", action="store_true",
                    help="a look in about a minute: the smallest size, 1 thread (unless "
@@ -266,7 +268,17 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--model", metavar="A,B",
                    help="only these models (registered names; a plugin's with --plugin), "
                         "beside torch.nn.RNN and the LSTMCell loop (default: every built-in)")
+    p.add_argument("--size", metavar="NAME,NAME",
+                   help="only these sizes, by name: " + "; ".join(
+                       f"'{name}' (B={B}, H={H}, T={T})" for name, B, H, T, _ in _bench_sizes())
+                   + " (default: all; the first with --quick)")
     p.set_defaults(func=_cmd_bench)
+
+
+def _bench_sizes():
+    from ..bench import SIZES
+
+    return SIZES
 
 
 def _cmd_bench(args) -> int:
@@ -286,6 +298,14 @@ def _cmd_bench(args) -> int:
     threads = {"1": (1,), "all": (None,), "both": (1, None)}[
         args.threads or ("1" if args.quick else "both")]
     sizes = bench.SIZES[:1] if args.quick else bench.SIZES
+    if args.size is not None:
+        names = [s.strip() for s in args.size.split(",") if s.strip()]
+        known = {size[0]: size for size in bench.SIZES}
+        unknown = [s for s in names if s not in known]
+        if unknown or not names:
+            raise UsageError(f"--size: unknown size {unknown[0] if unknown else args.size!r}; "
+                             f"valid: {', '.join(known)}")
+        sizes = tuple(known[s] for s in names)
     repeats = 2 if args.quick else args.repeats
     start = time.perf_counter()
 

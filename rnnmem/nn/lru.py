@@ -133,6 +133,9 @@ LRU_RECIPE = dict(optimizer="adamw", optimizer_options=dict(weight_decay=0.05))
 # The fair comparison's search: rates around minimal-LRU's 1e-3, and the ring, which the LRU paper
 # sets per task (r_min 0.9, r_max 0.999 on its long-range tasks; the reference code's default 0, 1)
 LRU_SEARCH = {"lr": (1e-4, 3e-4, 1e-3, 3e-3), ("r_min", "r_max"): ((0.0, 1.0), (0.9, 0.999))}
+# the scan's least traffic, complex (T, B, N) tensors: forward reads the drive and writes the
+# states; backward reads ∂L/∂states and the states (∂L/∂λ) and writes ∂L/∂drive (bench)
+LRU_TRAFFIC = 2 * 5
 
 register_model(
     "lru", LRU, recipe=LRU_RECIPE, search=LRU_SEARCH,
@@ -144,7 +147,7 @@ register_model(
               scan=SCAN_HELP),
     choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN], kernels=dict(
         (KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
-    _builtin=True)
+    scan_traffic=LRU_TRAFFIC, _builtin=True)
 
 
 class LRUBlock(RNNInterface):

@@ -86,11 +86,15 @@ class MinGRU(RNNInterface):
 
 # the fair comparison's search: Feng et al. train minGRU with Adam around 1e-3 (no other knob)
 MINGRU_SEARCH = dict(lr=(1e-4, 3e-4, 1e-3, 3e-3))
+# the gate and scan's least traffic, (T, B, N) tensors: forward reads the gate's and the
+# candidate's pre-activations and writes h; backward reads ∂L/∂h, both inputs and h, and writes
+# both inputs' gradients (bench)
+MINGRU_TRAFFIC = 3 + 6
 register_model("mingru", MinGRU, help=dict(scan=MINGRU_SCAN_HELP),
                choices=dict(scan=MINGRU_SCANS), search=MINGRU_SEARCH,
                gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
                kernels=dict((MINGRU_KERNELS[k], dict(scan=k)) for k in MINGRU_SCANS),
-               reference="per-step autograd", _builtin=True)
+               reference="per-step autograd", scan_traffic=MINGRU_TRAFFIC, _builtin=True)
 
 
 def _g(x: torch.Tensor) -> torch.Tensor:

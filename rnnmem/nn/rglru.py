@@ -138,6 +138,10 @@ class RGLRU(RNNInterface):
 # the reference code: a choice, named in docs/protocol.md); the fair comparison searches the rate
 RGLRU_RECIPE = dict(optimizer="adamw", optimizer_options=dict(weight_decay=0.1))
 RGLRU_SEARCH = dict(lr=(1e-4, 3e-4, 1e-3, 3e-3))
+# the gated scan's least traffic, (T, B, hidden) tensors: forward reads u and the two gates'
+# pre-activations and writes h; backward reads ∂L/∂h, the three inputs and h and writes the
+# three inputs' gradients (bench)
+RGLRU_TRAFFIC = 4 + 8
 
 register_model(
     "rg-lru", RGLRU, recipe=RGLRU_RECIPE, search=RGLRU_SEARCH,
@@ -146,4 +150,4 @@ register_model(
               r_max="outer radius of that ring (< 1)", scan=SCAN_HELP),
     choices=dict(scan=SCANS), kernel=KERNELS[DEFAULT_SCAN],
     kernels=dict((KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
-    _builtin=True)
+    scan_traffic=RGLRU_TRAFFIC, _builtin=True)

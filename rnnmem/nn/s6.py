@@ -221,6 +221,10 @@ class MambaBlock(RNNInterface):
 S6_RECIPE = dict(optimizer="adamw", optimizer_options=dict(weight_decay=0.1))
 S6_SEARCH = dict(lr=(1e-4, 3e-4, 1e-3, 3e-3))
 S6_KERNELS = dict(KERNELS, sequential="fused selective scan")  # bench's rows
+# the scan's least traffic in (T, B, hidden) tensors (B_t, C_t are d_state wide: left out):
+# forward reads u and Δ and writes y and the states (d_state of them); backward reads the
+# states, ∂L/∂y, u and Δ and writes ∂L/∂u and ∂L/∂Δ (bench)
+S6_TRAFFIC = (2 + 1 + 16) + (16 + 1 + 2 + 2)
 
 register_model(
     "s6", S6, recipe=S6_RECIPE, search=S6_SEARCH,
@@ -229,7 +233,7 @@ register_model(
               scan=SCAN_HELP),
     choices=dict(scan=SCANS), state_blocks=16, kernel=S6_KERNELS[DEFAULT_SCAN],
     kernels=dict((S6_KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
-    _builtin=True)
+    scan_traffic=S6_TRAFFIC, _builtin=True)
 
 register_model(
     "mamba-block", MambaBlock, recipe=S6_RECIPE, search=S6_SEARCH, form="block",
