@@ -9,7 +9,7 @@ Each round runs forward + backward of every layer once (T × B sequences of 10 i
 one thread); a layer's time is the least over the rounds (what a load took nothing from). The
 ratios are of consecutive pairs (1st / 2nd, 3rd / 4th, ...): name each plugin before the
 built-in of its equation; ``name:option=value`` sets a layer's string option. `rnnmem bench`
-measures its rows one after another, so a load that comes and goes moves their ratios.
+times its rows in turns too (least of its rounds); this script adds layer options and sizes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """``rnnmem bench``: speed of the recurrent layers at the papers' sizes.
 
-For each size and layer: forward + backward milliseconds (median of ``repeats``), the achieved
+For each size and layer: forward + backward milliseconds (the least of ``repeats`` rounds that
+time every layer of a size in turns), the achieved
 GFLOP/s, and the fraction of a roofline measured in the same run. A layer whose step is a
 matrix product has the "GEMM roofline": the time of the step's matrix products alone, at the
 step's shapes, with no other work (for the scan kernel: T forward products, T backward products
@@ -13,7 +14,6 @@ of one such tensor measured there.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 import warnings
 from dataclasses import dataclass
@@ -106,19 +106,21 @@ def bench_layers(models: list[str] | None = None, *, quick: bool = False
     )
 
 
-def _median_ms(fn, repeats: int) -> float:
-    """Median of ``repeats`` single calls, timed by ``torch.utils.benchmark.Timer`` (which pins
-    the thread count and synchronizes), after one warm-up call."""
-    from torch.utils import benchmark
-
+def _least_ms(fn, repeats: int) -> float:
+    """The least of ``repeats`` single calls (what a load took nothing from), after one
+    warm-up call."""
     fn()  # warm-up
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn},
-                            num_threads=torch.get_num_threads())
-    return 1000 * statistics.median(timer.timeit(1).median for _ in range(repeats))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times)
 
 
-def layer_ms(layer: Layer, B: int, H: int, T: int, n: int, repeats: int) -> float:
-    """Forward + backward of one batch through the layer (loss = sum of all states)."""
+def _step(layer: Layer, B: int, H: int, T: int, n: int):
+    """Forward + backward of one batch through the layer (loss = sum of all states), as a
+    function of nothing."""
     torch.manual_seed(0)
     module = layer.build(n, H)
     x = torch.randn(T, B, n)
@@ -127,7 +129,44 @@ def layer_ms(layer: Layer, B: int, H: int, T: int, n: int, repeats: int) -> floa
         module.zero_grad(set_to_none=True)
         all_states(module, x).sum().backward()
 
-    return _median_ms(step, repeats)
+    return step
+
+
+def layer_ms(layer: Layer, B: int, H: int, T: int, n: int, repeats: int) -> float:
+    """The least milliseconds of :func:`_step` over ``repeats`` calls, after a warm-up."""
+    return _least_ms(_step(layer, B, H, T, n), repeats)
+
+
+def _slow(layer: Layer) -> bool:
+    return "per-step" in layer.name
+
+
+def interleaved_ms(layers, B: int, H: int, T: int, n: int, repeats: int, slow_repeats: int
+                   ) -> dict[str, float]:
+    """Layer name -> the least milliseconds of its step, the layers timed in turns: each of
+    ``repeats`` rounds runs every layer once (a per-step reference in the first
+    ``slow_repeats`` rounds only), so a load that comes and goes weighs on every row of a size
+    alike and their ratios hold (as ``benchmarks/interleaved.py``'s). A layer that cannot run
+    is named in a warning and left out."""
+    steps = {}
+    for layer in layers:
+        try:
+            step = _step(layer, B, H, T, n)
+            step()  # the warm-up call; a layer that cannot run fails here
+        except Exception as err:  # noqa: BLE001 - a plugin's layer: said, skipped
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            warnings.warn(f"{layer.name} at (B={B}, H={H}, T={T}) cannot be measured: "
+                          f"{type(err).__name__}: {reason}", stacklevel=2)
+            continue
+        steps[layer.name] = (step, slow_repeats if _slow(layer) else repeats)
+    times = {name: [] for name in steps}
+    for round_ in range(max([r for _, r in steps.values()], default=0)):
+        for name, (step, rounds) in steps.items():
+            if round_ < rounds:
+                start = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - start)
+    return {name: 1000 * min(t) for name, t in times.items()}
 
 
 def roofline_ms(B: int, H: int, T: int, gates: int, repeats: int) -> float:
@@ -148,7 +187,7 @@ def roofline_ms(B: int, H: int, T: int, gates: int, repeats: int) -> float:
             torch.mm(back, Wt, out=out_back)
         torch.mm(big_left, big_right)
 
-    return _median_ms(products, repeats)
+    return _least_ms(products, repeats)
 
 
 def memory_roofline_ms(B: int, H: int, T: int, traffic: float, repeats: int) -> float:
@@ -156,13 +195,7 @@ def memory_roofline_ms(B: int, H: int, T: int, traffic: float, repeats: int) -> 
     reads one and writes one: two passes), measured at that size (in cache or not, as the
     layer's tensors are); the least of at least 5 copies: a bound, which a load only raises."""
     source, target = torch.randn(T, B, H), torch.empty(T, B, H)
-    target.copy_(source)  # its pages mapped before the timing
-    times = []
-    for _ in range(max(repeats, 5)):
-        start = time.perf_counter()
-        target.copy_(source)
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times) * traffic / 2
+    return _least_ms(lambda: target.copy_(source), max(repeats, 5)) * traffic / 2
 
 
 def roofline(gates: int, traffic: float, B: int, H: int, T: int, repeats: int
@@ -193,16 +226,12 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
             for size, B, H, T, n in sizes:
                 roofs = {key: roofline(*key, B, H, T, repeats)
                          for key in {(lay.gates, lay.traffic) for lay in layers}}
+                measured = interleaved_ms(layers, B, H, T, n, repeats, slow_repeats)
                 for layer in layers:
-                    key = (layer.gates, layer.traffic)
-                    slow = "per-step" in layer.name
-                    try:
-                        ms = layer_ms(layer, B, H, T, n, slow_repeats if slow else repeats)
-                    except Exception as err:  # noqa: BLE001 - a plugin's layer: said, skipped
-                        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-                        warnings.warn(f"{layer.name} at {size} cannot be measured: "
-                                      f"{type(err).__name__}: {reason}", stacklevel=2)
+                    if layer.name not in measured:
                         continue
+                    key, ms = (layer.gates, layer.traffic), measured[layer.name]
+                    slow = _slow(layer)
                     remeasured = 0
                     # a layer faster than its own matrix products alone: one of the two timings
                     # was disturbed (a loaded machine); measure both again, then say so

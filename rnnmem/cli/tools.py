@@ -253,12 +253,14 @@ def add_bench_parser(sub) -> None:
                     "(GEMM: a step's matrix products alone; memory: the least traffic of an "
                     "element-wise recurrence at a copy's speed); with 1 thread and with all "
                     "cores.")
-    p.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed rounds, each running every layer of a size once in turn (the "
+                        "least of a layer's is reported)")
     p.add_argument("--quick", action="store_true",
                    help="a look in about a minute: the smallest size, 1 thread (unless "
                         "--threads), each model's default kernel beside torch.nn.RNN and the "
-                        "LSTMCell loop (no alternative kernels, no per-step references), 2 "
-                        "repeats")
+                        "LSTMCell loop (no alternative kernels, no per-step references), 5 "
+                        "rounds")
     p.add_argument("--threads", choices=("1", "all", "both"), default=None,
                    help="time with 1 thread, all cores, or both (default: both; 1 with "
                         "--quick)")
@@ -306,7 +308,7 @@ def _cmd_bench(args) -> int:
             raise UsageError(f"--size: unknown size {unknown[0] if unknown else args.size!r}; "
                              f"valid: {', '.join(known)}")
         sizes = tuple(known[s] for s in names)
-    repeats = 2 if args.quick else args.repeats
+    repeats = 5 if args.quick else args.repeats
     start = time.perf_counter()
 
     def progress(row, done, total):
