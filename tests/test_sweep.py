@@ -17,12 +17,14 @@ def test_worker_processes_give_the_same_results_as_one_process_and_a_heartbeat(t
     def done(i, summary):
         lines.append(time.monotonic())
 
+    # beat=0: a beat at every watcher poll (0.2 s) with a run in flight, so even runs as short
+    # as a fast CI machine's (~0.3 s each) are seen in flight
     parallel = run_all([(c, tmp_path / f"p{i}") for i, c in enumerate(configs)], workers=2,
-                       on_done=done, on_beat=beat, beat=0.3)
+                       on_done=done, on_beat=beat, beat=0.0)
     assert beats and all(0 <= i < 3 and 0 <= step <= steps == 200 and len(flight) <= 2
                          for flight in beats for i, step, steps in flight)
     gaps = [b - a for a, b in zip(lines, lines[1:], strict=False)]
-    assert max(gaps) < 0.3 + 3.0  # never silent for long (slack: a loaded CI machine)
+    assert max(gaps) < 3.0  # never silent for long (slack: a loaded CI machine)
     serial = run_all([(c, tmp_path / f"s{i}") for i, c in enumerate(configs)], workers=1,
                      on_beat=beats.append, beat=0.3)
     for p, s in zip(parallel, serial, strict=True):
