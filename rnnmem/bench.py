@@ -8,7 +8,9 @@ step's shapes, with no other work (for the scan kernel: T forward products, T ba
 and the one large ∂L/∂V product). An element-wise recurrence (diagonal or selective: the LRU,
 minGRU, S6, RG-LRU) has the "memory roofline": the time of moving the (T, B, H) tensors its
 scan must read or write at least (its registration's ``scan_traffic``), at the speed of a copy
-of one such tensor measured there.
+of one such tensor measured there, plus the time of its whole-sequence products where they are
+as wide as a hidden-by-hidden one (``scan_products``: the LRU's dense complex readout), the
+bound then called "memory + GEMM".
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Layer:
     gates: int  # matrix products per step are (B, H) @ (H, gates·H)
     build: object  # (n_inputs, hidden) -> module mapping (T, B, n) to (T, B, H)
     traffic: float = 0  # an element-wise recurrence's least (T, B, H) passes: memory roofline
+    products: int = 0  # and its whole-sequence products' width, in H blocks (spec.scan_products)
 
 
 class _TorchRNN(torch.nn.Module):
@@ -77,7 +80,7 @@ def _rnnmem(model: str, fused: bool, **options):
 def _kernel_rows(name: str, spec, quick: bool = False) -> list[Layer]:
     """The model's fused kernel, or each of its alternative kernels (the default marked; only
     the default when ``quick``)."""
-    bound = dict(gates=spec.gemm_blocks, traffic=spec.scan_traffic)
+    bound = dict(gates=spec.gemm_blocks, traffic=spec.scan_traffic, products=spec.scan_products)
     if not spec.builtin:  # what runs a plugin's recurrence is its own: not named for it
         return [Layer(f"{name} (plugin)", build=_rnnmem(name, True), **bound)]
     if not spec.kernels or quick:
@@ -99,7 +102,7 @@ def bench_layers(models: list[str] | None = None, *, quick: bool = False
     return (
         *(row for name, spec in chosen.items() for row in _kernel_rows(name, spec, quick)),
         *(Layer(f"{name} ({spec.reference})", spec.gemm_blocks, _rnnmem(name, False),
-                spec.scan_traffic)
+                spec.scan_traffic, spec.scan_products)
           for name, spec in chosen.items() if spec.reference and not quick),
         Layer("torch.nn.RNN tanh", 1, lambda n, h: _TorchRNN(n, h, torch.nn.RNN)),
         Layer("torch.nn.LSTMCell (per-step)", 4, lambda n, h: _LSTMCellLoop(n, h)),
@@ -119,15 +122,20 @@ def _least_ms(fn, repeats: int) -> float:
 
 
 def _step(layer: Layer, B: int, H: int, T: int, n: int):
-    """Forward + backward of one batch through the layer (loss = sum of all states), as a
-    function of nothing."""
+    """Forward + backward of one batch through the layer, as a function of nothing. The
+    backward starts from a dense gradient of every state, as a readout's loss gives one (a
+    sum's gradient, one value broadcast, is copied to a dense tensor by every matrix product
+    that meets it)."""
     torch.manual_seed(0)
     module = layer.build(n, H)
-    x = torch.randn(T, B, n)
+    x, upstream = torch.randn(T, B, n), []  # (T, B, the layer's output width), drawn once
 
     def step():
         module.zero_grad(set_to_none=True)
-        all_states(module, x).sum().backward()
+        states = all_states(module, x)
+        if not upstream:
+            upstream.append(torch.randn_like(states))
+        states.backward(upstream[0])
 
     return step
 
@@ -198,10 +206,27 @@ def memory_roofline_ms(B: int, H: int, T: int, traffic: float, repeats: int) -> 
     return _least_ms(lambda: target.copy_(source), max(repeats, 5)) * traffic / 2
 
 
-def roofline(gates: int, traffic: float, B: int, H: int, T: int, repeats: int
+def sequence_products_ms(B: int, H: int, T: int, blocks: int, repeats: int) -> float:
+    """An element-wise layer's whole-sequence products (T·B, blocks·H) → (T·B, H) alone:
+    forward, the gradient of its input and of its weight (the LRU's readout)."""
+    wide, narrow, weight = (torch.randn(T * B, blocks * H), torch.randn(T * B, H),
+                            torch.randn(H, blocks * H))
+
+    def products():
+        wide @ weight.t()
+        narrow @ weight
+        narrow.t() @ wide
+
+    return _least_ms(products, repeats)
+
+
+def roofline(gates: int, traffic: float, products: int, B: int, H: int, T: int, repeats: int
              ) -> tuple[str, float]:
     """A layer's bound and its milliseconds: memory for an element-wise recurrence (``traffic``
-    passes), GEMM otherwise (``gates``)."""
+    passes; "memory + GEMM" with its wide ``products``), GEMM otherwise (``gates``)."""
+    if traffic and products:
+        return "memory + GEMM", (memory_roofline_ms(B, H, T, traffic, repeats)
+                                 + sequence_products_ms(B, H, T, products, repeats))
     if traffic:
         return "memory", memory_roofline_ms(B, H, T, traffic, repeats)
     return "GEMM", roofline_ms(B, H, T, gates, repeats)
@@ -225,12 +250,12 @@ def run_bench(*, repeats: int = 5, threads=(1, None), sizes=SIZES, layers=None,
             torch.set_num_threads(n_threads)
             for size, B, H, T, n in sizes:
                 roofs = {key: roofline(*key, B, H, T, repeats)
-                         for key in {(lay.gates, lay.traffic) for lay in layers}}
+                         for key in {(lay.gates, lay.traffic, lay.products) for lay in layers}}
                 measured = interleaved_ms(layers, B, H, T, n, repeats, slow_repeats)
                 for layer in layers:
                     if layer.name not in measured:
                         continue
-                    key, ms = (layer.gates, layer.traffic), measured[layer.name]
+                    key, ms = (layer.gates, layer.traffic, layer.products), measured[layer.name]
                     slow = _slow(layer)
                     remeasured = 0
                     # a layer faster than its own matrix products alone: one of the two timings

@@ -57,6 +57,10 @@ class ModelSpec:
     # must read or write at least, forward and backward together (complex ones count twice);
     # its benchmark bound is then the memory roofline. 0: a step is a matrix product (GEMM)
     scan_traffic: float = 0
+    # its whole-sequence products (T·B, H) ↔ (T·B, scan_products·H) (the LRU's dense complex
+    # readout: 2): its memory roofline adds their forward and backward time. Products from the
+    # task's few inputs are not counted (nor are they in the GEMM roofline)
+    scan_products: int = 0
     pooled: bool = False  # Henaff eq. 6's l2-pooled readout: ``pool`` applies
     even_hidden: bool = False  # needs an even hidden size (2×2 rotation blocks)
     language_model: bool = False  # can be the layer of a PTB language model

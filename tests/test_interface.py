@@ -183,7 +183,7 @@ def test_the_diagonal_models_fused_and_reference_agree_with_gradients(name):
 
 @pytest.mark.skipif(importlib.util.find_spec("numba") is None,
                     reason="numba not installed (pip install 'rnnmem[fast]'; CI installs it)")
-def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
+def test_the_compiled_scans_equal_pytorchs_with_gradients():
     from rnnmem.nn.compiled_scan import (
         gated_scan,
         input_product,
@@ -225,16 +225,34 @@ def test_minGRUs_compiled_gate_and_scan_equal_pytorchs_with_gradients():
     grads = [torch.autograd.grad((f(x, weight, bias) * probe).sum(), (x, weight, bias))
              for f in (input_product, torch.nn.functional.linear)]
     assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(*grads, strict=True))
-    # the layers with scan "compiled" against their per-step references
-    for name in ("mingru", "mingru-block"):
+    # the LRU's diagonal scan, planar ([Re; Im] halves), against PyTorch's complex scan
+    from rnnmem.nn.compiled_scan import diagonal_scan, reference_diagonal_scan
+
+    for T in (1, 2, 9):
+        lam = (0.6 * torch.randn(2, 5, generator=g, dtype=torch.float64)).requires_grad_()
+        drive = torch.randn(T, 2, 10, generator=g, dtype=torch.float64, requires_grad=True)
+        start = torch.randn(2, 10, generator=g, dtype=torch.float64, requires_grad=True)
+        for x0 in (start, None):
+            assert torch.allclose(diagonal_scan(lam, drive, x0),
+                                  reference_diagonal_scan(lam, drive, x0), atol=1e-12)
+            assert torch.autograd.gradcheck(diagonal_scan, (lam, drive, x0))
+    assert torch.autograd.gradgradcheck(diagonal_scan, (lam, drive, start))
+    # the layers with scan "compiled" against their per-step references, from a given state
+    for name in ("mingru", "mingru-block", "lru", "lru-block"):
         x = torch.randn(11, 3, N_IN, generator=g, dtype=torch.float64)
         layers = [build_layer(name, N_IN, H, generator=torch.Generator().manual_seed(0),
                               **options).double()
                   for options in (dict(scan="compiled"), dict(fused=False))]
         (y1, s1), (y2, s2) = (layer(x) for layer in layers)
+        if name == "lru":  # and from a given (complex) state
+            (y1, s1), (y2, s2) = (layer(x, s1.detach()) for layer in layers)
         assert torch.allclose(y1, y2, atol=1e-12)
-        (y1.pow(2).sum() + sum(s.sum() for s in torch.utils._pytree.tree_leaves(s1))).backward()
-        (y2.pow(2).sum() + sum(s.sum() for s in torch.utils._pytree.tree_leaves(s2))).backward()
+        for s_1, s_2 in zip(*map(torch.utils._pytree.tree_leaves, (s1, s2)), strict=True):
+            assert torch.allclose(s_1, s_2, atol=1e-12)
+        (y1.pow(2).sum() + sum(s.abs().sum() for s in torch.utils._pytree.tree_leaves(s1))
+         ).backward()
+        (y2.pow(2).sum() + sum(s.abs().sum() for s in torch.utils._pytree.tree_leaves(s2))
+         ).backward()
         for (n, p), (_, q) in zip(*(layer.named_parameters() for layer in layers), strict=True):
             assert torch.allclose(p.grad, q.grad, atol=1e-10), (name, n)
 
@@ -243,8 +261,9 @@ def test_a_compiled_scan_without_numba_is_one_clear_error(monkeypatch):
     from rnnmem.nn import compiled_scan
 
     monkeypatch.setattr(compiled_scan.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ValueError, match="needs numba: pip install numba"):
-        build_layer("mingru", N_IN, H, scan="compiled")
+    for name in ("mingru", "lru"):
+        with pytest.raises(ValueError, match="needs numba: pip install numba"):
+            build_layer(name, N_IN, H, scan="compiled")
 
 
 def test_the_lru_starts_on_its_ring_with_its_normalization():

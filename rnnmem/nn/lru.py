@@ -11,7 +11,9 @@ Departures, named: the state has ``hidden`` complex units and the output y (what
 sees) ``hidden`` real ones; D is a dense (hidden × n_inputs) map, N(0, 1/n_in), where the paper's
 is diagonal (its input and output widths are equal); no non-linearity, MLP or normalization
 after the layer (the paper stacks LRU blocks with them). The recurrence runs as the linear
-scan of :mod:`rnnmem.nn.linear_scan` that ``scan`` names (sequential or parallel). Recipe, as
+scan of :mod:`rnnmem.nn.linear_scan` that ``scan`` names (sequential or parallel), or as one
+compiled loop each way on planar states (``scan="compiled"``, numba:
+:func:`rnnmem.nn.compiled_scan.diagonal_scan`; values equal up to rounding, an option). Recipe, as
 the reference code (NicolasZucchet/minimal-LRU) trains it: AdamW with weight decay 0.05, the
 recurrent parameters ν, θ, γ and B at half the learning rate without weight decay
 (:meth:`LRU.param_groups`).
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from ..registry import register_model
+from .compiled_scan import check_compiled, diagonal_scan, input_product
 from .interface import RNNInterface
 from .linear_scan import (
     DEFAULT_SCAN,
@@ -49,7 +52,7 @@ class LRU(RNNInterface):
                  scan: str = DEFAULT_SCAN, fused: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
-        check_scan(scan)
+        check_lru_scan(scan)
         if not ssm_lr_factor > 0:
             raise ValueError(f"ssm_lr_factor must be > 0, got {ssm_lr_factor!r}")
         self.ssm_lr_factor = ssm_lr_factor
@@ -100,6 +103,8 @@ class LRU(RNNInterface):
 
     def _run(self, x: torch.Tensor, state: torch.Tensor | None):
         """(y (T, B, hidden), every complex state x_t (T, B, hidden))."""
+        if self.fused and self.scan == "compiled":  # its states planar: (T, B, 2·hidden) real
+            return self._run_compiled(x, state)
         # B u_t and Re(C x_t) as real products: u is real and only y's real part is kept, so a
         # complex product would compute (and differentiate) parts that are zero or discarded
         # γ ⊙ (B u_t) = (diag(γ) B) u_t: γ scales B's rows, never a (T, B, N) tensor
@@ -113,18 +118,53 @@ class LRU(RNNInterface):
         C = torch.stack([self.C_re, -self.C_im], dim=-1).flatten(1)  # (hidden, 2N)
         return torch.view_as_real(states).flatten(-2) @ C.t() + x @ self.D.t(), states
 
+    def _run_compiled(self, x, state):
+        """:meth:`_run` by the compiled scan, on planar states (T, B, 2N) = [Re x_t, Im x_t]
+        (:func:`diagonal_scan`; complex again where a state leaves the layer): the same
+        products with their columns in another order, the narrow input products' weight
+        gradients as (xᵀG)ᵀ, and D u_t added inside the readout's product."""
+        B = torch.exp(self.gamma_log).repeat(2)[:, None] * torch.cat([self.B_re, self.B_im])
+        lam = torch.view_as_real(self.eigenvalues()).t()
+        if state is not None:
+            state = torch.cat([state.real, state.imag], dim=-1)
+        states = diagonal_scan(lam, input_product(x, B), state)
+        C = torch.cat([self.C_re, -self.C_im], dim=1)  # Re(C x) = C_re x_re − C_im x_im
+        y = torch.addmm(input_product(x, self.D).flatten(0, -2), states.flatten(0, -2), C.t())
+        return y.unflatten(0, states.shape[:-1]), states
+
+    def _final(self, states: torch.Tensor) -> torch.Tensor:
+        """A state (..., N) complex, from the compiled path's planar (..., 2N)."""
+        if self.fused and self.scan == "compiled":
+            return torch.complex(*states.unflatten(-1, (2, -1)).unbind(-2))
+        return states
+
     def forward_state(self, x: torch.Tensor, state: torch.Tensor | None = None):
         """(y (T, B, hidden), final complex state (B, hidden)) from a complex state (B, hidden)."""
         y, states = self._run(x, state)
-        return y, states[-1]
+        return y, self._final(states[-1])
 
     def packed_run(self, x, state, last):  # the state is x_t, not the output y_t
         y, states = self._run(x, state)
-        return y, states[last, torch.arange(states.shape[1], device=states.device)]
+        return y, self._final(states[last, torch.arange(states.shape[1], device=states.device)])
 
     def extra_repr(self) -> str:
         return (f"{self.n_inputs}, {self.hidden}, r_min={self.r_min}, r_max={self.r_max}, "
                 f"max_phase={self.max_phase:.3g}")
+
+
+# the LRU's scans: the linear scan's, and the diagonal scan compiled (numba; not the default:
+# its values differ from the committed runs' by rounding)
+LRU_SCANS = (*SCANS, "compiled")
+LRU_SCAN_HELP = (SCAN_HELP + "; compiled: the scan as one numba loop each way (values equal up "
+                 "to rounding; needs numba)")
+LRU_KERNELS = {**KERNELS, "compiled": "diagonal scan compiled (numba)"}
+
+
+def check_lru_scan(scan: str) -> None:
+    if scan == "compiled":
+        check_compiled()
+    else:
+        check_scan(scan)
 
 
 # minimal-LRU's defaults (run_train.py: AdamW, weight decay 0.05; the SSM parameters at
@@ -136,6 +176,9 @@ LRU_SEARCH = {"lr": (1e-4, 3e-4, 1e-3, 3e-3), ("r_min", "r_max"): ((0.0, 1.0), (
 # the scan's least traffic, complex (T, B, N) tensors: forward reads the drive and writes the
 # states; backward reads ∂L/∂states and the states (∂L/∂λ) and writes ∂L/∂drive (bench)
 LRU_TRAFFIC = 2 * 5
+# and its readout Re(C x_t), a (T·B, 2N) → (T·B, hidden) product each way: the layer's largest
+# work (twice the LT-RNN's recurrent products at N = hidden), which bench's roofline adds
+LRU_PRODUCTS = 2
 
 register_model(
     "lru", LRU, recipe=LRU_RECIPE, search=LRU_SEARCH,
@@ -144,10 +187,10 @@ register_model(
               max_phase="initial phases of λ uniform in [0, max_phase]",
               ssm_lr_factor="learning rate of ν, θ, γ and B over the run's lr "
                             "(they also get no weight decay)",
-              scan=SCAN_HELP),
-    choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN], kernels=dict(
-        (KERNELS[k], dict(scan=k)) for k in SCANS), reference="per-step autograd",
-    scan_traffic=LRU_TRAFFIC, _builtin=True)
+              scan=LRU_SCAN_HELP),
+    choices=dict(scan=LRU_SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN], kernels=dict(
+        (LRU_KERNELS[k], dict(scan=k)) for k in LRU_SCANS), reference="per-step autograd",
+    scan_traffic=LRU_TRAFFIC, scan_products=LRU_PRODUCTS, _builtin=True)
 
 
 class LRUBlock(RNNInterface):
@@ -242,6 +285,6 @@ register_model(
               max_phase="initial phases of λ uniform in [0, max_phase]",
               ssm_lr_factor="learning rate of ν, θ, γ and B over the run's lr "
                             "(they also get no weight decay)",
-              scan=SCAN_HELP),
-    choices=dict(scan=SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
+              scan=LRU_SCAN_HELP),
+    choices=dict(scan=LRU_SCANS), gemm_blocks=2, kernel=KERNELS[DEFAULT_SCAN],
     reference="per-step autograd", _builtin=True)
