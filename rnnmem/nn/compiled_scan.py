@@ -20,7 +20,7 @@ from functools import cache
 
 import torch
 
-from .linear_scan import linear_scan
+from .linear_scan import differentiated, linear_scan
 from .scan import _traced
 
 NEEDS = "scan 'compiled' needs numba: pip install numba (or the 'fast' extra: rnnmem[fast])"
@@ -91,12 +91,7 @@ class _DiagonalScan(torch.autograd.Function):
     def backward(ctx, grad):
         lam, drive, x0, lam_, start, x = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: differentiate PyTorch's form
-            wanted = [t for t in (lam, drive, x0) if t.requires_grad]
-            with torch.enable_grad():
-                out = reference_diagonal_scan(lam, drive, x0)
-                grads = dict(zip(map(id, wanted), torch.autograd.grad(
-                    out, wanted, grad, create_graph=True, allow_unused=True), strict=True))
-            return tuple(grads.get(id(t)) for t in (lam, drive, x0))
+            return differentiated(reference_diagonal_scan, (lam, drive, x0), grad)
         grad_drive, grad_x0 = torch.empty_like(x), torch.empty_like(start)
         per_sequence = torch.empty_like(start)  # ∂L/∂λ of each sequence (B, 2N), summed below
         _diagonal_kernels()[1](lam_.numpy(), start.numpy(), x.numpy(),
@@ -172,12 +167,9 @@ class _GatedScan(torch.autograd.Function):
     def backward(ctx, grad):
         stacked, h0, pair, start, h, z = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: differentiate PyTorch's form
-            wanted = [t for t in (stacked, h0) if t.requires_grad]
-            with torch.enable_grad():
-                out = reference_gated_scan(stacked[:, :, 0], stacked[:, :, 1], h0)
-                grads = dict(zip(map(id, wanted), torch.autograd.grad(
-                    out, wanted, grad, create_graph=True, allow_unused=True), strict=True))
-            return tuple(grads.get(id(t)) for t in (stacked, h0))
+            return differentiated(lambda pair, h: reference_gated_scan(pair[:, :, 0],
+                                                                       pair[:, :, 1], h),
+                                  (stacked, h0), grad)
         grad_pair, grad_h0 = torch.empty_like(pair), torch.empty_like(start)
         _kernels()[1](z.numpy(), pair.numpy(), start.numpy(), h.numpy(),
                       grad.contiguous().numpy(), grad_pair.numpy(), grad_h0.numpy(), _one(z))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .scan import _traced
+from .scan import _traced, differentiated
 
 SCANS = ("sequential", "parallel")
 KERNELS = dict(sequential="sequential linear scan (fused loop)",
@@ -77,12 +77,7 @@ class _SequentialScan(torch.autograd.Function):
     def backward(ctx, grad):
         a, b, x0, x = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: differentiable ops
-            wanted = [t for t in (a, b, x0) if t is not None and t.requires_grad]
-            with torch.enable_grad():
-                out = linear_scan_reference(a, b, x0)
-                grads = dict(zip(map(id, wanted), torch.autograd.grad(
-                    out, wanted, grad, create_graph=True, allow_unused=True), strict=True))
-            return tuple(grads.get(id(t)) if t is not None else None for t in (a, b, x0))
+            return differentiated(linear_scan_reference, (a, b, x0), grad)
         g = grad.clone(memory_format=torch.contiguous_format)  # ∂L/∂x_t, built in place
         G = g.unbind(0)
         conj_a = a.conj()

@@ -205,13 +205,22 @@ class ScanFunction(torch.autograd.Function):
 def _reference_backward(a, V, h0, bias, activation, clip, grad_h):
     """∂L/∂(a, V, h0, bias) as a graph: :func:`scan_reference` at the saved inputs,
     differentiated with ``create_graph=True`` (double backward, Hessian-vector products)."""
-    tensors = (a, V, h0, bias)
-    wanted = [t for t in tensors if t is not None and t.requires_grad]
+    def reference(a, V, h0, bias):
+        return scan_reference(a, V, h0, activation=activation, clip=clip, bias=bias)
+
+    return (*differentiated(reference, (a, V, h0, bias), grad_h), None, None)
+
+
+def differentiated(reference, inputs: tuple, grad: torch.Tensor) -> tuple:
+    """A fused scan's backward asked for a graph of the gradient (a double backward): the
+    gradients of ``inputs`` (None where an input is None or needs none) through ``reference``,
+    the same function in differentiable ops."""
+    wanted = [t for t in inputs if t is not None and t.requires_grad]
     with torch.enable_grad():
-        out = scan_reference(a, V, h0, activation=activation, clip=clip, bias=bias)
+        out = reference(*inputs)
         grads = dict(zip(map(id, wanted), torch.autograd.grad(
-            out, wanted, grad_h, create_graph=True, allow_unused=True), strict=True))
-    return (*(grads.get(id(t)) if t is not None else None for t in tensors), None, None)
+            out, wanted, grad, create_graph=True, allow_unused=True), strict=True))
+    return tuple(grads.get(id(t)) if t is not None else None for t in inputs)
 
 
 def _traced(*tensors) -> bool:
