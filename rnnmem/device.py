@@ -10,6 +10,7 @@ what differs on a GPU is the arithmetic (docs/reliability.md).
 
 from __future__ import annotations
 
+import contextlib
 import platform
 
 import torch
@@ -88,3 +89,26 @@ def kernel_path(device: torch.device | str = "cpu") -> str:
     else:
         where = f"cpu {platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
     return f"{where}, torch {torch.__version__}"
+
+
+@contextlib.contextmanager
+def run_arithmetic(threads: int):
+    """How a run computes on the CPU, set while it trains and undone after: torch's intra-op
+    threads at ``threads``, and denormal floats flushed to zero.
+
+    A gradient that decays through a long backward pass (an LSTM's at T = 400, the adding
+    task's at init) reaches the denormal range (below 1.2e-38 in float32), where x86
+    arithmetic is ~100× slower: a step took 3–10× longer at T = 800 (docs/reliability.md).
+    Flushed, such a value is 0; added to any gradient or weight of a trained net it changed
+    nothing (the committed runs retrained with it gave the same weights, byte for byte). It
+    applies to the calling thread (torch's backward runs there on the CPU); a run on several
+    threads keeps its workers' default. Afterwards denormals are kept again, Python's default
+    (torch has no getter for the previous setting)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(saved)

@@ -24,6 +24,7 @@ from torch import nn
 
 from .build import layer_options, make_task
 from .data.ptb import PTBCorpus
+from .device import run_arithmetic
 from .footprint import require_lm
 from .loop import TaskKind, make_optimizer
 from .nn.model import build_layer
@@ -153,9 +154,7 @@ def lm_seconds(config, probe_steps: int = 3) -> tuple[float, float, dict]:
     """(seconds of one training step, seconds per evaluated token, tokens per split) of a
     language model, on one thread; raises :class:`~rnnmem.data.DataError` if its corpus is
     not installed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with run_arithmetic(1):
         corpus = make_task(config)
         model = LanguageModel(len(corpus.vocab), config, torch.Generator().manual_seed(0))
         workload, optimizer = LMWorkload(corpus, config), make_optimizer(config, model)
@@ -173,8 +172,6 @@ def lm_seconds(config, probe_steps: int = 3) -> tuple[float, float, dict]:
         evaluate_stream(model, tokens, bptt)
         per_token = (time.perf_counter() - start) / (tokens.numel() - 1)
         return step, per_token, {split: ids.numel() for split, ids in corpus.ids.items()}
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ evaluation) and ``summary.json``; each is written atomically.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -28,7 +27,7 @@ import torch
 
 from .build import make_model, make_task  # noqa: F401 - also importable from here
 from .config import OPTIMIZERS, TrainConfig  # noqa: F401 - also importable from here
-from .device import require_device
+from .device import require_device, run_arithmetic
 from .footprint import require_training
 from .lm import LANGUAGE_MODEL
 from .loop import (  # noqa: F401 - open_run: tests use it here
@@ -133,17 +132,6 @@ class TaskWorkload:
         pass
 
 
-@contextlib.contextmanager
-def run_threads(threads: int):
-    """torch's intra-op threads set to a run's ``threads`` while it trains, then restored."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
 def train(config: TrainConfig, run_dir: str | Path, *, progress=False,
           resume: bool = False, overwrite: bool = False, loggers=(),
           log_every: int = LOG_EVERY) -> dict:
@@ -161,7 +149,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress=False,
     run's identity: it changes no number). ``progress``: a bar (True), or a callable given
     ``(step, steps)`` after each step.
     """
-    with run_threads(config.threads):
+    with run_arithmetic(config.threads):
         kind = trained_as(config)
         task = make_task(config)  # first: missing data fails before anything is written
         kind.require(config, task)  # and a size this machine cannot hold
@@ -180,7 +168,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress=False,
 def step_seconds(config: TrainConfig, probe_steps: int = 3) -> float:
     """Seconds of one training step of a task model of ``config`` on one thread (after one
     warm-up step)."""
-    with run_threads(1):
+    with run_arithmetic(1):
         task = make_task(config)
         model = make_model(config, task, torch.Generator().manual_seed(0))
         optimizer = make_optimizer(config, model)

@@ -174,3 +174,38 @@ def test_sweep_workers_take_the_gpus_in_turn_and_ray_jobs_ask_for_one(tmp_path, 
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "not available" in err[0]
         assert not any(tmp_path.iterdir())
+
+
+def test_a_run_flushes_the_denormals_its_long_backward_reaches_and_ends_the_same(tmp_path,
+                                                                                  monkeypatch):
+    """An LSTM's gradient at T = 200 decays into the denormal range (slow on x86); a run
+    flushes those to zero, which changes no weight, and keeps them again afterwards."""
+    from rnnmem.device import run_arithmetic
+    from rnnmem.io import read_json
+    from rnnmem.train import train
+
+    config = TrainConfig(task="adding", model="lstm", T=200, hidden=16, batch=20, steps=20,
+                         eval_every=10, val_size=20, lr=1e-3, seed=0)
+    task = make_task(config)
+
+    def input_gradient():
+        net = make_model(config, task, torch.Generator().manual_seed(0))
+        x, y = task.sample(config.batch, torch.Generator().manual_seed(0))
+        x.requires_grad_(True)
+        task.loss(net(x)[0], y).backward()
+        return x.grad.abs()
+
+    tiny = torch.finfo(torch.float32).tiny
+    kept = input_gradient()
+    assert ((kept > 0) & (kept < tiny)).any()  # the case is real: denormals reached
+    with run_arithmetic(1):
+        flushed = input_gradient()
+    assert not ((flushed > 0) & (flushed < tiny)).any()
+    assert torch.equal(input_gradient(), kept)  # and undone after
+
+    train(config, tmp_path / "flushed")
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda on: True)
+    train(config, tmp_path / "kept")
+    weights = [read_json(tmp_path / name / "summary.json")["integrity"]["weights"]
+               for name in ("flushed", "kept")]
+    assert weights[0] == weights[1]
