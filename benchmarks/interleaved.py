@@ -4,11 +4,14 @@ busy machine.
     python benchmarks/interleaved.py skew-lt-rnn,lt-rnn,skew-rnn,srnn \
         --plugin docs/examples/scan_plugin.py [--size 520,50,80] [--rounds 40]
     python benchmarks/interleaved.py mingru:scan=compiled,lt-rnn,mingru,lt-rnn --size 520,50,128
+    python benchmarks/interleaved.py lru:scan=compiled@64,lt-rnn --size 784,50,128
 
 Each round runs forward + backward of every layer once (T × B sequences of 10 inputs, width H,
 one thread); a layer's time is the least over the rounds (what a load took nothing from). The
 ratios are of consecutive pairs (1st / 2nd, 3rd / 4th, ...): name each plugin before the
-built-in of its equation; ``name:option=value`` sets a layer's string option. `rnnmem bench`
+built-in of its equation; ``name:option=value`` sets a layer's string option, ``name@64`` its
+width (other than --size's H: the LRU at N = H/2 complex units holds as many real states as an
+H-unit LT-RNN). `rnnmem bench`
 times its rows in turns too (least of its rounds); this script adds layer options and sizes.
 """
 
@@ -21,6 +24,15 @@ import torch
 
 from rnnmem.nn.model import build_layer
 from rnnmem.plugins import load_plugin
+
+
+def build(name: str, H: int) -> torch.nn.Module:
+    """``model[:option=value...][@width]`` built with 10 inputs, width ``H`` unless given."""
+    name, _, width = name.partition("@")
+    model, *options = name.split(":")
+    return build_layer(model, 10, int(width) if width else H,
+                       generator=torch.Generator().manual_seed(0),
+                       **dict(o.split("=") for o in options))
 
 
 def main() -> None:
@@ -36,9 +48,7 @@ def main() -> None:
     T, B, H = (int(n) for n in args.size.split(","))
     names = args.models.split(",")
     x = torch.randn(T, B, 10, generator=torch.Generator().manual_seed(1))
-    layers = {n: build_layer(n.split(":")[0], 10, H, generator=torch.Generator().manual_seed(0),
-                             **dict(o.split("=") for o in n.split(":")[1:]))
-              for n in names}
+    layers = {n: build(n, H) for n in names}
     least = dict.fromkeys(names, float("inf"))
     for _ in range(args.rounds):
         for name, layer in layers.items():
