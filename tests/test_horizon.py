@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from rnnmem.experiments.horizon import (
     BUDGETS,
     NEEDED,
@@ -118,6 +120,22 @@ def test_a_rounds_probes_start_with_the_longest_expected(monkeypatch):
             (("lru", "copy"), 16, 1)]
     # T / reference (copy 8, adding 20 in SMALL) x step: 1.25, 2, 3, 2
     assert longest_first(jobs, SMALL) == [jobs[2], jobs[1], jobs[3], jobs[0]]
+
+
+def test_a_sweeps_time_left_weighs_each_run_by_its_length(monkeypatch):
+    from rnnmem.experiments import horizon
+
+    configs = [horizon.job_config(m, t, T, 0, SMALL)
+               for m, t, T in [("lt-rnn", "adding", 10), ("lt-rnn", "adding", 40),
+                               ("mingru", "copy", 16)]]
+    # measured once, at adding's reference length 20: the steps at 10 and 40 scale from it
+    weights = horizon.step_weights(configs, SMALL)
+    assert weights[0] > 0 and weights[1] == pytest.approx(4 * weights[0])
+    measured = horizon.step_cost
+    monkeypatch.setattr(horizon, "step_cost",  # a shape that cannot be measured: the mean
+                        lambda c: None if c.model == "mingru" else measured(c))
+    weights = horizon.step_weights(configs, SMALL)
+    assert weights[2] == pytest.approx((weights[0] + weights[1]) / 2)
 
 
 def test_every_registered_model_is_in_the_horizon_experiment():

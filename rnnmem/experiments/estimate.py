@@ -39,6 +39,14 @@ def _cost(config: TrainConfig) -> RunCost | None:
     return _COSTS[key]
 
 
+def step_cost(config: TrainConfig) -> float | None:
+    """Seconds of one training step of ``config`` on one thread, measured here once per run
+    shape (a few real steps); None where it cannot be (a corpus not installed, a model that
+    fails)."""
+    cost = _cost(config)
+    return cost.step if cost else None
+
+
 def relative_step_costs(configs: list[TrainConfig]) -> list[float]:
     """Each config's step cost relative to the mean of every step :func:`estimate_seconds`
     timed in this process (1 where its shape was not timed): the weights of a sweep's time
