@@ -55,13 +55,17 @@ class _SelectiveScan(torch.autograd.Function):
         drive_scale = delta * u  # (T, B, channels): Δ_t u_t
         decay = torch.empty_like(states[0])
         prev = None if h0 is None else h0.reshape(batch, channels, -1)
-        for t in range(T):
-            h = states[t]
-            torch.mul(B[t, :, None, :], drive_scale[t, :, :, None], out=h)
+        # every step's slices as views made at once (the loop's indexing cost as much as a
+        # small op): the same memory, so the same numbers
+        steps = zip(states.unbind(0), B[:, :, None, :].unbind(0),
+                    drive_scale[..., None].unbind(0), delta[..., None].unbind(0),
+                    C[..., None].unbind(0), y[..., None].unbind(0), strict=True)
+        for h, B_t, scale_t, delta_t, C_t, y_t in steps:
+            torch.mul(B_t, scale_t, out=h)
             if prev is not None:
-                torch.mul(delta[t, :, :, None], A, out=decay).exp_()
+                torch.mul(delta_t, A, out=decay).exp_()
                 h.addcmul_(decay, prev)
-            torch.bmm(h, C[t, :, :, None], out=y[t, :, :, None])
+            torch.bmm(h, C_t, out=y_t)
             prev = h
         return y, states.flatten(2)
 
@@ -100,22 +104,29 @@ class _SelectiveScan(torch.autograd.Function):
         grad_A_terms = torch.zeros_like(states[0])  # Σ_t ∂L/∂(Δ_t A) Δ_t, summed over B last
         dh = torch.zeros_like(states[0])  # ∂L/∂h_t, carried back
         decay, work = torch.empty_like(dh), torch.empty_like(dh)
-        for t in range(T - 1, -1, -1):
-            h = states[t]
-            dh.addcmul_(grad_y[t, :, :, None], C[t, :, None, :])
-            if grad_states is not None:
-                dh.add_(grad_states[t])
-            torch.bmm(grad_y[t, :, None, :], h, out=grad_C[t, :, None, :])
-            torch.bmm(dh, B[t, :, :, None], out=grad_scale[t, :, :, None])
-            torch.bmm(drive_scale[t, :, None, :], dh, out=grad_B[t, :, None, :])
-            prev = states[t - 1] if t > 0 else prev_states
+        # each step's slices as views made at once, as in the forward
+        steps = zip(states.unbind(0), (prev_states, *states[:-1].unbind(0)),
+                    grad_y[..., None].unbind(0), grad_y[:, :, None, :].unbind(0),
+                    C[:, :, None, :].unbind(0), B[..., None].unbind(0),
+                    drive_scale[:, :, None, :].unbind(0), delta[..., None].unbind(0),
+                    grad_C[:, :, None, :].unbind(0), grad_scale[..., None].unbind(0),
+                    grad_B[:, :, None, :].unbind(0), grad_delta.unbind(0),
+                    (None,) * T if grad_states is None else grad_states.unbind(0), strict=True)
+        for (h, prev, grad_y_t, grad_y_row, C_row, B_t, scale_row, delta_t, grad_C_t,
+             grad_scale_t, grad_B_t, grad_delta_t, grad_states_t) in reversed(list(steps)):
+            dh.addcmul_(grad_y_t, C_row)
+            if grad_states_t is not None:
+                dh.add_(grad_states_t)
+            torch.bmm(grad_y_row, h, out=grad_C_t)
+            torch.bmm(dh, B_t, out=grad_scale_t)
+            torch.bmm(scale_row, dh, out=grad_B_t)
             if prev.numel():
-                torch.mul(delta[t, :, :, None], A, out=decay).exp_()
+                torch.mul(delta_t, A, out=decay).exp_()
                 # ∂L/∂(Δ_t A) = dh ⊙ h_{t−1} ⊙ exp(Δ_t A)
                 torch.mul(dh, prev, out=work).mul_(decay)
-                grad_A_terms.addcmul_(work, delta[t, :, :, None])
+                grad_A_terms.addcmul_(work, delta_t)
                 dh.mul_(decay)
-                torch.sum(torch.mul(work, A, out=decay), -1, out=grad_delta[t])
+                torch.sum(torch.mul(work, A, out=decay), -1, out=grad_delta_t)
             else:
                 dh.zero_()
         grad_delta.addcmul_(grad_scale, u)
