@@ -123,18 +123,22 @@ def test_a_rounds_probes_start_with_the_longest_expected(monkeypatch):
 
 
 def test_a_sweeps_time_left_weighs_each_run_by_its_length(monkeypatch):
-    from rnnmem.experiments import horizon
+    from rnnmem.experiments import estimate, horizon
 
     configs = [horizon.job_config(m, t, T, 0, SMALL)
                for m, t, T in [("lt-rnn", "adding", 10), ("lt-rnn", "adding", 40),
                                ("mingru", "copy", 16)]]
-    # measured once, at adding's reference length 20: the steps at 10 and 40 scale from it
-    weights = horizon.step_weights(configs, SMALL)
+
+    def at_reference(config):  # adding's reference length in SMALL: 20
+        return horizon.reference_length(SMALL[config.task]["grid"])
+
+    # measured once, at T = 20: the steps at 10 and 40 scale from it
+    weights = estimate.length_scaled_steps(configs, at_reference)
     assert weights[0] > 0 and weights[1] == pytest.approx(4 * weights[0])
-    measured = horizon.step_cost
-    monkeypatch.setattr(horizon, "step_cost",  # a shape that cannot be measured: the mean
+    measured = estimate.step_cost
+    monkeypatch.setattr(estimate, "step_cost",  # a shape that cannot be measured: the mean
                         lambda c: None if c.model == "mingru" else measured(c))
-    weights = horizon.step_weights(configs, SMALL)
+    weights = estimate.length_scaled_steps(configs, at_reference)
     assert weights[2] == pytest.approx((weights[0] + weights[1]) / 2)
 
 

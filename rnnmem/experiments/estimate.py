@@ -9,6 +9,7 @@ splits: one is timed on a slice of the validation text).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -45,6 +46,21 @@ def step_cost(config: TrainConfig) -> float | None:
     fails)."""
     cost = _cost(config)
     return cost.step if cost else None
+
+
+def length_scaled_steps(configs: list[TrainConfig], reference) -> list[float]:
+    """Each run's step cost, in one unit for a sweep's time left (:class:`Progress`): its
+    shape's step measured at length ``reference(config)`` × its T over that length, the memory
+    horizon's plan estimate's model (an S6 step at adding T = 800 weighs 80 copy steps at
+    T = 10 of a model as fast). A shape that cannot be measured weighs the others' mean."""
+    scaled = []
+    for config in configs:
+        T = reference(config)
+        at_reference = dataclasses.replace(config, task_options={**config.task_options, "T": T})
+        scaled.append((step_cost(at_reference), config.task_options["T"] / T))
+    known = [step * ratio for step, ratio in scaled if step]
+    mean = sum(known) / len(known) if known else 1.0
+    return [step * ratio if step else mean for step, ratio in scaled]
 
 
 def relative_step_costs(configs: list[TrainConfig]) -> list[float]:

@@ -24,7 +24,6 @@ S and K per budget, the reference length of the search.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -39,8 +38,8 @@ from .estimate import (
     Progress,
     describe_seconds,
     estimate_seconds,
+    length_scaled_steps,
     relative_step_costs,
-    step_cost,
 )
 from .jobs import Job, job_dir
 from .tuning import (
@@ -182,22 +181,6 @@ def longest_first(jobs: list[tuple], spec: dict) -> list[tuple]:
                                      key=lambda pair: -pair[0] * pair[1][1] / refs[pair[1][0][1]])]
 
 
-def step_weights(configs: list[TrainConfig], spec: dict) -> list[float]:
-    """Each run's step cost, in one unit for a sweep's time left (:class:`.estimate.Progress`):
-    its shape's step measured at its task's reference length × T over that length, the plan
-    estimate's model (an S6 step at adding T = 800 weighs 80 copy steps at T = 10 of a model
-    as fast). A shape that cannot be measured weighs the mean of the others."""
-    def at_reference(config):
-        T = reference_length(spec[config.task]["grid"])
-        return (dataclasses.replace(config, task_options={**config.task_options, "T": T}),
-                config.task_options["T"] / T)
-
-    scaled = [(step_cost(reference), ratio) for reference, ratio in map(at_reference, configs)]
-    known = [step * ratio for step, ratio in scaled if step]
-    mean = sum(known) / len(known) if known else 1.0
-    return [step * ratio if step else mean for step, ratio in scaled]
-
-
 def horizon_of(solved: dict[int, bool]) -> int | None:
     """The longest length solved with every shorter probed length solved too (None: not even
     the shortest probed)."""
@@ -226,7 +209,8 @@ def memory_horizon(out: Path, budget: str = "quick", workers: int | None = None,
         if moved:
             progress(f"  {len(moved)} changed run(s) moved aside to retrain, e.g. "
                      f"{moved[0][1]} ({moved[0][2]})")
-        weights = step_weights([c for c, _ in runs], spec)
+        weights = length_scaled_steps([c for c, _ in runs],
+                                      lambda c: reference_length(spec[c.task]["grid"]))
         counter = Progress(len(runs), sum(w * c.steps for w, (c, d) in zip(weights, runs,
                                                                           strict=True)
                                           if finished_summary(c, d, weights=False) is None),
