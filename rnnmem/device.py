@@ -98,9 +98,9 @@ def run_arithmetic(threads: int):
 
     A gradient that decays through a long backward pass (an LSTM's at T = 400, the adding
     task's at init) reaches the denormal range (below 1.2e-38 in float32), where x86
-    arithmetic is ~100× slower: a step took 3–10× longer at T = 800 (docs/reliability.md).
-    Flushed, such a value is 0; added to any gradient or weight of a trained net it changed
-    nothing (the committed runs retrained with it gave the same weights, byte for byte). It
+    arithmetic is ~100× slower: a step took 2–5× longer at T = 800 (docs/bench.md). Flushed,
+    such a value is 0; every committed run retrained with it gave the same weights, byte for
+    byte (docs/reliability.md): below 1e-38, it never moved a sum of larger numbers. It
     applies to the calling thread (torch's backward runs there on the CPU); a run on several
     threads keeps its workers' default. Afterwards denormals are kept again, Python's default
     (torch has no getter for the previous setting)."""
