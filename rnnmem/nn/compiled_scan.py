@@ -20,7 +20,7 @@ from functools import cache
 
 import torch
 
-from .linear_scan import differentiated, linear_scan
+from .linear_scan import check_scan, differentiated, linear_scan
 from .scan import _traced
 
 NEEDS = "scan 'compiled' needs numba: pip install numba (or the 'fast' extra: rnnmem[fast])"
@@ -30,6 +30,14 @@ def check_compiled() -> None:
     """A clear error where numba is missing (at the layer's construction, not its first step)."""
     if importlib.util.find_spec("numba") is None:
         raise ValueError(NEEDS)
+
+
+def check_layer_scan(scan: str) -> None:
+    """A layer's ``scan``: one of the linear scan's, or ``"compiled"`` where numba is present."""
+    if scan == "compiled":
+        check_compiled()
+    else:
+        check_scan(scan)
 
 
 def gated_scan(gate: torch.Tensor, candidate: torch.Tensor, h0: torch.Tensor | None = None

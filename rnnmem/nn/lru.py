@@ -27,14 +27,13 @@ import torch
 from torch import nn
 
 from ..registry import register_model
-from .compiled_scan import check_compiled, diagonal_scan, input_product
+from .compiled_scan import check_layer_scan, diagonal_scan, input_product
 from .interface import RNNInterface
 from .linear_scan import (
     DEFAULT_SCAN,
     KERNELS,
     SCAN_HELP,
     SCANS,
-    check_scan,
     linear_scan,
     linear_scan_reference,
 )
@@ -52,7 +51,7 @@ class LRU(RNNInterface):
                  scan: str = DEFAULT_SCAN, fused: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
-        check_lru_scan(scan)
+        check_layer_scan(scan)
         if not ssm_lr_factor > 0:
             raise ValueError(f"ssm_lr_factor must be > 0, got {ssm_lr_factor!r}")
         self.ssm_lr_factor = ssm_lr_factor
@@ -158,13 +157,6 @@ LRU_SCANS = (*SCANS, "compiled")
 LRU_SCAN_HELP = (SCAN_HELP + "; compiled: the scan as one numba loop each way (values equal up "
                  "to rounding; needs numba)")
 LRU_KERNELS = {**KERNELS, "compiled": "diagonal scan compiled (numba)"}
-
-
-def check_lru_scan(scan: str) -> None:
-    if scan == "compiled":
-        check_compiled()
-    else:
-        check_scan(scan)
 
 
 # minimal-LRU's defaults (run_train.py: AdamW, weight decay 0.05; the SSM parameters at

@@ -19,14 +19,13 @@ import torch
 from torch import nn
 
 from ..registry import register_model
-from .compiled_scan import check_compiled, gated_scan, input_product, packed_gated_scan
+from .compiled_scan import check_layer_scan, gated_scan, input_product, packed_gated_scan
 from .interface import RNNInterface
 from .linear_scan import (
     DEFAULT_SCAN,
     KERNELS,
     SCAN_HELP,
     SCANS,
-    check_scan,
     linear_scan,
     linear_scan_reference,
 )
@@ -37,13 +36,6 @@ MINGRU_SCANS = (*SCANS, "compiled")
 MINGRU_SCAN_HELP = (SCAN_HELP + "; compiled: the gate and the scan as one numba loop each way "
                     "(pip install numba; equal to sequential up to rounding)")
 MINGRU_KERNELS = {**KERNELS, "compiled": "gate and scan compiled (numba)"}
-
-
-def check_mingru_scan(scan: str) -> None:
-    if scan == "compiled":
-        check_compiled()
-    else:
-        check_scan(scan)
 
 
 def gate_and_scan(gate: torch.Tensor, candidate: torch.Tensor, state, scan: str,
@@ -63,7 +55,7 @@ class MinGRU(RNNInterface):
     def __init__(self, n_inputs: int, hidden: int, *, scan: str = DEFAULT_SCAN,
                  fused: bool = True, generator: torch.Generator | None = None):
         super().__init__()
-        check_mingru_scan(scan)
+        check_layer_scan(scan)
         self.n_inputs, self.hidden, self.fused, self.scan = n_inputs, hidden, fused, scan
         self.proj = nn.Linear(n_inputs, 2 * hidden)  # [W_z; W_h] in one product
         bound = 1 / math.sqrt(n_inputs)
@@ -123,7 +115,7 @@ class MinGRUBlock(RNNInterface):
                  ff_mult: int = 4, scan: str = DEFAULT_SCAN, fused: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
-        check_mingru_scan(scan)
+        check_layer_scan(scan)
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, got {depth!r}")
         inner = int(hidden * expansion)
