@@ -85,6 +85,9 @@ def test_a_tuned_horizon_of_two_models_is_a_consistent_and_tested_bisection(tmp_
     recorded["models"]["lt-rnn"]["copy"]["memory"]["MC"] *= 1.01
     write_json_atomic(tmp_path / "broken" / "horizon.json", recorded)
     assert "MC" in " ".join(_check_horizon(tmp_path / "broken" / "horizon.json"))
+    memo = {}  # report --check's: a whole table's and its parts' networks computed once
+    assert _check_horizon(tmp_path / "horizon.json", memo) == [] and len(memo) == 4
+    assert "MC" in " ".join(_check_horizon(tmp_path / "broken" / "horizon.json", memo))
     # committed as a report is: the weights of the analysed networks only; a rerun trains
     # nothing and gives the same answer, memory columns included
     analysed = {run_dir(tmp_path, m, t, e[t]["measured_at"], 0) / "model.pt"

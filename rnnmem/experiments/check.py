@@ -61,6 +61,7 @@ def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> Ch
     horizon_files = sorted(Path(out).glob("*/horizon.json")) + sorted(
         Path(out).glob("*/parts/*/horizon.json"))
     total = len(results_files) + len(horizon_files)
+    memory = {}  # a whole grid's analysed networks are its parts': computed once
     for i, results_file in enumerate(results_files):
         home = results_file.parent  # the report's directory; its runs are its experiment's
         root = _experiment_dir(home)
@@ -113,7 +114,7 @@ def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> Ch
         if progress:
             progress(f"[{i + 1}/{total}] {_report_name(horizon_file.parent)}")
         before = len(result.problems)
-        result.problems += _check_horizon(horizon_file)
+        result.problems += _check_horizon(horizon_file, memory)
         if len(result.problems) == before:
             result.backed.append(_report_name(horizon_file.parent))
     checked = {p.parent for p in results_files + horizon_files}
@@ -207,13 +208,14 @@ def _few(problems: list[str], root: Path) -> list[str]:
                            if len(problems) > 3 else [])
 
 
-def _check_horizon(horizon_file: Path) -> list[str]:
+def _check_horizon(horizon_file: Path, memory: dict | None = None) -> list[str]:
     """The memory-horizon experiment: its search is what its tuning runs choose (each run
     checked as any job's), each probe's per-seed verdict in horizon.json is its run's committed
     summary, each horizon the longest length solved with every shorter probed one solved, and
     table.md the table of horizon.json. The memory columns are recomputed from the analysed
     network's committed weights (seed 0 at the measured length); where its model.pt is not
-    committed they are compared as horizon.json records them."""
+    committed they are compared as horizon.json records them. ``memory``: the columns already
+    recomputed, by run directory and config (a whole table's and its parts' are the same)."""
     from .horizon import (
         BUDGETS,
         _solved,
@@ -251,7 +253,8 @@ def _check_horizon(horizon_file: Path) -> list[str]:
                         problems.append(f"{horizon_file}: {model} {task} T = {T} seed {seed} "
                                         f"says solved = {probe['solved']}, its run "
                                         f"{summary.get('solved')}")
-            problems += _check_memory(found, model, task, root, spec, chosen)
+            problems += _check_memory(found, model, task, root, spec, chosen,
+                                      {} if memory is None else memory)
             horizon = horizon_of(_solved(found["probes"]))
             if horizon != found["horizon"]:
                 problems.append(f"{horizon_file}: {model} {task} horizon {found['horizon']} "
@@ -264,7 +267,7 @@ def _check_horizon(horizon_file: Path) -> list[str]:
 
 
 def _check_memory(found: dict, model: str, task: str, root: Path, spec: dict,
-                  chosen: dict) -> list[str]:
+                  chosen: dict, memo: dict) -> list[str]:
     """J_tot and MC of the analysed network recomputed from its committed weights (none
     committed: nothing to recompute)."""
     from .horizon import _memory_of, job_config, run_dir
@@ -273,7 +276,11 @@ def _check_memory(found: dict, model: str, task: str, root: Path, spec: dict,
     path = run_dir(root, model, task, T, 0) if T is not None else None
     if path is None or not (path / "model.pt").is_file():
         return []
-    memory = _memory_of(path, job_config(model, task, T, 0, spec, chosen[(task, model)]))
+    config = job_config(model, task, T, 0, spec, chosen[(task, model)])
+    key = (path.resolve(), json.dumps(config.to_dict(), sort_keys=True))
+    if key not in memo:
+        memo[key] = _memory_of(path, config)
+    memory = memo[key]
     recorded = found.get("memory") or {}
     if memory is None:
         return [f"{path}: its weights do not verify against its summary's checksum"]
