@@ -49,9 +49,9 @@ def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> Ch
     horizon.json, and every part of one (``parts/<selection>/``, from ``--models``,
     ``--panels``, ``--seeds``); ``compute``: also compute every report of a ``computed``
     experiment again (a construction, the linear theory), and every analysis of trained
-    weights whose weights are committed (nothing is trained: :func:`~rnnmem.sweep.no_training`),
-    and compare its table; the others are listed as not checked. ``progress(line)`` hears of
-    each before it is checked."""
+    weights whose weights are committed (the memory horizon's memory columns among them;
+    nothing is trained: :func:`~rnnmem.sweep.no_training`), and compare its table; the others
+    are listed as not checked. ``progress(line)`` hears of each before it is checked."""
     from .reproduce import results_table
     from .selection import Selection
 
@@ -114,7 +114,7 @@ def check_reports(out: str | Path, progress=None, *, compute: bool = True) -> Ch
         if progress:
             progress(f"[{i + 1}/{total}] {_report_name(horizon_file.parent)}")
         before = len(result.problems)
-        result.problems += _check_horizon(horizon_file, memory)
+        result.problems += _check_horizon(horizon_file, memory, weights=compute)
         if len(result.problems) == before:
             result.backed.append(_report_name(horizon_file.parent))
     checked = {p.parent for p in results_files + horizon_files}
@@ -208,14 +208,16 @@ def _few(problems: list[str], root: Path) -> list[str]:
                            if len(problems) > 3 else [])
 
 
-def _check_horizon(horizon_file: Path, memory: dict | None = None) -> list[str]:
+def _check_horizon(horizon_file: Path, memory: dict | None = None, *, weights: bool = True
+                   ) -> list[str]:
     """The memory-horizon experiment: its search is what its tuning runs choose (each run
     checked as any job's), each probe's per-seed verdict in horizon.json is its run's committed
     summary, each horizon the longest length solved with every shorter probed one solved, and
     table.md the table of horizon.json. The memory columns are recomputed from the analysed
     network's committed weights (seed 0 at the measured length); where its model.pt is not
     committed they are compared as horizon.json records them. ``memory``: the columns already
-    recomputed, by run directory and config (a whole table's and its parts' are the same)."""
+    recomputed, by run directory and config (a whole table's and its parts' are the same);
+    ``weights=False``: not recomputed (minutes for the Mamba block's 4864-number state)."""
     from .horizon import (
         BUDGETS,
         _solved,
@@ -253,8 +255,9 @@ def _check_horizon(horizon_file: Path, memory: dict | None = None) -> list[str]:
                         problems.append(f"{horizon_file}: {model} {task} T = {T} seed {seed} "
                                         f"says solved = {probe['solved']}, its run "
                                         f"{summary.get('solved')}")
-            problems += _check_memory(found, model, task, root, spec, chosen,
-                                      {} if memory is None else memory)
+            if weights:
+                problems += _check_memory(found, model, task, root, spec, chosen,
+                                          {} if memory is None else memory)
             horizon = horizon_of(_solved(found["probes"]))
             if horizon != found["horizon"]:
                 problems.append(f"{horizon_file}: {model} {task} horizon {found['horizon']} "
